@@ -1,0 +1,146 @@
+"""`tower`: the command-line entry point.
+
+Each subcommand imports only what it needs, so `tower shell` starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot import config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tower", description="Chat-ops for software releases.")
+    parser.add_argument("--config", metavar="PATH", help="tower.toml to use (default: TOWER_CONFIG, ./tower.toml, or the built-in demo)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    shell = sub.add_parser("shell", help="run commands from the terminal (interactive, or one per line from a pipe)")
+    shell.add_argument("--as", dest="person", metavar="PERSON", help="act as this configured person (default: TOWER_AS or your login name)")
+    shell.add_argument("-c", "--command", dest="one", metavar="TEXT", help="run one command and exit")
+
+    sub.add_parser("run", help="run Tower: HTTP server, scheduler and the chat adapters")
+
+    init = sub.add_parser("init", help="write a commented starter tower.toml")
+    init.add_argument("path", nargs="?", default="tower.toml")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade", "check", "current"])
+
+    sub.add_parser("check-config", help="validate the configuration and exit")
+    sub.add_parser("version", help="print Tower's version")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ)
+    command = args.command or "shell"
+    level = logging.DEBUG if args.verbose else (logging.INFO if command == "run" else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if command == "version":
+        from importlib.metadata import version
+
+        print(f"tower {version('tower')}")
+        return 0
+    if command == "init":
+        return _init(Path(args.path), args.force)
+    try:
+        settings = config.load(config.locate(args.config, env), env)
+    except config.ConfigError as err:
+        print(f"tower: invalid configuration:\n{err}", file=sys.stderr)
+        return 2
+    if command == "check-config":
+        print(f"{settings.source}: OK — {len(settings.projects)} projects, {len(settings.people)} people")
+        return 0
+    from bot.app import StartupError
+
+    try:
+        if command == "shell":
+            return _shell(settings, env, args.person, args.one)
+        if command == "run":
+            from bot.app import serve
+
+            asyncio.run(serve(settings, env))
+            return 0
+        if command == "db":
+            return asyncio.run(_db(settings, env, args.action))
+    except StartupError as err:
+        print(f"tower: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _init(path: Path, force: bool) -> int:
+    if path.exists() and not force:
+        print(f"tower: {path} exists; use --force to overwrite it", file=sys.stderr)
+        return 2
+    path.write_text(config.example_text(), encoding="utf-8")
+    print(f"Wrote {path}. Edit it, then check it with: tower --config {path} check-config")
+    return 0
+
+
+def _shell(settings, env: dict[str, str], person: str | None, one: str | None) -> int:
+    from bot.app import open_tower
+    from bot.platforms.console import Console, default_person
+
+    loop = asyncio.new_event_loop()
+    tower = loop.run_until_complete(open_tower(settings, env))
+    try:
+        actor, problem = default_person(person, tower, env)
+        if problem:
+            print(f"tower: {problem}", file=sys.stderr)
+            return 2
+        console = Console(tower, actor, loop)
+        if one is not None:
+            return 0 if console.execute(one) else 1
+        if sys.stdin.isatty():
+            return console.run_interactive(settings.data_dir / "shell_history")
+        return console.run_lines(sys.stdin)
+    finally:
+        loop.run_until_complete(tower.close())
+        loop.close()
+
+
+async def _db(settings, env: dict[str, str], action: str) -> int:
+    from storage import migrate
+    from storage.database import Database, redacted
+
+    url = config.database_url(settings, env)
+    db = Database(url, schema=env.get("TOWER_DATABASE_SCHEMA") or None)
+    try:
+        if action == "upgrade":
+            result = await migrate.upgrade(db)
+            print(f"{redacted(url)}: " + (f"upgraded {result.before or 'empty'} → {result.after}" if result.changed else f"already at {result.after}"))
+            return 0
+        current = await migrate.current_revision(db)
+        head = migrate.head_revision()
+        if action == "current":
+            print(f"{redacted(url)}: at {current or 'empty (no schema yet)'}; newest is {head}")
+            return 0
+        if current != head:
+            print(f"{redacted(url)}: at {current or 'empty'}, but this Tower expects {head}; run `tower db upgrade`")
+            return 1
+        drift = await migrate.differences(db)
+        if drift:
+            print(f"{redacted(url)}: the schema differs from what Tower expects:")
+            for line in drift:
+                print(f"  {line}")
+            return 1
+        print(f"{redacted(url)}: schema {head}, matches Tower's tables")
+        return 0
+    finally:
+        await db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Loading Tower's configuration: tower.toml for everything but secrets, the environment for
+secrets and per-machine overrides. Nothing is read at import time.
+
+Where the file is: `--config PATH`, else TOWER_CONFIG, else ./tower.toml, else none, and Tower
+runs the built-in demo project.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from commands.settings import Settings
+from storage.database import sqlite_url
+
+EXAMPLE = Path(__file__).with_name("tower.example.toml")
+
+
+class ConfigError(Exception):
+    """Invalid configuration. Each line names the key and the reason."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+def locate(explicit: str | None, env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
+    given = explicit or env.get("TOWER_CONFIG")
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise ConfigError(str(path), ["no such file (from " + ("--config" if explicit else "TOWER_CONFIG") + ")"])
+        return path
+    local = (cwd or Path.cwd()) / "tower.toml"
+    return local if local.is_file() else None
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tower"
+
+
+def load(path: Path | None, env: Mapping[str, str]) -> Settings:
+    if path is None:
+        from bot.demo import demo_settings
+
+        return demo_settings(_data_dir(env, None))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), [f"not valid TOML: {err}"]) from None
+    except OSError as err:
+        raise ConfigError(str(path), [f"cannot read it: {err.strerror}"]) from None
+    return parse(raw, str(path), env)
+
+
+def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
+    tower = raw.get("tower") if isinstance(raw.get("tower"), dict) else {}
+    data = dict(raw)
+    data["source"] = source
+    data["data_dir"] = _data_dir(env, tower.get("data_dir"))
+    if env.get("TOWER_HTTP_PORT"):
+        data["tower"] = {**tower, "http_port": env["TOWER_HTTP_PORT"]}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
+
+
+def database_url(settings: Settings, env: Mapping[str, str]) -> str:
+    """TOWER_DATABASE_URL (it may hold a password, so it only comes from the environment), else
+    SQLite in the data directory."""
+    return env.get("TOWER_DATABASE_URL") or sqlite_url(settings.data_dir / "tower.db")
+
+
+def _data_dir(env: Mapping[str, str], configured: object) -> Path:
+    chosen = env.get("TOWER_DATA_DIR") or (configured if isinstance(configured, str) else None)
+    return Path(chosen).expanduser() if chosen else default_data_dir(env)
+
+
+def _describe(error: dict) -> str:
+    loc = [str(p) for p in error["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        options = _fields_at(error["loc"][:-1])
+        close = difflib.get_close_matches(loc[-1], options, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else (f"; expected one of: {', '.join(options)}" if options else "")
+        return f"{key}: unknown key{hint}"
+    if error["type"] == "missing":
+        return f"{key}: required but missing"
+    message = error["msg"].removeprefix("Value error, ")
+    shown = error.get("input")
+    got = f" (got {shown!r})" if isinstance(shown, (str, int, float, bool)) and error["type"] != "value_error" else ""
+    return f"{key}: {message}{got}"
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys allowed at a place in the file, for 'did you mean' on a typo."""
+    model: object = Settings
+    parts = list(loc)
+    while parts:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return []
+        model = field.annotation
+        origin = typing.get_origin(model)
+        if origin in (dict, list):
+            model = typing.get_args(model)[-1]
+            if parts:
+                parts.pop(0)  # the table key or list index
+        elif origin is not None:  # X | None
+            model = next((a for a in typing.get_args(model) if a is not type(None)), None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [n for n in model.model_fields if n not in ("handle", "key", "source", "data_dir")]
+    return []
+
+
+def example_text() -> str:
+    return EXAMPLE.read_text(encoding="utf-8")
+
+
+def environment() -> dict[str, str]:
+    return dict(os.environ)

@@ -1,0 +1,14 @@
+"""Every command Tower offers, listed explicitly: no discovery, no import side effects.
+
+Adding a command group means adding its module here; adapters need no change.
+"""
+
+from commands import meta, release
+from commands.registry import Registry
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    for group in (meta.COMMANDS, release.COMMANDS):
+        registry.extend(group)
+    return registry

@@ -1,0 +1,40 @@
+"""Mirroring configured people and projects into the database at start-up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from commands.settings import Settings
+from storage.database import Database
+from storage.queries.directory import PersonRecord, sync_people, sync_projects
+from storage.tables import Person, Project
+
+
+async def sync_from_settings(db: Database, settings: Settings, now: datetime) -> int:
+    people = [
+        PersonRecord(handle=p.handle, display_name=p.name, slack_id=p.slack, discord_id=p.discord)
+        for p in settings.people.values()
+    ]
+    projects = [(p.key, p.name) for p in settings.projects.values()]
+    async with db.read() as session:
+        # Most starts change nothing; look before taking the write lock.
+        if not await _differs(session, people, projects):
+            return 0
+    async with db.write() as session:
+        return await sync_people(session, people, now) + await sync_projects(session, projects, now)
+
+
+async def _differs(session: AsyncSession, people: list[PersonRecord], projects: list[tuple[str, str | None]]) -> bool:
+    have_people = {
+        (r.handle, r.display_name, r.slack_id, r.discord_id) for r in (await session.exec(select(Person))).all()
+    }
+    have_projects = {(r.key, r.display_name) for r in (await session.exec(select(Project))).all()}
+    want_people = {(p.handle, p.display_name, p.slack_id, p.discord_id) for p in people}
+    # Rows of people no longer configured keep their history; only their platform ids must go.
+    stale_ids = any(
+        (slack or discord) for handle, _, slack, discord in have_people if handle not in {p.handle for p in people}
+    )
+    return not want_people <= have_people or not set(projects) <= have_projects or stale_ids

@@ -1,0 +1,120 @@
+"""From what someone typed to a Reply: find the command, parse, resolve the person, check roles,
+run the handler. Every refusal comes back as an error Reply; nothing here raises to an adapter."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from commands import arguments, grammar
+from commands.context import Caller, Invocation, Reply
+from commands.errors import CommandError
+from commands.help import command_help
+from commands.permissions import authorize, roles_of
+from commands.registry import CommandSpec, Kind
+from commands.rules.lifecycle import IllegalTransition
+from commands.services import Services
+from commands.settings import PersonSettings
+
+log = logging.getLogger("tower.commands")
+
+
+class Dispatcher:
+    def __init__(self, services: Services):
+        self.services = services
+
+    @property
+    def registry(self):
+        return self.services.registry
+
+    async def run(self, text: str, caller: Caller) -> Reply:
+        """Run a command typed as text (console, Slack)."""
+        started = time.perf_counter()
+        spec: CommandSpec | None = None
+        try:
+            tokens = grammar.tokenize(text.strip())
+            words = [t.value for t in tokens]
+            spec, used = self.registry.find(words)
+            rest = tokens[used:]
+            if any(t.value == "--help" and not t.quoted for t in rest):
+                return command_help(spec)
+            raw = grammar.parse(spec, rest)
+            reply = await self._run(spec, raw, caller, text.strip())
+        except CommandError as err:
+            reply = Reply.error(str(err))
+        self._log(spec, caller, reply, started)
+        return reply
+
+    async def run_parsed(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> Reply:
+        """Run a command whose options arrived already separated (Discord's typed options)."""
+        started = time.perf_counter()
+        try:
+            reply = await self._run(spec, raw, caller, text)
+        except CommandError as err:
+            reply = Reply.error(str(err))
+        self._log(spec, caller, reply, started)
+        return reply
+
+    async def _run(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> Reply:
+        settings = self.services.settings
+        args = arguments.convert(spec, raw, settings)
+        person = self.person_of(caller)
+        project_key = _project_of(spec, args)
+        roles = roles_of(person, settings, project_key)
+        authorize(spec, person, roles, settings, project_key)
+        inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
+        try:
+            return await spec.handler(inv, self.services)
+        except IllegalTransition as err:
+            return Reply.error(str(err))
+        except CommandError:
+            raise
+        except Exception as err:
+            if _database_unreachable(err):
+                log.warning("database unavailable during /%s: %s", spec.path, type(err).__name__)
+                return Reply.error(
+                    "Tower's database is unreachable or busy right now, so nothing was changed. "
+                    "Try again in a minute."
+                )
+            incident = uuid.uuid4().hex[:8]
+            log.exception("command /%s failed (incident %s)", spec.path, incident)
+            return Reply.error(
+                f"Something went wrong inside Tower (incident {incident}); the command was rolled back. "
+                "Please tell whoever runs Tower and quote the incident id."
+            )
+
+    def person_of(self, caller: Caller) -> PersonSettings | None:
+        settings = self.services.settings
+        if caller.platform == "console":
+            return settings.person(caller.user_id)
+        return settings.person_by_platform_id(caller.platform, caller.user_id)
+
+    def _log(self, spec: CommandSpec | None, caller: Caller, reply: Reply, started: float) -> None:
+        log.info(
+            "command=%s actor=%s outcome=%s ms=%.1f",
+            f"/{spec.path}" if spec else "?",
+            caller.label,
+            "ok" if reply.ok else "refused",
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+def _project_of(spec: CommandSpec, args: dict[str, object]) -> str | None:
+    for opt in spec.options:
+        value = args.get(opt.name)
+        if value is None:
+            continue
+        if opt.kind is Kind.PROJECT:
+            return value.key  # type: ignore[attr-defined]
+        if opt.kind is Kind.RELEASE:
+            return value.project.key  # type: ignore[attr-defined]
+    return None
+
+
+def _database_unreachable(err: Exception) -> bool:
+    if isinstance(err, (ConnectionError, OperationalError, InterfaceError)):
+        return True
+    return isinstance(err, DBAPIError) and err.connection_invalidated

@@ -1,0 +1,63 @@
+"""How releases look in replies: the status card and the list line."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from commands.context import Field, Reply
+from commands.lookup import local_date, local_time, name, ref_text
+from commands.registry import Registry
+from commands.rules.lifecycle import State, next_steps
+from commands.settings import ProjectSettings
+from storage.queries import directory, releases
+from storage.tables import Release
+
+HISTORY_SHOWN = 8
+
+
+async def status_card(session: AsyncSession, project: ProjectSettings, rel: Release, registry: Registry) -> Reply:
+    state = State(rel.state)
+    tz = project.timezone
+    history = await releases.transitions(session, rel.id)
+    people = await directory.people_by_id(session, [t.actor_id for t in history] + [rel.opened_by_id])
+
+    def who(person_id: int | None) -> str:
+        return people[person_id].handle if person_id in people else "Tower"
+
+    fields = [
+        Field("State", state.value),
+        Field("Version", rel.version or "not named yet"),
+        Field("Opened", f"{local_date(rel.opened_at, tz)} by {who(rel.opened_by_id)}"),
+    ]
+    if rel.closed_at is not None:
+        fields.append(Field("Closed", f"{local_date(rel.closed_at, tz)}" + (f": {rel.close_reason}" if rel.close_reason else "")))
+    lines = []
+    for t in history[-HISTORY_SHOWN:]:
+        why = f": {t.reason}" if t.reason else ""
+        lines.append(f"{local_time(t.at, tz)}  {t.action} → {t.to_state} by {who(t.actor_id)}{why}")
+    if len(history) > HISTORY_SHOWN:
+        lines.insert(0, f"… {len(history) - HISTORY_SHOWN} earlier steps")
+    sections = ["History:\n" + "\n".join(lines)]
+    footer = next_step_text(project, rel, registry)
+    return Reply(text=f"{name(project.key, rel)}: {state.value}", fields=fields, sections=sections, footer=footer)
+
+
+def next_step_text(project: ProjectSettings, rel: Release, registry: Registry) -> str | None:
+    state = State(rel.state)
+    if not state.is_open:
+        return None if state.is_final else "Shipped."
+    ref = ref_text(project.key, rel) if rel.version else project.key
+    # Only steps whose command exists in this Tower: never advise a command that isn't there.
+    steps = [s for s in next_steps(state) if registry.has(s.command)]
+    if not steps:
+        return f"Next: {_waiting(state)}" if _waiting(state) else None
+    return "Next: " + "; or ".join(f"`/{s.command} {ref}` to {s.why}" for s in steps) + "."
+
+
+def _waiting(state: State) -> str | None:
+    return {State.DEPLOYING: "waiting for the deploy and smoke test to report back."}.get(state)
+
+
+def list_line(project_key: str, rel: Release, tz: str) -> str:
+    version = rel.version or "unnamed"
+    return f"`{project_key}#{rel.number}`  {version}  {rel.state}  opened {local_date(rel.opened_at, tz)}"

@@ -1,0 +1,21 @@
+"""What a handler may use besides its Invocation: settings, the database, the clock, the registry.
+
+Built once by the composition root (bot/app.py) and passed to every handler; nothing is global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from commands.ports import Clock
+from commands.registry import Registry
+from commands.settings import Settings
+from storage.database import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    registry: Registry

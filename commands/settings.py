@@ -1,0 +1,239 @@
+"""What Tower knows from its configuration: the team, the people and the projects.
+
+These are the validated shapes only; `bot/config.py` reads them from tower.toml and the
+environment. They live here because commands need them and must not import `bot/`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+_CHANNEL = re.compile(r"^(slack:[A-Z0-9]{6,}|discord:\d{15,21}|console:[a-z0-9_-]+)$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
+_DISCORD_ID = re.compile(r"^\d{15,21}$")
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos far more often than intent: refuse them, naming the key.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Europe/Berlin' or 'UTC'")
+    return value
+
+
+def _check_channel(value: str) -> str:
+    if not _CHANNEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a channel; write 'slack:C0123ABCD' or 'discord:123456789012345678'"
+        )
+    return value
+
+
+class PersonSettings(_Strict):
+    handle: str = Field(pattern=NAME_PATTERN)
+    name: str | None = None
+    slack: str | None = None
+    discord: str | None = None
+    timezone: str | None = None
+
+    @field_validator("slack")
+    @classmethod
+    def _slack_id(cls, v: str | None) -> str | None:
+        if v is not None and not _SLACK_USER.match(v):
+            raise ValueError(f"{v!r} is not a Slack user id (it looks like U0123ABCD)")
+        return v
+
+    @field_validator("discord")
+    @classmethod
+    def _discord_id(cls, v: str | None) -> str | None:
+        if v is not None and not _DISCORD_ID.match(v):
+            raise ValueError(f"{v!r} is not a Discord user id (a number of 15 to 21 digits)")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else _check_timezone(v)
+
+    @property
+    def display(self) -> str:
+        return self.name or self.handle
+
+
+class ChannelSettings(_Strict):
+    team: list[str] = []
+    announce: list[str] = []
+
+    @field_validator("team", "announce")
+    @classmethod
+    def _channels(cls, v: list[str]) -> list[str]:
+        return [_check_channel(c) for c in v]
+
+
+class CISettings(_Strict):
+    provider: Literal["local", "github", "gitlab", "webhook"] = "local"
+    command: str | None = None  # local: the deploy command; gets TOWER_* variables
+    repository: str | None = None  # github "owner/repo", gitlab project path or id
+    workflow: str | None = None  # github workflow file name
+    ref: str | None = None
+    url: str | None = None  # webhook URL, or API base URL for a self-hosted forge
+    token_env: str | None = None  # the environment variable that holds the token
+
+    @model_validator(mode="after")
+    def _needs(self) -> CISettings:
+        if self.provider == "local" and not self.command:
+            raise ValueError("provider 'local' needs 'command' (the deploy command to run)")
+        if self.provider == "github" and not (self.repository and self.workflow):
+            raise ValueError("provider 'github' needs 'repository' and 'workflow'")
+        if self.provider == "gitlab" and not self.repository:
+            raise ValueError("provider 'gitlab' needs 'repository'")
+        if self.provider == "webhook" and not self.url:
+            raise ValueError("provider 'webhook' needs 'url'")
+        return self
+
+
+class ProbeSettings(_Strict):
+    kind: Literal["http", "command"] = "http"
+    url: str | None = None
+    json_path: str | None = None
+    command: str | None = None
+    expect: Literal["advancing", "equals", "below", "above"] = "advancing"
+    value: float | str | None = None
+    interval_minutes: int = Field(default=10, ge=1)
+    stall_minutes: int = Field(default=60, ge=1)
+
+    @model_validator(mode="after")
+    def _needs(self) -> ProbeSettings:
+        if self.kind == "http" and not self.url:
+            raise ValueError("kind 'http' needs 'url'")
+        if self.kind == "command" and not self.command:
+            raise ValueError("kind 'command' needs 'command'")
+        if self.expect in ("equals", "below", "above") and self.value is None:
+            raise ValueError(f"expect {self.expect!r} needs 'value'")
+        return self
+
+
+class ChecklistItemSettings(_Strict):
+    text: str = Field(min_length=1)
+    before: Literal["rc", "deploy", "ship"] | None = None
+
+
+class ProjectSettings(_Strict):
+    key: str = Field(pattern=NAME_PATTERN)
+    name: str | None = None
+    repository: str
+    forge: Literal["local", "github", "gitlab"] = "local"
+    changelog: str = "CHANGELOG.md"
+    tag_scheme: Literal["rc", "build"] = "rc"
+    tag_prefix: str = "v"
+    main_branch: str = "main"
+    release_branch: str = "release"
+    timezone: str = "UTC"
+    simmer_days: int = Field(default=7, ge=0, le=365)
+    release_managers: list[str] = []
+    channels: ChannelSettings = ChannelSettings()
+    ci: CISettings | None = None
+    probe: ProbeSettings | None = None
+    checklist: list[ChecklistItemSettings] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_timezone(v)
+
+    @property
+    def display(self) -> str:
+        return self.name or self.key
+
+
+class TeamSettings(_Strict):
+    release_managers: list[str] = []
+
+
+class ServerSettings(_Strict):
+    data_dir: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    timezone: str = "UTC"
+    slack_command_prefix: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_timezone(v)
+
+
+class Settings(_Strict):
+    tower: ServerSettings = ServerSettings()
+    team: TeamSettings = TeamSettings()
+    people: dict[str, PersonSettings] = {}
+    projects: dict[str, ProjectSettings] = {}
+    # Where these settings came from, for start-up messages ("built-in demo" or a path).
+    source: str = "built-in demo"
+    data_dir: Path = Path(".")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_become_names(cls, data: object) -> object:
+        # [people.alice] and [projects.demo] name themselves by their table key.
+        if isinstance(data, dict):
+            data = dict(data)
+            for section, key_field in (("people", "handle"), ("projects", "key")):
+                table = data.get(section)
+                if isinstance(table, dict):
+                    data[section] = {
+                        k: ({key_field: k, **v} if isinstance(v, dict) else v) for k, v in table.items()
+                    }
+        return data
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        known = set(self.people)
+        for who in self.team.release_managers:
+            if who not in known:
+                raise ValueError(f"team.release_managers: {who!r} is not in [people]")
+        for key, project in self.projects.items():
+            for who in project.release_managers:
+                if who not in known:
+                    raise ValueError(f"projects.{key}.release_managers: {who!r} is not in [people]")
+        for platform in ("slack", "discord"):
+            seen: dict[str, str] = {}
+            for handle, person in self.people.items():
+                ident = getattr(person, platform)
+                if ident is None:
+                    continue
+                if ident in seen:
+                    raise ValueError(
+                        f"people.{handle}.{platform}: {ident} is already {seen[ident]}'s id"
+                    )
+                seen[ident] = handle
+        return self
+
+    def project(self, key: str) -> ProjectSettings | None:
+        return self.projects.get(key)
+
+    def person(self, handle: str) -> PersonSettings | None:
+        return self.people.get(handle)
+
+    def person_by_platform_id(self, platform: str, user_id: str) -> PersonSettings | None:
+        for person in self.people.values():
+            if platform in ("slack", "discord") and getattr(person, platform) == user_id:
+                return person
+        return None
+
+    def release_managers(self, project_key: str | None = None) -> list[str]:
+        names = list(self.team.release_managers)
+        if project_key and project_key in self.projects:
+            names += [n for n in self.projects[project_key].release_managers if n not in names]
+        return names

@@ -1,0 +1,110 @@
+"""The database: an async engine and one transaction per unit of work.
+
+SQLite is the embedded default (WAL, busy timeout, writes in BEGIN IMMEDIATE so concurrent
+read-modify-write transactions queue instead of losing updates); PostgreSQL is the production
+store. Both are reached through the same `read()` / `write()` transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(Exception):
+    """The database is unreachable or misconfigured; the message never contains a password."""
+
+
+def normalise_url(url: str) -> URL:
+    """Accept the URLs people paste (postgres://, postgresql://, sqlite:///) and pick the async
+    driver Tower uses for each."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise DatabaseError("TOWER_DATABASE_URL is not a database URL (e.g. postgresql://user@host/db)")
+    backend = parsed.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    raise DatabaseError(f"unsupported database {backend!r}: Tower runs on SQLite or PostgreSQL")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def redacted(url: str | URL) -> str:
+    return (make_url(url) if isinstance(url, str) else url).render_as_string(hide_password=True)
+
+
+class Database:
+    def __init__(self, url: str, schema: str | None = None, pool_size: int = 5):
+        self.url = normalise_url(url)
+        self.dialect = self.url.get_backend_name()
+        self.schema = schema
+        if self.dialect == "sqlite":
+            if self.url.database and self.url.database != ":memory:":
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+            )
+            _configure_sqlite(self.engine)
+        else:
+            connect_args = {}
+            if schema:
+                connect_args["server_settings"] = {"search_path": schema}
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args
+            )
+        self._reader = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            self.engine.execution_options(tower_write=True), class_=AsyncSession, expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({redacted(self.url)})"
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy emit BEGIN itself (below); the sqlite3 module would otherwise defer it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn) -> None:
+        # A write takes the lock up front, so two read-modify-write transactions serialise
+        # instead of one failing (or silently losing) at its first write.
+        immediate = conn.get_execution_options().get("tower_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

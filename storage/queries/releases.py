@@ -1,0 +1,116 @@
+"""Releases and their transitions.
+
+Storage does not know the lifecycle's rules; it records the transitions the rules allow, and only
+if the release is still in the state the rules were checked against (a conditional UPDATE), so a
+concurrent change is noticed instead of overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.tables import Project, Release, Transition
+
+
+async def create(
+    session: AsyncSession, *, project_id: int, state: str, action: str, opened_by_id: int | None, now: datetime
+) -> Release:
+    """A new release with the project's next number. A concurrent insert of the same number (or a
+    second planning release) fails with IntegrityError; the caller reports it."""
+    last = (
+        await session.exec(select(func.max(Release.number)).where(Release.project_id == project_id))
+    ).one()
+    release = Release(
+        project_id=project_id, number=(last or 0) + 1, state=state, opened_at=now,
+        opened_by_id=opened_by_id, updated_at=now,
+    )
+    session.add(release)
+    await session.flush()
+    session.add(Transition(release_id=release.id, from_state=None, to_state=state, action=action,
+                           at=now, actor_id=opened_by_id))
+    await session.flush()
+    return release
+
+
+async def move(
+    session: AsyncSession,
+    release: Release,
+    *,
+    to_state: str,
+    action: str,
+    actor_id: int | None,
+    now: datetime,
+    reason: str | None = None,
+    closes: bool = False,
+) -> bool:
+    """Move `release` from the state it was read in to `to_state`. False if someone else moved it
+    first (nothing is written then)."""
+    from_state = release.state
+    values: dict[str, object] = {"state": to_state, "updated_at": now}
+    if closes:
+        values.update(closed_at=now, close_reason=reason)
+    result = await session.exec(
+        update(Release)
+        .where(col(Release.id) == release.id, col(Release.state) == from_state)
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(Transition(release_id=release.id, from_state=from_state, to_state=to_state,
+                           action=action, at=now, actor_id=actor_id, reason=reason))
+    await session.flush()
+    await session.refresh(release)
+    return True
+
+
+async def newest_open(session: AsyncSession, project_id: int, open_states: Collection[str]) -> Release | None:
+    query = (
+        select(Release)
+        .where(Release.project_id == project_id, col(Release.state).in_(open_states))
+        .order_by(col(Release.number).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()
+
+
+async def newest(session: AsyncSession, project_id: int) -> Release | None:
+    query = select(Release).where(Release.project_id == project_id).order_by(col(Release.number).desc()).limit(1)
+    return (await session.exec(query)).first()
+
+
+async def by_number(session: AsyncSession, project_id: int, number: int) -> Release | None:
+    query = select(Release).where(Release.project_id == project_id, Release.number == number)
+    return (await session.exec(query)).first()
+
+
+async def by_version(session: AsyncSession, project_id: int, version: str) -> Release | None:
+    """The newest release with this version (an aborted 1.3.0 may be followed by another)."""
+    query = (
+        select(Release)
+        .where(Release.project_id == project_id, Release.version == version)
+        .order_by(col(Release.number).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()
+
+
+async def listing(
+    session: AsyncSession, *, project_id: int | None = None, states: Collection[str] | None = None, limit: int = 100
+) -> list[tuple[Release, Project]]:
+    query = select(Release, Project).join(Project, col(Project.id) == Release.project_id)
+    if project_id is not None:
+        query = query.where(Release.project_id == project_id)
+    if states is not None:
+        query = query.where(col(Release.state).in_(states))
+    query = query.order_by(col(Project.key), col(Release.number).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def transitions(session: AsyncSession, release_id: int) -> list[Transition]:
+    query = select(Transition).where(Transition.release_id == release_id).order_by(col(Transition.id))
+    return list((await session.exec(query)).all())

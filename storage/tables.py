@@ -1,0 +1,121 @@
+"""Tower's tables. Every change to them comes with a migration in storage/migrations/versions.
+
+Times are stored in UTC and come back timezone-aware on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out. SQLite keeps no zone, so we normalise."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; Tower stores aware UTC times")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _when(**kw) -> object:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(max_length=32, unique=True)
+    display_name: str | None = Field(default=None, max_length=200)
+    slack_id: str | None = Field(default=None, max_length=32, unique=True)
+    discord_id: str | None = Field(default=None, max_length=32, unique=True)
+    from_config: bool = True
+    created_at: datetime = _when()
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32, unique=True)
+    display_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _when()
+
+
+class Release(SQLModel, table=True):
+    __tablename__ = "release"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "number", name="uq_release_project_number"),
+        # One unnamed release per project at a time: two `/release new` at once, one wins.
+        sa.Index(
+            "uq_release_one_planning",
+            "project_id",
+            unique=True,
+            sqlite_where=sa.text("state = 'planning'"),
+            postgresql_where=sa.text("state = 'planning'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    # Our own counter per project: order never comes from version strings.
+    number: int
+    version: str | None = Field(default=None, max_length=100)
+    state: str = Field(max_length=20)
+    opened_at: datetime = _when()
+    opened_by_id: int | None = Field(default=None, foreign_key="person.id")
+    updated_at: datetime = _when()
+    closed_at: datetime | None = _when(default=None)
+    close_reason: str | None = Field(default=None, max_length=2000)
+
+
+class Transition(SQLModel, table=True):
+    """Every state change of a release, in order. Append-only."""
+
+    __tablename__ = "release_transition"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str = Field(max_length=20)
+    action: str = Field(max_length=40)
+    at: datetime = _when()
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, from where. Append-only: triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor: str = Field(max_length=100)  # handle, or platform:user for people Tower does not know
+    platform: str = Field(max_length=20)
+    channel: str | None = Field(default=None, max_length=100)
+    action: str = Field(max_length=60)  # e.g. "release.abort"
+    command: str | None = Field(default=None, max_length=4000)
+    project_id: int | None = Field(default=None, foreign_key="project.id")
+    release_id: int | None = Field(default=None, foreign_key="release.id", index=True)
+    detail: str | None = Field(default=None, max_length=4000)
+
+
+metadata = SQLModel.metadata
