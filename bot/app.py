@@ -43,9 +43,9 @@ class Tower:
 
 async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | None = None) -> Tower:
     clock = clock or SystemClock()
-    if settings.source == "built-in demo":
-        from bot.demo import ensure_demo_repository
+    from bot.demo import DEMO_SOURCE, ensure_demo_repository
 
+    if settings.source == DEMO_SOURCE:
         await asyncio.to_thread(ensure_demo_repository, settings.data_dir / "demo-repo")
     url = database_url(settings, env)
     try:

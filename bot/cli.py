@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "shell"
     level = logging.DEBUG if args.verbose else (logging.INFO if command == "run" else logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        # Their INFO lines are about their internals; Tower says what matters itself.
+        for noisy in ("alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if command == "version":
         from importlib.metadata import version
 
@@ -71,7 +75,16 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings, env))
             return 0
         if command == "db":
-            return asyncio.run(_db(settings, env, args.action))
+            from sqlalchemy.exc import DBAPIError
+
+            try:
+                return asyncio.run(_db(settings, env, args.action))
+            except (OSError, DBAPIError) as err:
+                from storage.database import redacted
+
+                url = redacted(config.database_url(settings, env))
+                print(f"tower: can't use the database at {url}: {type(err).__name__}", file=sys.stderr)
+                return 2
     except StartupError as err:
         print(f"tower: {err}", file=sys.stderr)
         return 2

@@ -49,9 +49,9 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
 
 def load(path: Path | None, env: Mapping[str, str]) -> Settings:
     if path is None:
-        from bot.demo import demo_settings
+        from bot.demo import DEMO_SOURCE, demo_config
 
-        return demo_settings(_data_dir(env, None))
+        return parse(demo_config(_data_dir(env, None)), DEMO_SOURCE, env)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
@@ -66,8 +66,10 @@ def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
     data = dict(raw)
     data["source"] = source
     data["data_dir"] = _data_dir(env, tower.get("data_dir"))
-    if env.get("TOWER_HTTP_PORT"):
-        data["tower"] = {**tower, "http_port": env["TOWER_HTTP_PORT"]}
+    # Per-machine overrides: a container binds 0.0.0.0, a test picks a free port.
+    overrides = {key: env[var] for var, key in (("TOWER_HTTP_PORT", "http_port"), ("TOWER_HTTP_HOST", "http_host")) if env.get(var)}
+    if overrides:
+        data["tower"] = {**tower, **overrides}
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
@@ -87,7 +89,7 @@ def _data_dir(env: Mapping[str, str], configured: object) -> Path:
 
 def _describe(error: dict) -> str:
     loc = [str(p) for p in error["loc"]]
-    key = ".".join(loc) or "(top level)"
+    key = ".".join(loc)
     if error["type"] == "extra_forbidden":
         options = _fields_at(error["loc"][:-1])
         close = difflib.get_close_matches(loc[-1], options, n=1, cutoff=0.6)
@@ -98,7 +100,8 @@ def _describe(error: dict) -> str:
     message = error["msg"].removeprefix("Value error, ")
     shown = error.get("input")
     got = f" (got {shown!r})" if isinstance(shown, (str, int, float, bool)) and error["type"] != "value_error" else ""
-    return f"{key}: {message}{got}"
+    # Cross-reference checks name their own keys.
+    return f"{key}: {message}{got}" if key else message
 
 
 def _fields_at(loc: tuple) -> list[str]:

@@ -16,6 +16,8 @@ from commands.settings import Settings
 
 log = logging.getLogger("tower.demo")
 
+DEMO_SOURCE = "built-in demo"
+
 DEMO_TEAM = {
     # Ids are made up but well-formed, so the demo works against local fake Slack and Discord servers.
     "alice": {"name": "Alice", "slack": "U0DEMOALICE", "discord": "100000000000000001"},
@@ -61,35 +63,36 @@ UNRELEASED_ENTRIES = """\
 
 
 def demo_settings(data_dir: Path) -> Settings:
+    return Settings.model_validate({**demo_config(data_dir), "source": DEMO_SOURCE, "data_dir": data_dir})
+
+
+def demo_config(data_dir: Path) -> dict:
+    """The demo as if it were a tower.toml."""
     repo = data_dir / "demo-repo"
-    return Settings.model_validate(
-        {
-            "source": "built-in demo",
-            "data_dir": data_dir,
-            "team": {"release_managers": ["alice"]},
-            "people": DEMO_TEAM,
-            "projects": {
-                "demo": {
-                    "name": "Demo",
-                    "repository": str(repo),
-                    "forge": "local",
-                    "changelog": "CHANGELOG.md",
-                    "tag_scheme": "rc",
-                    "main_branch": "main",
-                    "release_branch": "main",
-                    "timezone": "UTC",
-                    "simmer_days": 7,
-                    "channels": {"team": ["console:team"], "announce": ["console:announce"]},
-                    "ci": {"provider": "local", "command": "echo deploying $TOWER_TAG"},
-                    "checklist": [
-                        {"text": "Release notes reviewed", "before": "ship"},
-                        {"text": "Upgrade guide written", "before": "ship"},
-                        {"text": "Dashboards checked after deploy", "before": "ship"},
-                    ],
-                }
-            },
-        }
-    )
+    return {
+        "team": {"release_managers": ["alice"]},
+        "people": DEMO_TEAM,
+        "projects": {
+            "demo": {
+                "name": "Demo",
+                "repository": str(repo),
+                "forge": "local",
+                "changelog": "CHANGELOG.md",
+                "tag_scheme": "rc",
+                "main_branch": "main",
+                "release_branch": "main",
+                "timezone": "UTC",
+                "simmer_days": 7,
+                "channels": {"team": ["console:team"], "announce": ["console:announce"]},
+                "ci": {"provider": "local", "command": "echo deploying $TOWER_TAG"},
+                "checklist": [
+                    {"text": "Release notes reviewed", "before": "ship"},
+                    {"text": "Upgrade guide written", "before": "ship"},
+                    {"text": "Dashboards checked after deploy", "before": "ship"},
+                ],
+            }
+        },
+    }
 
 
 def ensure_demo_repository(path: Path) -> bool:

@@ -15,7 +15,8 @@ from typing import TextIO
 
 from bot.app import Tower
 from commands.context import Caller, Reply
-from commands.registry import Kind
+from commands.registry import Kind, Registry
+from commands.settings import Settings
 
 PROMPT = "tower> "
 EXIT_WORDS = {"exit", "quit", ":quit", ":q"}
@@ -81,7 +82,7 @@ class Console:
         return 1 if self.failures else 0
 
     def run_interactive(self, history: Path) -> int:
-        readline = _setup_readline(history, Completer(self.tower))
+        readline = _setup_readline(history, Completer(self.tower.services.registry, self.tower.settings))
         who = self.person or "a guest (read-only; use --as PERSON to act)"
         print(f"Tower shell — you are {who}. Type /help, or exit to leave.", file=self.out, flush=True)
         while True:
@@ -125,9 +126,9 @@ def _setup_readline(history: Path, completer: Completer):
 class Completer:
     """Tab completion from the registry: command words, then options, projects and people."""
 
-    def __init__(self, tower: Tower):
-        self.registry = tower.services.registry
-        self.settings = tower.settings
+    def __init__(self, registry: Registry, settings: Settings):
+        self.registry = registry
+        self.settings = settings
         self._matches: list[str] = []
 
     def candidates(self, line: str) -> list[str]:
