@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import Tower, open_tower
 from storage.database import Database, normalise_url
-from tests.fakes import FakeClock
+from tests.fakes.clock import FakeClock
 from tests.support import make_settings
 
 PG_ENV = "TOWER_TEST_DATABASE_URL"
