@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -68,43 +67,3 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else "no details"
-
-
-async def serve(settings: Settings, env: Mapping[str, str], ready: asyncio.Event | None = None) -> None:
-    """`tower run`: the HTTP server and the scheduler in one event loop, until SIGINT or SIGTERM."""
-    from aiohttp import web
-
-    from bot.web import build_web_app
-    from jobs.scheduler import Wakeups
-
-    tower = await open_tower(settings, env)
-    wakeups = Wakeups(tower.services)
-    runner = web.AppRunner(build_web_app(tower, wakeups), access_log=None)
-    await runner.setup()
-    host, port = settings.tower.http_host, settings.tower.http_port
-    site = web.TCPSite(runner, host, port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        try:
-            await site.start()
-        except OSError as err:
-            raise StartupError(f"Can't listen on {host}:{port}: {err.strerror}. Set TOWER_HTTP_PORT to a free port.") from None
-        wakeups.start()
-        bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
-        log.info("Tower is running: config %s, database %s", settings.source, redacted(tower.services.db.url))
-        log.info("HTTP on http://%s:%s (/healthz); scheduler running", host, bound)
-        log.info("Slack and Discord adapters: not part of this build yet")
-        if ready is not None:
-            ready.set()
-        await stop.wait()
-        log.info("shutting down")
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        wakeups.shutdown()
-        await runner.cleanup()
-        await tower.close()
-    log.info("stopped")

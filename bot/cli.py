@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade", "check", "current"])
 
+    manifest = sub.add_parser("slack-manifest", help="print a Slack app manifest (JSON) for Tower's commands")
+    manifest.add_argument("--url", help="Tower's public base URL (default: [tower] public_url)")
+    manifest.add_argument("--socket-mode", action="store_true", help="for Socket Mode (no public URL needed)")
+
+    sub.add_parser("discord-sync", help="register Tower's commands with Discord now (needs DISCORD_TOKEN)")
     sub.add_parser("check-config", help="validate the configuration and exit")
     sub.add_parser("version", help="print Tower's version")
     return parser
@@ -61,6 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as err:
         print(f"tower: invalid configuration:\n{err}", file=sys.stderr)
         return 2
+    if command == "slack-manifest":
+        import json
+
+        from bot.platforms.slack_manifest import manifest
+        from commands.catalog import build_registry
+
+        doc = manifest(build_registry(), public_url=args.url or settings.tower.public_url,
+                       prefix=settings.tower.slack_command_prefix, socket_mode=args.socket_mode)
+        print(json.dumps(doc, indent=2))
+        return 0
+    if command == "discord-sync":
+        return asyncio.run(_discord_sync(settings, env))
     if command == "check-config":
         print(f"{settings.source}: OK — {len(settings.projects)} projects, {len(settings.people)} people")
         return 0
@@ -70,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "shell":
             return _shell(settings, env, args.person, args.one)
         if command == "run":
-            from bot.app import serve
+            from bot.service import serve
 
             asyncio.run(serve(settings, env))
             return 0
@@ -122,6 +139,29 @@ def _shell(settings, env: dict[str, str], person: str | None, one: str | None) -
     finally:
         loop.run_until_complete(tower.close())
         loop.close()
+
+
+async def _discord_sync(settings, env: dict[str, str]) -> int:
+    from bot.app import open_tower
+    from bot.config import ChatEnvironment
+    from bot.platforms.discord import DiscordAdapter
+
+    chat = ChatEnvironment.read(env, settings)
+    if not chat.discord_token:
+        print("tower: DISCORD_TOKEN is not set", file=sys.stderr)
+        return 2
+    tower = await open_tower(settings, env)
+    adapter = DiscordAdapter(tower.services, tower.dispatcher, token=chat.discord_token, guild_ids=chat.discord_guild_ids,
+                             api_url=chat.discord_api_url, gateway_url=chat.discord_gateway_url)
+    try:
+        await adapter.login_only()
+        synced = await adapter.sync()
+    finally:
+        await adapter.close()
+        await tower.close()
+    where = ", ".join(chat.discord_guild_ids) or "globally (may take up to an hour to appear)"
+    print(f"Synced {len(synced)} command groups and commands {where}.")
+    return 0
 
 
 async def _db(settings, env: dict[str, str], action: str) -> int:

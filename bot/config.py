@@ -12,6 +12,7 @@ import os
 import tomllib
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -133,3 +134,48 @@ def example_text() -> str:
 
 def environment() -> dict[str, str]:
     return dict(os.environ)
+
+
+@dataclass(frozen=True)
+class ChatEnvironment:
+    """The chat platforms' secrets and endpoints, from the environment only."""
+
+    slack_bot_token: str | None
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str | None
+    discord_token: str | None
+    discord_api_url: str | None
+    discord_gateway_url: str | None
+    discord_guild_ids: list[str]
+
+    @classmethod
+    def read(cls, env: Mapping[str, str], settings: Settings) -> ChatEnvironment:
+        guild = env.get("DISCORD_GUILD_ID")
+        return cls(
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            slack_api_url=env.get("SLACK_API_URL") or None,
+            discord_token=env.get("DISCORD_TOKEN") or None,
+            discord_api_url=env.get("DISCORD_API_URL") or None,
+            discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
+            discord_guild_ids=[guild] if guild else list(settings.tower.discord_guilds),
+        )
+
+    @property
+    def slack_mode(self) -> str | None:
+        """'socket' with an app token, 'http' with a signing secret, else None."""
+        if not self.slack_bot_token:
+            return None
+        if self.slack_app_token:
+            return "socket"
+        return "http" if self.slack_signing_secret else None
+
+    def slack_missing(self) -> str:
+        if not self.slack_bot_token:
+            return "SLACK_BOT_TOKEN is not set"
+        return "set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
+
+    def __repr__(self) -> str:  # never show a secret, even in a debugger or a log line
+        return f"ChatEnvironment(slack={self.slack_mode}, discord={'on' if self.discord_token else 'off'})"

@@ -1,4 +1,4 @@
-"""Tower's HTTP server: /healthz now; Slack events, CI hooks and release pages join it later."""
+"""Tower's HTTP server: /healthz and /slack/events; CI hooks and release pages join it later."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
-def build_web_app(tower: Tower, wakeups: Wakeups) -> web.Application:
+def build_web_app(tower: Tower, wakeups: Wakeups, slack=None) -> web.Application:
     app = web.Application()
     app[TOWER_KEY] = tower
     app[WAKEUPS_KEY] = wakeups
     app.router.add_get("/healthz", healthz)
+    if slack is not None:
+        app.router.add_post("/slack/events", slack.handle_http)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,3 +79,19 @@ class Reply:
     @classmethod
     def error(cls, message: str) -> Reply:
         return cls(text=message, ok=False, ephemeral=True)
+
+
+def reply_to_dict(reply: Reply) -> dict:
+    return asdict(reply)
+
+
+def reply_from_dict(data: dict) -> Reply:
+    return Reply(
+        text=data["text"],
+        ok=data.get("ok", True),
+        fields=[Field(**f) for f in data.get("fields", [])],
+        sections=list(data.get("sections", [])),
+        buttons=[Button(**b) for b in data.get("buttons", [])],
+        footer=data.get("footer"),
+        ephemeral=data.get("ephemeral", False),
+    )

@@ -67,7 +67,11 @@ class Dispatcher:
         authorize(spec, person, roles, settings, project_key)
         inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
         try:
-            return await spec.handler(inv, self.services)
+            reply = await spec.handler(inv, self.services)
+            if not spec.mutates:
+                # Reading is personal; changes are shown to the channel so the team sees them.
+                reply.ephemeral = True
+            return reply
         except IllegalTransition as err:
             return Reply.error(str(err))
         except CommandError:

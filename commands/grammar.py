@@ -144,3 +144,29 @@ def _suggest(spec: CommandSpec, name: str) -> str:
     if options:
         return "Its options: " + ", ".join(f"`--{o}`" for o in options) + "."
     return f"Usage: `{spec.usage()}`"
+
+
+def unparse(spec: CommandSpec, values: dict[str, object]) -> str:
+    """The command as someone would have typed it: how options picked from Discord's form are
+    written in the audit log, and how a button carries its command."""
+    words = [f"/{spec.path}"]
+    for opt in spec.options:
+        if opt.name not in values or values[opt.name] is None:
+            continue
+        value = values[opt.name]
+        if opt.kind is Kind.FLAG:
+            if value:
+                words.append(f"--{opt.name}")
+            continue
+        text = _quote(str(value))
+        words.append(text if opt.positional else f"--{opt.name} {text}")
+    return " ".join(words)
+
+
+def _quote(text: str) -> str:
+    if text and not any(c.isspace() for c in text) and text[0] not in _CLOSERS and not text.startswith(("--", *_DASHES)):
+        return text
+    # A quote whose closing marks do not occur in the text; with every kind inside, it cannot be
+    # written exactly, and the double quote is the least surprising.
+    quote = next((q for q in ('"', "'") if not any(c in text for c in _CLOSERS[q])), '"')
+    return f"{quote}{text}{quote}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from commands import audit, lookup
+from commands import audit, lookup, outbox
 from commands.arguments import ReleaseRef
 from commands.context import Button, Invocation, Reply
 from commands.errors import Conflict
@@ -38,13 +38,16 @@ async def new(inv: Invocation, svc: Services) -> Reply:
             )
             await audit.record(session, inv, "release.new", now, project_id=proj.id, release_id=rel.id,
                                person_id=person_id)
+            await tell_team(session, inv, project, f"{_who(inv)} opened {project.key}#{rel.number} (planning).",
+                            key=f"release:{rel.id}:opened", now=now, ref=f"{project.key}#{rel.number}")
     except IntegrityError:
         # Someone opened one in the same instant; theirs won.
         raise Conflict(
             f"Someone else opened a {project.key} release at the same moment.",
             f"See it with `/release status {project.key}`.",
         ) from None
-    reply = Reply(text=f"Opened {project.key}#{rel.number} (planning).")
+    reply = Reply(text=f"Opened {project.key}#{rel.number} (planning).",
+                  buttons=[Button("Status", f"/release status {project.key}#{rel.number}")])
     if svc.registry.has("release name"):
         reply.footer = f"Next: `/release name {project.key}` proposes the version from the changelog."
         reply.buttons.append(Button("Name the version", f"/release name {project.key}", "primary"))
@@ -102,10 +105,22 @@ async def abort(inv: Invocation, svc: Services) -> Reply:
                            f"Check `/release status {lookup.ref_text(proj.key, rel)}` and try again.")
         await audit.record(session, inv, "release.abort", now, project_id=proj.id, release_id=rel.id,
                            detail=reason, person_id=person_id)
+        await tell_team(session, inv, ref.project, f"{_who(inv)} aborted {lookup.name(proj.key, rel)}: {reason}",
+                        key=f"release:{rel.id}:aborted", now=now, ref=lookup.ref_text(proj.key, rel))
     return Reply(
         text=f"Aborted {lookup.name(proj.key, rel)} (it was {was.value}): {reason}",
         footer=f"Nothing was deleted: `/release status {lookup.ref_text(proj.key, rel)}` shows its history.",
     )
+
+
+async def tell_team(session, inv: Invocation, project: ProjectSettings, text: str, *, key: str, now, ref: str) -> None:
+    """Keep the team channels in the loop, except the one the command was typed in."""
+    note = Reply(text=text, footer=f"`/release status {ref}`")
+    await outbox.post_many(session, project.channels.team, note, key=key, now=now, skip=inv.channel)
+
+
+def _who(inv: Invocation) -> str:
+    return inv.person.display if inv.person else inv.actor
 
 
 def _tz(svc: Services, project_key: str) -> str:

@@ -166,7 +166,17 @@ class ServerSettings(_Strict):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     timezone: str = "UTC"
-    slack_command_prefix: str = ""
+    slack_command_prefix: str = Field(default="", pattern=r"^[a-z0-9_-]{0,10}$")
+    discord_guilds: list[str] = []  # sync commands to these guilds at start (instant); else globally
+    public_url: str | None = None  # how Slack reaches Tower, for `tower slack-manifest`
+
+    @field_validator("discord_guilds")
+    @classmethod
+    def _guilds(cls, v: list[str]) -> list[str]:
+        for guild in v:
+            if not _DISCORD_ID.match(guild):
+                raise ValueError(f"{guild!r} is not a Discord guild id (a number of 15 to 21 digits)")
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -118,4 +118,25 @@ class AuditEntry(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=4000)
 
 
+class OutboundMessage(SQLModel, table=True):
+    """A chat message Tower owes a channel. Written in the same transaction as the change it
+    reports, delivered later by the courier: a crash loses nothing, a retry posts nothing twice."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (sa.Index("ix_outbound_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # idempotency key, also sent to the platform
+    channel: str = Field(max_length=100)  # "slack:C123", "discord:456", "console:team"
+    payload: str = Field(max_length=20000)  # the Reply, as JSON
+    state: str = Field(default="pending", max_length=20)  # pending, sent, failed
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    claimed_until: datetime | None = _when(default=None)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(default=None)
+    platform_message_id: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, max_length=1000)
+
+
 metadata = SQLModel.metadata

@@ -131,3 +131,20 @@ def test_unquoted_extra_words_are_refused_with_a_quoting_hint():
         parse(SCOPE_ADD, tokenize("demo IP over libp2p"))
     assert "Unexpected `over`" in str(err.value)
     assert 'in quotes' in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"release": "demo", "title": "IP over libp2p", "tests": "T12,T13"},
+        {"release": "demo", "title": "--tests", "yes": True},
+        {"release": "demo", "title": 'say "hi"', "override": "don't"},
+        {"release": "demo", "title": "\u201cquoted\u201d"},
+    ],
+)
+def test_unparse_writes_what_parse_reads_back(values):
+    from commands.grammar import unparse
+
+    text = unparse(SCOPE_ADD, values)
+    assert text.startswith("/scope add ")
+    assert parse(SCOPE_ADD, tokenize(text)[2:]) == values

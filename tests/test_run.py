@@ -46,6 +46,7 @@ def test_run_serves_healthz_and_stops_on_sigterm(tmp_path, db_target):
             proc.kill()
     assert proc.returncode == 0, err
     assert "HTTP on http://127.0.0.1:" in err and "shutting down" in err and "stopped" in err
+    assert "Slack: off (SLACK_BOT_TOKEN is not set)" in err and "Discord: off (DISCORD_TOKEN is not set)" in err
     assert "Traceback" not in err
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import Tower
+from bot.courier import Courier
 from commands.context import Caller, Reply
 from commands.registry import Kind, Registry
 from commands.settings import Settings
@@ -36,6 +37,21 @@ def render(reply: Reply) -> str:
     return "\n".join(lines).replace("`", "")
 
 
+class ConsoleSender:
+    """Delivers posts for `console:NAME` channels by printing them: the demo's team channel."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
+        lines = render(reply).splitlines()
+        print("\n".join(f"#{channel_id} | {line}" for line in lines), file=self.out, flush=True)
+        return None
+
+    async def find(self, channel_id: str, key: str, since) -> str | None:
+        return None  # printing cannot half-succeed
+
+
 class Console:
     def __init__(self, tower: Tower, person: str | None, loop: asyncio.AbstractEventLoop,
                  out: TextIO = sys.stdout, err: TextIO = sys.stderr):
@@ -44,6 +60,7 @@ class Console:
         self.loop = loop
         self.out, self.err = out, err
         self.failures = 0
+        self.courier = Courier(tower.services.db, tower.services.clock, {"console": ConsoleSender(out)})
 
     @property
     def caller(self) -> Caller:
@@ -62,6 +79,8 @@ class Console:
         else:
             self.failures += 1
             print(f"error: {render(reply)}", file=self.err, flush=True)
+        # What the command told console channels (the demo's #team) shows right after its reply.
+        self.loop.run_until_complete(self.courier.drain())
         return reply.ok
 
     def _switch_person(self, handle: str) -> bool:

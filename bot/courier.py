@@ -1,0 +1,203 @@
+"""The courier: delivers the outbox, one queue per channel.
+
+Each channel's messages go out in order, paced to the platform's rate limit (Slack allows about
+one message per second per channel). A 429 is waited out for as long as Retry-After says; other
+failures are retried with backoff, jitter and a cap. A send that may have gone through (a timeout
+after the request left) is looked up on the platform, or re-sent with the same nonce, before it
+is tried again, so a retry never posts twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from commands.context import Reply
+from commands.outbox import decode
+from commands.ports import Clock
+from storage.database import Database
+from storage.queries import outbox
+
+log = logging.getLogger("tower.courier")
+
+LEASE = timedelta(minutes=2)
+IN_PLACE_RETRIES = 3
+MAX_ATTEMPTS = 10
+MAX_BACKOFF_S = 300.0
+MAX_RETRY_AFTER_S = 60.0
+AMBIGUOUS = "ambiguous: "
+
+
+class RetryAfter(Exception):
+    """The platform said: wait this long (HTTP 429)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"rate limited for {seconds:g}s")
+        self.seconds = seconds
+
+
+class Transient(Exception):
+    """Not sent; safe to try again (connection refused, 5xx)."""
+
+
+class Ambiguous(Exception):
+    """May have been sent (the request left and no answer came back)."""
+
+
+class Permanent(Exception):
+    """Will never work as it is (unknown channel, missing permission): do not retry."""
+
+
+class Sender(Protocol):
+    async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
+        """Post; return the platform's message id."""
+        ...
+
+    async def find(self, channel_id: str, key: str, since: datetime) -> str | None:
+        """The id of a message already posted with this key, if any (after an ambiguous failure)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Pace:
+    per_message_s: float
+
+
+DEFAULT_PACE = {"slack": Pace(1.0), "discord": Pace(0.25), "console": Pace(0.0)}
+
+
+class Courier:
+    def __init__(self, db: Database, clock: Clock, senders: Mapping[str, Sender],
+                 pace: Mapping[str, Pace] | None = None, poll_s: float = 1.0):
+        self.db = db
+        self.clock = clock
+        self.senders = dict(senders)
+        self.pace = {**DEFAULT_PACE, **(pace or {})}
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._workers: dict[str, asyncio.Task] = {}
+        self._last_sent: dict[str, float] = {}
+        self._loop_task: asyncio.Task | None = None
+
+    # -- running in the background (tower run) -------------------------------------------------
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="courier")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        tasks = [t for t in [self._loop_task, *self._workers.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._dispatch_due()
+            except Exception:
+                log.exception("courier: could not read the outbox; trying again")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _dispatch_due(self) -> None:
+        async with self.db.read() as session:
+            rows = await outbox.due(session, self.clock.now(), platforms=list(self.senders))
+        for channel in dict.fromkeys(r.channel for r in rows):
+            worker = self._workers.get(channel)
+            if worker is None or worker.done():
+                self._workers[channel] = asyncio.create_task(self.deliver_channel(channel), name=f"courier {channel}")
+
+    # -- delivering ------------------------------------------------------------------------------
+    async def drain(self) -> int:
+        """Deliver everything due now, channel by channel; returns how many were sent."""
+        async with self.db.read() as session:
+            rows = await outbox.due(session, self.clock.now(), platforms=list(self.senders))
+        sent = 0
+        for channel in dict.fromkeys(r.channel for r in rows):
+            sent += await self.deliver_channel(channel)
+        return sent
+
+    async def deliver_channel(self, channel: str) -> int:
+        sent = 0
+        while True:
+            async with self.db.read() as session:
+                rows = [r for r in await outbox.due(session, self.clock.now(), platforms=list(self.senders))
+                        if r.channel == channel]
+            if not rows:
+                return sent
+            # Every row leaves the due set: sent, failed, rescheduled, or claimed by someone else.
+            for row in rows:
+                sent += await self._deliver(row)
+
+    async def _deliver(self, row) -> bool:
+        now = self.clock.now()
+        async with self.db.write() as session:
+            if not await outbox.claim(session, row.id, now, now + LEASE):
+                return False  # another courier has it
+        platform, _, channel_id = row.channel.partition(":")
+        sender = self.senders[platform]
+        reply = decode(row.payload)
+        attempt = 0
+        maybe_sent = (row.last_error or "").startswith(AMBIGUOUS)
+        while True:
+            await self._wait_for_pace(row.channel, platform)
+            try:
+                message_id = None
+                if maybe_sent:
+                    message_id = await sender.find(channel_id, row.key, row.created_at)
+                if message_id is None:
+                    message_id = await sender.send(channel_id, reply, row.key)
+                self._last_sent[row.channel] = asyncio.get_running_loop().time()
+                async with self.db.write() as session:
+                    await outbox.mark_sent(session, row.id, message_id, self.clock.now())
+                return True
+            except RetryAfter as err:
+                wait = min(err.seconds, MAX_RETRY_AFTER_S)
+                log.info("courier: %s rate limited; waiting %.1fs", row.channel, wait)
+                await asyncio.sleep(wait)
+            except Permanent as err:
+                log.warning("courier: giving up on message %s to %s: %s", row.id, row.channel, err)
+                async with self.db.write() as session:
+                    await outbox.mark_failed(session, row.id, str(err))
+                return False
+            except (Transient, Ambiguous) as err:
+                attempt += 1
+                maybe_sent = maybe_sent or isinstance(err, Ambiguous)
+                note = (AMBIGUOUS if maybe_sent else "") + (str(err) or type(err).__name__)
+                if attempt > IN_PLACE_RETRIES:
+                    await self._retry_later(row, note)
+                    return False
+                await asyncio.sleep(_backoff(attempt, cap=5.0))
+
+    async def _retry_later(self, row, note: str) -> None:
+        async with self.db.write() as session:
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                log.warning("courier: message %s to %s failed %d times: %s", row.id, row.channel, MAX_ATTEMPTS, note)
+                await outbox.mark_failed(session, row.id, note)
+            else:
+                at = self.clock.now() + timedelta(seconds=_backoff(row.attempts + 1, cap=MAX_BACKOFF_S))
+                await outbox.retry_later(session, row.id, at, note)
+
+    async def _wait_for_pace(self, channel: str, platform: str) -> None:
+        pace = self.pace.get(platform, Pace(0.0)).per_message_s
+        last = self._last_sent.get(channel)
+        if last is None or pace <= 0:
+            return
+        delay = last + pace - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def _backoff(attempt: int, cap: float) -> float:
+    """Exponential backoff with full jitter: spreads retries from many replicas apart."""
+    return random.uniform(0, min(cap, 0.5 * 2**attempt))

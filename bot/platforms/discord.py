@@ -1,0 +1,207 @@
+"""The Discord adapter (discord.py): application commands generated from the registry, replies as
+embeds, buttons that run their command as whoever clicks them.
+
+Every interaction is deferred first — before any database or network work — and answered by
+editing the deferred response; when the interaction token has expired (15 minutes) the answer
+falls back to a channel message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.courier import Ambiguous, Permanent, Transient
+from bot.platforms.discord_commands import build
+from bot.platforms.discord_render import command_of, to_embed, to_view
+from commands import grammar
+from commands.context import Caller, Reply
+from commands.dispatch import Dispatcher
+from commands.errors import CommandError
+from commands.lookup import OPEN_STATES
+from commands.outbox import post
+from commands.registry import Kind, Option
+from commands.services import Services
+from storage.queries import releases
+
+log = logging.getLogger("tower.discord")
+READY_TIMEOUT_S = 60
+
+
+def point_discord_at(api_url: str | None, gateway_url: str | None) -> None:
+    """discord.py keeps its REST base and its gateway address in class attributes; Tower runs one
+    Discord client per process, so setting them here affects only Tower's client."""
+    import yarl
+    from discord.gateway import DiscordWebSocket
+
+    if api_url:
+        discord.http.Route.BASE = api_url.rstrip("/")
+    if gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class _Client(discord.Client):
+    def __init__(self, adapter: DiscordAdapter):
+        intents = discord.Intents.none()
+        intents.guilds = True  # interactions need no privileged intents
+        super().__init__(intents=intents)
+        self.adapter = adapter
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.component:
+            command = command_of((interaction.data or {}).get("custom_id", ""))
+            if command is not None:
+                await self.adapter.on_button(interaction, command)
+
+
+class DiscordAdapter:
+    def __init__(self, services: Services, dispatcher: Dispatcher, *, token: str, guild_ids: list[str],
+                 api_url: str | None = None, gateway_url: str | None = None, on_change=None):
+        self.services = services
+        self.dispatcher = dispatcher
+        self.token = token
+        self.guild_ids = guild_ids
+        self.api_url, self.gateway_url = api_url, gateway_url
+        self.on_change = on_change or (lambda: None)
+        self.client = _Client(self)
+        self.tree = app_commands.CommandTree(self.client)
+        for command in build(services.registry, self.on_command, self.complete):
+            self.tree.add_command(command)
+        self._task: asyncio.Task | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self, sync: bool = True) -> None:
+        point_discord_at(self.api_url, self.gateway_url)
+        await self.client.login(self.token)
+        self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord gateway")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait({ready, self._task}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            if self._task in done:
+                self._task.result()  # raises the connection error
+            raise TimeoutError(f"Discord did not become ready within {READY_TIMEOUT_S}s")
+        if sync:
+            await self.sync()
+
+    async def sync(self) -> list[str]:
+        """Register the commands: in each configured guild at once, else globally (which Discord
+        may take up to an hour to show)."""
+        synced = []
+        if self.guild_ids:
+            for guild_id in self.guild_ids:
+                guild = discord.Object(int(guild_id))
+                self.tree.copy_global_to(guild=guild)
+                synced += [f"{c.name} in {guild_id}" for c in await self.tree.sync(guild=guild)]
+        else:
+            synced += [c.name for c in await self.tree.sync()]
+        return synced
+
+    async def login_only(self) -> None:
+        """REST only, no gateway: enough for `tower discord-sync`."""
+        point_discord_at(self.api_url, self.gateway_url)
+        await self.client.login(self.token)
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    # -- inbound ---------------------------------------------------------------------------------
+    async def on_command(self, interaction: discord.Interaction, spec, values: dict) -> None:
+        await interaction.response.defer(ephemeral=not spec.mutates, thinking=True)
+        raw = {k: v for k, v in values.items() if v is not None and v is not False}
+        caller = _caller(interaction)
+        reply = await self.dispatcher.run_parsed(spec, raw, caller, grammar.unparse(spec, raw))
+        await self._answer(interaction, reply, deferred_ephemeral=not spec.mutates)
+
+    async def on_button(self, interaction: discord.Interaction, command: str) -> None:
+        try:
+            spec, _ = self.services.registry.find([w.value for w in grammar.tokenize(command)])
+            private = not spec.mutates
+        except CommandError:
+            private = True
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        reply = await self.dispatcher.run(command, _caller(interaction))
+        await self._answer(interaction, reply, deferred_ephemeral=private)
+
+    async def _answer(self, interaction: discord.Interaction, reply: Reply, *, deferred_ephemeral: bool) -> None:
+        embed, view = to_embed(reply), to_view(reply)
+        extra = {"view": view} if view is not None else {}
+        try:
+            if reply.ephemeral and not deferred_ephemeral:
+                # A refused change: take back the public "thinking…" and answer privately.
+                await interaction.delete_original_response()
+                await interaction.followup.send(embed=embed, ephemeral=True, **extra)
+            else:
+                await interaction.edit_original_response(embed=embed, **extra)
+        except (discord.NotFound, discord.Forbidden, discord.HTTPException) as err:
+            log.info("discord: interaction answer failed (%s); falling back to a channel message", type(err).__name__)
+            await self._fallback(reply, _caller(interaction))
+        self.on_change()
+
+    async def _fallback(self, reply: Reply, caller: Caller) -> None:
+        if reply.ephemeral:
+            return  # private answers are not posted to the channel; the person can run it again
+        note = Reply(text=f"<@{caller.user_id}>: {reply.text}", ok=reply.ok, fields=reply.fields,
+                     sections=reply.sections, buttons=reply.buttons, footer=reply.footer)
+        now = self.services.clock.now()
+        async with self.services.db.write() as session:
+            await post(session, caller.channel or "", note, key=f"fallback:{caller.label}:{now.isoformat()}", now=now)
+
+    async def complete(self, interaction: discord.Interaction, option: Option, current: str):
+        settings = self.services.settings
+        if option.kind is Kind.PERSON:
+            names = sorted(settings.people)
+        elif option.kind is Kind.PROJECT:
+            names = sorted(settings.projects)
+        else:
+            names = sorted(settings.projects)
+            async with self.services.db.read() as session:
+                for rel, proj in await releases.listing(session, states=OPEN_STATES):
+                    names.append(f"{proj.key}@{rel.version}" if rel.version else f"{proj.key}#{rel.number}")
+        current = (current or "").lower()
+        return [app_commands.Choice(name=n, value=n) for n in names if current in n.lower()][:25]
+
+
+def _caller(interaction: discord.Interaction) -> Caller:
+    return Caller("discord", str(interaction.user.id), channel=f"discord:{interaction.channel_id}",
+                  display=interaction.user.name)
+
+
+class DiscordSender:
+    """Posts outbox messages to channels. The outbox key becomes the message nonce, and discord.py
+    sends it with enforce_nonce, so re-sending after an ambiguous failure cannot post twice."""
+
+    def __init__(self, client: discord.Client):
+        self.client = client
+
+    async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
+        import aiohttp
+
+        channel = self.client.get_partial_messageable(int(channel_id))
+        view = to_view(reply)
+        extra = {"view": view} if view is not None else {}
+        try:
+            message = await channel.send(embed=to_embed(reply), nonce=nonce(key), **extra)
+        except (discord.NotFound, discord.Forbidden) as err:
+            raise Permanent(f"discord {err.status}: {err.text}") from None
+        except discord.HTTPException as err:
+            raise Transient(f"discord {err.status}") from None
+        except aiohttp.ClientConnectorError as err:
+            raise Transient(type(err).__name__) from None
+        except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as err:
+            raise Ambiguous(type(err).__name__) from None
+        return str(message.id)
+
+    async def find(self, channel_id: str, key: str, since) -> str | None:
+        return None  # a re-send with the same nonce returns the message already posted
+
+
+def nonce(key: str) -> str:
+    """Discord nonces are at most 25 characters."""
+    return hashlib.sha256(key.encode()).hexdigest()[:25]

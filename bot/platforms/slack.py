@@ -1,0 +1,190 @@
+"""The Slack adapter (slack-bolt, async): one slash command per command group, plus `/tower`
+for anything, buttons as block actions. HTTP mode serves /slack/events on Tower's own aiohttp
+server; Socket Mode connects out with an app token.
+
+Every request is acknowledged first — before any database or network work — and the reply goes
+to the request's response_url; when that has expired it falls back to a channel message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+
+from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
+from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
+from commands.context import Caller, Reply
+from commands.dispatch import Dispatcher
+from commands.outbox import post
+from commands.registry import Registry
+from commands.services import Services
+
+log = logging.getLogger("tower.slack")
+
+CATCH_ALL = "tower"  # `/tower release status demo`, and `/tower` alone for help
+PERMANENT_ERRORS = {
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
+    "missing_scope", "msg_too_long", "invalid_blocks", "no_text", "restricted_action", "not_authed",
+}
+
+
+def api_base_url(url: str | None) -> str:
+    """slack_sdk joins base_url and the method name by plain concatenation: it needs the slash."""
+    if not url:
+        return "https://slack.com/api/"
+    return url if url.endswith("/") else url + "/"
+
+
+def slash_commands(registry: Registry, prefix: str = "") -> list[str]:
+    """The slash commands Tower registers: each group, each top-level command but help (Slack
+    keeps /help for itself), and the catch-all."""
+    names = [*registry.groups(), *(s.name for s in registry.top_level() if s.name != "help"), CATCH_ALL]
+    return [f"/{prefix}{n}" for n in names]
+
+
+class SlackAdapter:
+    def __init__(self, services: Services, dispatcher: Dispatcher, *, bot_token: str, signing_secret: str,
+                 api_url: str | None = None, command_prefix: str = "", on_change=None):
+        from slack_bolt.async_app import AsyncApp
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        self.services = services
+        self.dispatcher = dispatcher
+        self.prefix = command_prefix
+        self.on_change = on_change or (lambda: None)
+        # No automatic retries: the courier decides what is safe to retry, so nothing posts twice.
+        self.client = AsyncWebClient(token=bot_token, base_url=api_base_url(api_url), retry_handlers=[])
+        # Bolt takes the token from the client. Without a signing secret only Socket Mode works,
+        # and /slack/events is not mounted at all, so nothing unsigned is ever accepted.
+        self.app = AsyncApp(client=self.client, signing_secret=signing_secret or None,
+                            request_verification_enabled=bool(signing_secret))
+        for command in slash_commands(services.registry, command_prefix):
+            self.app.command(command)(self._on_command)
+        self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_button)
+        self._socket_handler = None
+
+    # -- inbound ---------------------------------------------------------------------------------
+    async def handle_http(self, request: web.Request) -> web.Response:
+        from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _on_command(self, ack, body: dict, respond) -> None:
+        await ack()  # within Slack's 3 s, before anything slow
+        name = body["command"].lstrip("/").removeprefix(self.prefix)
+        text = unescape(body.get("text") or "").strip()
+        line = f"/{text or 'help'}" if name == CATCH_ALL else f"/{name} {text}"
+        caller = Caller("slack", body["user_id"], channel=f"slack:{body['channel_id']}", display=body.get("user_name"))
+        reply = await self.dispatcher.run(line, caller)
+        await self._answer(reply, respond, caller)
+
+    async def _on_button(self, ack, body: dict, action: dict, respond) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        caller = Caller("slack", body["user"]["id"], channel=f"slack:{channel}", display=body["user"].get("username"))
+        reply = await self.dispatcher.run(action["value"], caller)
+        await self._answer(reply, respond, caller)
+
+    async def _answer(self, reply: Reply, respond, caller: Caller) -> None:
+        text, blocks = to_blocks(reply)
+        kind = "ephemeral" if reply.ephemeral else "in_channel"
+        try:
+            response = await respond(text=text, blocks=blocks, response_type=kind, replace_original=False)
+            if response is not None and getattr(response, "status_code", 200) >= 400:
+                raise RuntimeError(f"response_url answered {response.status_code}")
+        except Exception as err:
+            # The response_url expired (30 minutes, 5 uses): the result must still reach the person.
+            log.info("slack: response_url failed (%s); falling back to a channel message", type(err).__name__)
+            await self._fallback(reply, caller)
+        self.on_change()
+
+    async def _fallback(self, reply: Reply, caller: Caller) -> None:
+        channel_id = (caller.channel or "").removeprefix("slack:")
+        text, blocks = to_blocks(reply)
+        if reply.ephemeral:
+            try:
+                await self.client.chat_postEphemeral(channel=channel_id, user=caller.user_id, text=text, blocks=blocks)
+            except Exception:
+                log.warning("slack: could not deliver an ephemeral reply to %s", caller.label)
+            return
+        note = Reply(text=f"<@{caller.user_id}>: {reply.text}", ok=reply.ok, fields=reply.fields,
+                     sections=reply.sections, buttons=reply.buttons, footer=reply.footer)
+        now = self.services.clock.now()
+        async with self.services.db.write() as session:
+            await post(session, caller.channel or "", note, key=f"fallback:{caller.label}:{now.isoformat()}", now=now)
+
+    # -- Socket Mode -----------------------------------------------------------------------------
+    async def connect_socket_mode(self, app_token: str) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self._socket_handler = AsyncSocketModeHandler(self.app, app_token)
+        await self._socket_handler.connect_async()
+
+    async def close(self) -> None:
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+
+
+class SlackSender:
+    """Posts outbox messages with chat.postMessage; the outbox key travels as message metadata,
+    so after an ambiguous failure conversations.history tells whether it went out."""
+
+    def __init__(self, client):
+        self.client = client
+
+    async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
+        from slack_sdk.errors import SlackApiError
+
+        text, blocks = to_blocks(reply)
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel_id, text=text, blocks=blocks, unfurl_links=False,
+                metadata={"event_type": "tower_message", "event_payload": {"key": key}},
+            )
+        except SlackApiError as err:
+            raise _classify(err) from None
+        except Exception as err:
+            raise _classify_transport(err) from None
+        return response.get("ts")
+
+    async def find(self, channel_id: str, key: str, since) -> str | None:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            response = await self.client.conversations_history(
+                channel=channel_id, oldest=str(since.timestamp() - 60), include_all_metadata=True, limit=200
+            )
+        except SlackApiError as err:
+            raise _classify(err) from None
+        except Exception as err:
+            raise _classify_transport(err) from None
+        for message in response.get("messages", []):
+            if (message.get("metadata") or {}).get("event_payload", {}).get("key") == key:
+                return message.get("ts")
+        return None
+
+
+def _classify(err) -> Exception:
+    response = err.response
+    status = getattr(response, "status_code", 200)
+    if status == 429:
+        return RetryAfter(float(response.headers.get("Retry-After", response.headers.get("retry-after", 1))))
+    code = response.get("error") if hasattr(response, "get") else None
+    if code in PERMANENT_ERRORS:
+        return Permanent(code)
+    return Transient(f"slack {status} {code}")
+
+
+def _classify_transport(err: Exception) -> Exception:
+    import asyncio
+
+    import aiohttp
+
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return Transient(f"cannot connect: {type(err).__name__}")  # never reached Slack
+    if isinstance(err, (asyncio.TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        return Ambiguous(type(err).__name__)  # the request may have arrived
+    return Ambiguous(type(err).__name__)

@@ -1,0 +1,59 @@
+"""`tower slack-manifest`: a ready-to-paste Slack app manifest, derived from the registry."""
+
+from __future__ import annotations
+
+from bot.platforms.slack import CATCH_ALL, slash_commands
+from commands.registry import Registry
+
+BOT_SCOPES = [
+    "commands",  # slash commands
+    "chat:write",  # replies, reports, announcements
+    "chat:write.public",  # post in public channels Tower was not invited to
+    "im:write",  # direct messages to pilots (pages)
+    "users:read",
+    "channels:history",  # after an ambiguous send, check whether the message went out
+    "groups:history",
+]
+
+
+def manifest(registry: Registry, *, public_url: str | None, prefix: str = "", socket_mode: bool = False,
+             name: str = "Tower") -> dict:
+    url = (public_url or "https://tower.example.com").rstrip("/") + "/slack/events"
+    commands = []
+    for command in slash_commands(registry, prefix):
+        base = command.lstrip("/").removeprefix(prefix)
+        if base == CATCH_ALL:
+            description, hint = "Any Tower command; alone, the help", "release status demo"
+        elif base in registry.groups():
+            subs = registry.in_group(base)
+            description = f"Tower: {', '.join(s.name for s in subs)}"
+            hint = " | ".join(s.usage().removeprefix(f"/{base} ") for s in subs)
+        else:
+            spec = registry.get(base)
+            description, hint = spec.summary, spec.usage().removeprefix(f"/{base}").strip()
+        entry = {"command": command, "description": description[:100], "usage_hint": hint[:1000], "should_escape": True}
+        if not socket_mode:
+            entry["url"] = url
+        commands.append(entry)
+    settings: dict = {
+        "interactivity": {"is_enabled": True},
+        "org_deploy_enabled": False,
+        "socket_mode_enabled": socket_mode,
+        "token_rotation_enabled": False,
+    }
+    if not socket_mode:
+        settings["interactivity"]["request_url"] = url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": name,
+            "description": "Release coordination: versions, candidates, deploys, simmer, ship.",
+            "background_color": "#1f2937",
+        },
+        "features": {
+            "bot_user": {"display_name": name, "always_online": True},
+            "slash_commands": commands,
+        },
+        "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
+        "settings": settings,
+    }

@@ -1,0 +1,127 @@
+"""`tower run`: one process, one event loop — the HTTP server, the scheduler, the courier and
+whichever chat adapters have their secrets — until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from bot.app import StartupError, Tower, open_tower
+from bot.config import ChatEnvironment
+from bot.courier import Courier
+from commands.settings import Settings
+from storage.database import redacted
+
+log = logging.getLogger("tower")
+
+
+class Service:
+    def __init__(self, tower: Tower, chat: ChatEnvironment):
+        from jobs.scheduler import Wakeups
+
+        self.tower = tower
+        self.chat = chat
+        self.courier = Courier(tower.services.db, tower.services.clock, senders={})
+        self.wakeups = Wakeups(tower.services)
+        self.slack = None
+        self.discord = None
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        from bot.web import build_web_app
+
+        settings, services = self.tower.settings, self.tower.services
+        if self.chat.slack_mode:
+            from bot.platforms.slack import SlackAdapter, SlackSender
+
+            self.slack = SlackAdapter(
+                services, self.tower.dispatcher, bot_token=self.chat.slack_bot_token,
+                signing_secret=self.chat.slack_signing_secret or "", api_url=self.chat.slack_api_url,
+                command_prefix=settings.tower.slack_command_prefix, on_change=self.courier.wake,
+            )
+            self.courier.senders["slack"] = SlackSender(self.slack.client)
+        app = build_web_app(self.tower, self.wakeups, slack=self.slack if self.chat.slack_mode == "http" else None)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        host, port = settings.tower.http_host, settings.tower.http_port
+        site = web.TCPSite(self.runner, host, port)
+        try:
+            await site.start()
+        except OSError as err:
+            raise StartupError(f"Can't listen on {host}:{port}: {err.strerror}. Set TOWER_HTTP_PORT to a free port.") from None
+        self.port = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
+        if self.chat.slack_mode == "socket":
+            await self.slack.connect_socket_mode(self.chat.slack_app_token)
+        if self.chat.discord_token:
+            await self._start_discord()
+        self.wakeups.start()
+        self.courier.start()
+        self._report(host)
+
+    async def _start_discord(self) -> None:
+        import discord
+
+        from bot.platforms.discord import DiscordAdapter, DiscordSender
+
+        self.discord = DiscordAdapter(
+            self.tower.services, self.tower.dispatcher, token=self.chat.discord_token,
+            guild_ids=self.chat.discord_guild_ids, api_url=self.chat.discord_api_url,
+            gateway_url=self.chat.discord_gateway_url, on_change=self.courier.wake,
+        )
+        try:
+            await self.discord.start()
+        except discord.LoginFailure:
+            raise StartupError("Discord refused DISCORD_TOKEN; check the bot token in the Developer Portal.") from None
+        except (discord.HTTPException, OSError, TimeoutError) as err:
+            raise StartupError(f"Can't connect to Discord: {type(err).__name__}: {err}") from None
+        self.courier.senders["discord"] = DiscordSender(self.discord.client)
+
+    def _report(self, host: str) -> None:
+        settings = self.tower.settings
+        log.info("Tower is running: config %s, database %s", settings.source, redacted(self.tower.services.db.url))
+        log.info("HTTP on http://%s:%s (/healthz); scheduler running", host, self.port)
+        if self.chat.slack_mode == "http":
+            log.info("Slack: HTTP mode, requests at /slack/events")
+        elif self.chat.slack_mode == "socket":
+            log.info("Slack: Socket Mode connected")
+        else:
+            log.info("Slack: off (%s)", self.chat.slack_missing())
+        if self.discord is not None:
+            where = ", ".join(self.chat.discord_guild_ids) or "all guilds (global commands)"
+            log.info("Discord: connected as %s; commands synced to %s", self.discord.client.user, where)
+        else:
+            log.info("Discord: off (DISCORD_TOKEN is not set)")
+
+    async def stop(self) -> None:
+        log.info("shutting down")
+        if self.discord is not None:
+            await self.discord.close()
+        if self.slack is not None:
+            await self.slack.close()
+        self.wakeups.shutdown()
+        await self.courier.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.tower.close()
+        log.info("stopped")
+
+
+async def serve(settings: Settings, env: Mapping[str, str]) -> None:
+    tower = await open_tower(settings, env)
+    service = Service(tower, ChatEnvironment.read(env, settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await service.start()
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await service.stop()

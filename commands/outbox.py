@@ -1,0 +1,36 @@
+"""Messages for channels, queued in the command's own transaction and delivered by the courier.
+
+Queueing with the change means a crash between "state changed" and "team told" cannot happen;
+the key means a retried command cannot tell the team twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from commands.context import Reply, reply_from_dict, reply_to_dict
+from storage.queries import outbox
+
+
+async def post(session: AsyncSession, channel: str, reply: Reply, *, key: str, now: datetime) -> bool:
+    payload = json.dumps(reply_to_dict(reply), ensure_ascii=False)
+    return await outbox.enqueue(session, key=f"{key}@{channel}", channel=channel, payload=payload, now=now)
+
+
+async def post_many(
+    session: AsyncSession, channels: Iterable[str], reply: Reply, *, key: str, now: datetime, skip: str | None = None
+) -> int:
+    """Post to each channel except `skip` (where the command was typed: it saw the reply already)."""
+    sent = 0
+    for channel in channels:
+        if channel != skip:
+            sent += await post(session, channel, reply, key=key, now=now)
+    return sent
+
+
+def decode(payload: str) -> Reply:
+    return reply_from_dict(json.loads(payload))

@@ -1,0 +1,90 @@
+"""The outbox: chat messages owed to channels, claimed and delivered by the courier.
+
+A message is claimed with a conditional UPDATE (a lease), so two couriers — two replicas, or a
+courier and a shell — never send the same row; the unique key makes enqueueing idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.tables import OutboundMessage
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+async def enqueue(session: AsyncSession, *, key: str, channel: str, payload: str, now: datetime) -> bool:
+    """Queue a message once. False if a message with this key was queued before."""
+    values = dict(key=key, channel=channel, payload=payload, state=PENDING, attempts=0,
+                  next_attempt_at=now, created_at=now)
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    result = await session.exec(
+        insert(OutboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    )
+    return result.rowcount == 1
+
+
+async def due(
+    session: AsyncSession, now: datetime, platforms: Collection[str] | None = None, limit: int = 200
+) -> list[OutboundMessage]:
+    query = (
+        select(OutboundMessage)
+        .where(OutboundMessage.state == PENDING, col(OutboundMessage.next_attempt_at) <= now)
+        .where(or_(col(OutboundMessage.claimed_until).is_(None), col(OutboundMessage.claimed_until) < now))
+        .order_by(col(OutboundMessage.id))
+        .limit(limit)
+    )
+    if platforms is not None:
+        query = query.where(or_(*(col(OutboundMessage.channel).startswith(f"{p}:") for p in platforms)))
+    return list((await session.exec(query)).all())
+
+
+async def claim(session: AsyncSession, message_id: int, now: datetime, until: datetime) -> bool:
+    result = await session.exec(
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message_id, OutboundMessage.state == PENDING)
+        .where(or_(col(OutboundMessage.claimed_until).is_(None), col(OutboundMessage.claimed_until) < now))
+        .values(claimed_until=until)
+    )
+    return result.rowcount == 1
+
+
+async def mark_sent(session: AsyncSession, message_id: int, platform_message_id: str | None, now: datetime) -> None:
+    await session.exec(
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message_id)
+        .values(state=SENT, sent_at=now, platform_message_id=platform_message_id, claimed_until=None,
+                attempts=OutboundMessage.attempts + 1)
+    )
+
+
+async def retry_later(session: AsyncSession, message_id: int, at: datetime, error: str) -> None:
+    await session.exec(
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message_id)
+        .values(next_attempt_at=at, last_error=error[:1000], claimed_until=None,
+                attempts=OutboundMessage.attempts + 1)
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
+    await session.exec(
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message_id)
+        .values(state=FAILED, last_error=error[:1000], claimed_until=None, attempts=OutboundMessage.attempts + 1)
+    )
+
+
+async def by_key(session: AsyncSession, key: str) -> OutboundMessage | None:
+    return (await session.exec(select(OutboundMessage).where(OutboundMessage.key == key))).first()
+
+
+async def all_for(session: AsyncSession, channel: str) -> list[OutboundMessage]:
+    query = select(OutboundMessage).where(OutboundMessage.channel == channel).order_by(col(OutboundMessage.id))
+    return list((await session.exec(query)).all())
