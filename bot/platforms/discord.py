@@ -48,7 +48,8 @@ class _Client(discord.Client):
     def __init__(self, adapter: DiscordAdapter):
         intents = discord.Intents.none()
         intents.guilds = True  # interactions need no privileged intents
-        super().__init__(intents=intents)
+        # on_ready waits this long after the last GUILD_CREATE (2 s by default): Tower needs no member cache.
+        super().__init__(intents=intents, guild_ready_timeout=0.5)
         self.adapter = adapter
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:

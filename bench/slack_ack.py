@@ -1,0 +1,133 @@
+"""Slack HTTP path: how fast Tower acknowledges signed `/release status` requests, at 1 and 50
+concurrent clients, against a bare slack-bolt app that only acks, measured in the same run.
+Target: Tower's p99 within 1.5x of the bare app's.
+
+    python -m bench.slack_ack [--requests 400]
+
+Both apps run as real processes on 127.0.0.1; a fake Slack (in this process) answers the Web API
+and collects the replies Tower posts to response_url.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.slack_server import FakeSlack, sign, slash_command_body
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-test-token"
+TARGET_RATIO = 1.5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.post(url, data="") as response:
+                    await response.read()
+                    return
+            except aiohttp.ClientError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+
+def tower_argv() -> list[str]:
+    script = Path(sys.executable).parent / "tower"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+
+async def measure(url: str, fake: FakeSlack, text: str, total: int, concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def one() -> None:
+            body = slash_command_body(command="/release", text=text, user_id="U0DEMOALICE",
+                                      channel_id="C0TEAM00001", response_url=fake.new_response_url())
+            headers = {**sign(SECRET, body), "Content-Type": "application/x-www-form-urlencoded"}
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                assert response.status == 200, response.status
+            latencies.append(time.perf_counter() - started)
+
+        async def worker(n: int) -> None:
+            for _ in range(n):
+                await one()
+
+        share = [total // concurrency + (i < total % concurrency) for i in range(concurrency)]
+        for _ in range(min(20, total)):  # warm-up: connections, first auth.test, caches
+            await one()
+        latencies.clear()
+        await asyncio.gather(*(worker(n) for n in share))
+    return latencies
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=400)
+    args = parser.parse_args()
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        os.environ.pop(name, None)
+    data = tempfile.mkdtemp(prefix="tower-bench-")
+    async with FakeSlack(bot_token=TOKEN) as fake:
+        tower_port, bare_port = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TOWER_", "SLACK_", "DISCORD_"))}
+        env.update(TOWER_DATA_DIR=data, TOWER_HTTP_PORT=str(tower_port), SLACK_BOT_TOKEN=TOKEN,
+                   SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url)
+        subprocess.run([*tower_argv(), "shell", "--as", "alice", "-c", "/release new demo"], env=env,
+                       check=True, capture_output=True)
+        tower = subprocess.Popen([*tower_argv(), "run"], env=env, stderr=subprocess.DEVNULL)
+        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_bolt", str(bare_port), fake.api_url],
+                                stdout=subprocess.DEVNULL)
+        try:
+            tower_url = f"http://127.0.0.1:{tower_port}/slack/events"
+            bare_url = f"http://127.0.0.1:{bare_port}/slack/events"
+            await wait_http(tower_url)
+            await wait_http(bare_url)
+            print(f"{'clients':>8} {'app':<6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+            for concurrency in (1, 50):
+                results = {}
+                for name, url in (("bare", bare_url), ("tower", tower_url)):
+                    samples = await measure(url, fake, "status demo", args.requests, concurrency)
+                    results[name] = samples
+                    print(f"{concurrency:>8} {name:<6} {pct(samples, .5):>8.2f} {pct(samples, .99):>8.2f} "
+                          f"{statistics.mean(samples) * 1000:>8.2f}")
+                ratio = pct(results["tower"], .99) / pct(results["bare"], .99)
+                print(f"{concurrency:>8} p99 ratio tower/bare {ratio:.2f}x  (target <= {TARGET_RATIO}x: "
+                      f"{'met' if ratio <= TARGET_RATIO else 'MISSED'})")
+            await asyncio.sleep(1.0)
+            answered = sum(len(v) for v in fake.responses.values())
+            print(f"replies Tower posted to response_url: {answered}")
+        finally:
+            for proc in (tower, bare):
+                proc.terminate()
+                proc.wait(timeout=20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
