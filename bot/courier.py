@@ -104,8 +104,10 @@ class Courier:
             except Exception:
                 log.exception("courier: could not read the outbox; trying again")
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation here.
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
 

@@ -56,12 +56,25 @@ class Service:
             raise StartupError(f"Can't listen on {host}:{port}: {err.strerror}. Set TOWER_HTTP_PORT to a free port.") from None
         self.port = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
         if self.chat.slack_mode == "socket":
-            await self.slack.connect_socket_mode(self.chat.slack_app_token)
+            await self._connect_socket_mode()
         if self.chat.discord_token:
             await self._start_discord()
         self.wakeups.start()
         self.courier.start()
         self._report(host)
+
+    async def _connect_socket_mode(self) -> None:
+        from bot.platforms.slack import SocketModeRefused
+
+        try:
+            await self.slack.connect_socket_mode(self.chat.slack_app_token)
+        except SocketModeRefused as err:
+            raise StartupError(
+                f"Slack refused SLACK_APP_TOKEN ({err}): use the app-level token (xapp-…) with the "
+                "connections:write scope."
+            ) from None
+        except (OSError, TimeoutError) as err:
+            raise StartupError(f"Can't connect to Slack in Socket Mode: {type(err).__name__}") from None
 
     async def _start_discord(self) -> None:
         import discord
@@ -118,10 +131,18 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # A signal during start-up (a slow or hanging connection) stops it too.
+    starting = asyncio.create_task(service.start())
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await service.start()
-        await stop.wait()
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # raises a start-up error
+            await stopping
     finally:
+        for task in (starting, stopping):
+            task.cancel()
+        await asyncio.gather(starting, stopping, return_exceptions=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await service.stop()

@@ -122,3 +122,25 @@ async def test_a_wrong_discord_token_stops_start_up_with_advice(tmp_path):
         await discord_fake.stop()
     assert result.returncode == 2
     assert "Discord refused DISCORD_TOKEN" in result.stderr and "not-the-token" not in result.stderr
+
+
+async def test_sigterm_during_a_hanging_start_up_stops_tower(tmp_path):
+    """A gateway that accepts the connection and never answers: start-up hangs, SIGTERM ends it."""
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    discord_fake = FakeDiscord()
+    await discord_fake.start()
+    try:
+        port = silent.sockets[0].getsockname()[1]
+        env = tower_env(tmp_path / "data", {
+            "TOWER_HTTP_PORT": str(free_port()), "DISCORD_TOKEN": discord_fake.token,
+            "DISCORD_API_URL": discord_fake.api_url, "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{port}/"})
+        proc = subprocess.Popen([*tower_command(), "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+        await discord_fake.wait_for_call("GET", "/oauth2/applications/@me")  # logged in, now stuck on the gateway
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.to_thread(proc.communicate, timeout=20)
+    finally:
+        silent.close()
+        await discord_fake.stop()
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err

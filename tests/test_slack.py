@@ -154,3 +154,36 @@ async def test_a_rate_limited_post_is_waited_out_and_sent_once(slack):
     async with db(slack).read() as s:
         rows = await outbox.all_for(s, f"slack:{OTHER}")
     assert [r.state for r in rows] == ["sent"]
+
+
+async def test_shutdown_lets_an_acknowledged_command_finish(tmp_path, db_target, clock):
+    """SIGTERM right after Slack got its ack: the work still completes and the reply still goes out."""
+    from bot.app import open_tower
+    from bot.config import ChatEnvironment
+    from bot.service import Service
+    from commands.context import Reply
+    from commands.registry import CommandSpec
+    from commands.roles import MEMBERS
+
+    finished = []
+
+    async def slow(inv, svc):
+        await asyncio.sleep(0.5)
+        finished.append(inv.actor)
+        return Reply(text="slow work done")
+
+    async with FakeSlack(bot_token=SLACK_TOKEN) as fake:
+        env = {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SLACK_API_URL": fake.api_url}
+        settings = platform_settings(tmp_path / "data")
+        tower = await open_tower(settings, env, clock=clock)
+        tower.services.registry.add(CommandSpec(group="release", name="slow", summary="takes a while",
+                                                example="/release slow", handler=slow, allowed=MEMBERS))
+        service = Service(tower, ChatEnvironment.read(env, settings))
+        await service.start()
+        status, _, url = await SlackSide(fake, service).command("slow")
+        assert status == 200 and finished == []
+        await service.stop()
+        assert finished == ["alice"]
+        (answer,) = fake.responses[fake.response_id(url)]
+        assert headline(answer) == "slow work done"

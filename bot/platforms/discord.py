@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.courier import Ambiguous, Permanent, Transient
+from bot.inflight import InFlight
 from bot.platforms.discord_commands import build
 from bot.platforms.discord_render import command_of, to_embed, to_view
 from commands import grammar
@@ -73,6 +74,7 @@ class DiscordAdapter:
         for command in build(services.registry, self.on_command, self.complete):
             self.tree.add_command(command)
         self._task: asyncio.Task | None = None
+        self.in_flight = InFlight()
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self, sync: bool = True) -> None:
@@ -108,6 +110,7 @@ class DiscordAdapter:
         await self.client.login(self.token)
 
     async def close(self) -> None:
+        await self.in_flight.drain()
         await self.client.close()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
@@ -115,6 +118,10 @@ class DiscordAdapter:
     # -- inbound ---------------------------------------------------------------------------------
     async def on_command(self, interaction: discord.Interaction, spec, values: dict) -> None:
         await interaction.response.defer(ephemeral=not spec.mutates, thinking=True)
+        with self.in_flight:
+            await self._run_command(interaction, spec, values)
+
+    async def _run_command(self, interaction: discord.Interaction, spec, values: dict) -> None:
         raw = {k: v for k, v in values.items() if v is not None and v is not False}
         caller = _caller(interaction)
         reply = await self.dispatcher.run_parsed(spec, raw, caller, grammar.unparse(spec, raw))
@@ -127,8 +134,9 @@ class DiscordAdapter:
         except CommandError:
             private = True
         await interaction.response.defer(ephemeral=private, thinking=True)
-        reply = await self.dispatcher.run(command, _caller(interaction))
-        await self._answer(interaction, reply, deferred_ephemeral=private)
+        with self.in_flight:
+            reply = await self.dispatcher.run(command, _caller(interaction))
+            await self._answer(interaction, reply, deferred_ephemeral=private)
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, *, deferred_ephemeral: bool) -> None:
         embed, view = to_embed(reply), to_view(reply)

@@ -8,12 +8,14 @@ to the request's response_url; when that has expired it falls back to a channel 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 from aiohttp import web
 
 from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
+from bot.inflight import InFlight
 from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
 from commands.context import Caller, Reply
 from commands.dispatch import Dispatcher
@@ -64,6 +66,7 @@ class SlackAdapter:
             self.app.command(command)(self._on_command)
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_button)
         self._socket_handler = None
+        self.in_flight = InFlight()
 
     # -- inbound ---------------------------------------------------------------------------------
     async def handle_http(self, request: web.Request) -> web.Response:
@@ -74,6 +77,10 @@ class SlackAdapter:
 
     async def _on_command(self, ack, body: dict, respond) -> None:
         await ack()  # within Slack's 3 s, before anything slow
+        with self.in_flight:
+            await self._run_command(body, respond)
+
+    async def _run_command(self, body: dict, respond) -> None:
         name = body["command"].lstrip("/").removeprefix(self.prefix)
         text = unescape(body.get("text") or "").strip()
         line = f"/{text or 'help'}" if name == CATCH_ALL else f"/{name} {text}"
@@ -83,6 +90,10 @@ class SlackAdapter:
 
     async def _on_button(self, ack, body: dict, action: dict, respond) -> None:
         await ack()
+        with self.in_flight:
+            await self._run_button(body, action, respond)
+
+    async def _run_button(self, body: dict, action: dict, respond) -> None:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
         caller = Caller("slack", body["user"]["id"], channel=f"slack:{channel}", display=body["user"].get("username"))
         reply = await self.dispatcher.run(action["value"], caller)
@@ -117,15 +128,28 @@ class SlackAdapter:
             await post(session, caller.channel or "", note, key=f"fallback:{caller.label}:{now.isoformat()}", now=now)
 
     # -- Socket Mode -----------------------------------------------------------------------------
-    async def connect_socket_mode(self, app_token: str) -> None:
+    async def connect_socket_mode(self, app_token: str, timeout: float = 30.0) -> None:
+        """Connect out. slack_sdk retries a refused token forever in the background, so ask once
+        ourselves first: a wrong token is then an error at start, not a silent loop."""
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from slack_sdk.errors import SlackApiError
 
+        try:
+            opened = await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as err:
+            raise SocketModeRefused(str(err.response.get("error") or err.response.status_code)) from None
         self._socket_handler = AsyncSocketModeHandler(self.app, app_token)
-        await self._socket_handler.connect_async()
+        self._socket_handler.client.wss_uri = opened["url"]  # connect() uses it instead of asking again
+        await asyncio.wait_for(self._socket_handler.connect_async(), timeout)
 
     async def close(self) -> None:
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
+        await self.in_flight.drain()
+
+
+class SocketModeRefused(Exception):
+    """Slack refused the app-level token; the message is Slack's error code."""
 
 
 class SlackSender:
@@ -179,8 +203,6 @@ def _classify(err) -> Exception:
 
 
 def _classify_transport(err: Exception) -> Exception:
-    import asyncio
-
     import aiohttp
 
     if isinstance(err, aiohttp.ClientConnectorError):

@@ -272,3 +272,23 @@ def interaction(*, interaction_id: str, app_id: str, kind: int, token: str, data
     if message_obj is not None:
         payload["message"] = message_obj
     return payload
+
+
+def interaction_message(interaction: JSON, *, message_id: str, author: JSON, body: JSON,
+                        loading: bool = False) -> JSON:
+    """A message the bot posts in answer to ``interaction`` (its INTERACTION_CREATE ``d``): the response or a
+    follow-up, carrying ``interaction_metadata``; ``loading`` marks the response of a "thinking" defer."""
+    kind, app_id = interaction["type"], interaction["application_id"]
+    invoker = interaction.get("member", {}).get("user") or interaction.get("user")
+    meta = {"id": interaction["id"], "type": kind, "user": invoker,
+            "authorizing_integration_owners": interaction["authorizing_integration_owners"]}
+    if kind == 2:
+        meta.update(name=interaction["data"]["name"], command_type=1)
+    else:
+        meta["interacted_message_id"] = interaction.get("message", {}).get("id")
+    msg = message(message_id=message_id, channel_id=interaction["channel_id"], author=author, body=body,
+                  guild_id=interaction.get("guild_id"), msg_type=20 if kind == 2 else 0,
+                  extra={"webhook_id": app_id, "application_id": app_id, "interaction_metadata": meta})
+    if loading:
+        msg["flags"] |= 128  # LOADING
+    return msg
