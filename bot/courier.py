@@ -150,7 +150,8 @@ class Courier:
         sender = self.senders[platform]
         reply = decode(row.payload)
         attempt = 0
-        maybe_sent = (row.last_error or "").startswith(AMBIGUOUS)
+        # An expired lease means a courier died mid-send: the message may be out already.
+        maybe_sent = (row.last_error or "").startswith(AMBIGUOUS) or row.claimed_until is not None
         while True:
             await self._wait_for_pace(row.channel, platform)
             try:

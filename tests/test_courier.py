@@ -162,3 +162,21 @@ async def test_messages_for_platforms_without_a_sender_wait(database, clock, pla
     assert await courier.drain() == 0
     async with database.read() as s:
         assert (await outbox.by_key(s, "k@discord:123456789012345678")).state == "pending"
+
+
+async def test_a_courier_that_died_mid_send_does_not_cause_a_second_post(database, clock, platform, courier):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage.tables import OutboundMessage
+
+    await queue(database, clock, "slack:C1", "sent just before the crash", "k")
+    async with database.write() as s:  # the dead courier's claim, and the post that did go out
+        row = await outbox.by_key(s, "k@slack:C1")
+        assert await outbox.claim(s, row.id, clock.now(), clock.now() + timedelta(minutes=2))
+    await platform.send("C1", Reply(text="sent just before the crash"), "k@slack:C1")
+    assert await courier.drain() == 0  # still leased to the dead courier
+    clock.advance(minutes=3)
+    assert await courier.drain() == 1
+    assert platform.texts("C1") == ["sent just before the crash"]

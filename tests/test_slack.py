@@ -187,3 +187,22 @@ async def test_shutdown_lets_an_acknowledged_command_finish(tmp_path, db_target,
         assert finished == ["alice"]
         (answer,) = fake.responses[fake.response_id(url)]
         assert headline(answer) == "slow work done"
+
+
+async def test_a_command_prefix_renames_every_slash_command(tmp_path, db_target, clock):
+    from commands.settings import Settings
+
+    data = platform_settings(tmp_path / "data").model_dump()
+    data["tower"]["slack_command_prefix"] = "t-"
+    async with FakeSlack(bot_token=SLACK_TOKEN) as fake:
+        env = {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SLACK_API_URL": fake.api_url}
+        service = await start_service(Settings.model_validate(data), env, clock)
+        try:
+            side = SlackSide(fake, service)
+            _, _, url = await side.command("new demo", command="/t-release")
+            assert headline(await side.reply(url)) == "Opened demo#1 (planning)."
+            status, _, _ = await side.command("list", command="/release")
+            assert status == 404  # the unprefixed name is not Tower's
+        finally:
+            await service.stop()
