@@ -3,6 +3,7 @@ tests provide fakes that are real implementations of the same boundary."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -10,4 +11,99 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""
+        ...
+
+
+# -- Forge: where the code lives (a local git repository, GitHub, GitLab) -------------------------
+
+
+class ForgeError(Exception):
+    """A forge call failed. `str()` says what happened and what to check; never a token."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class ForgeAuthError(ForgeError):
+    """401/403: the token is missing, wrong, or lacks a permission."""
+
+
+class ForgeNotFound(ForgeError):
+    """404: the repository, branch, file or tag does not exist (or the token cannot see it)."""
+
+
+class ForgeConflict(ForgeError):
+    """The forge's state moved: a branch is no longer where we expected, or a tag exists elsewhere."""
+
+
+class ForgeUnavailable(ForgeError):
+    """Network down, timeout or a 5xx: nothing is known to have changed; try again."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    message: str  # without trailing newlines
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    commit_sha: str  # the commit the tag points at (annotated tags peeled)
+    message: str | None = None  # the annotation; None for a lightweight tag
+
+
+class Forge(Protocol):
+    """Everything Tower does to a repository. Every write is safe to repeat: creating what already
+    exists exactly as asked is success, and anything else is a ForgeConflict."""
+
+    async def read_file(self, path: str, ref: str) -> str | None:
+        """The file's text at a branch, tag or commit; None if there is no such file."""
+        ...
+
+    async def list_dir(self, path: str, ref: str) -> list[str] | None:
+        """Names of the files directly in a directory (sorted); None if there is no such directory."""
+        ...
+
+    async def head(self, branch: str) -> Commit | None:
+        """The newest commit of a branch; None if the branch does not exist."""
+        ...
+
+    async def resolve(self, ref: str) -> str | None:
+        """The commit sha a branch, tag or (abbreviated) sha names; None if it names nothing."""
+        ...
+
+    async def create_branch(self, branch: str, from_sha: str) -> None:
+        """Create a branch at a commit. Exists at that commit: fine; elsewhere: ForgeConflict."""
+        ...
+
+    async def commit_files(self, branch: str, message: str, changes: dict[str, str | None], parent_sha: str) -> str:
+        """One commit on `branch` whose parent is `parent_sha`, writing each path's new text (None
+        deletes it). If the branch no longer points at `parent_sha`: ForgeConflict, nothing written.
+        Returns the new commit's sha."""
+        ...
+
+    async def tags(self, prefix: str = "") -> list[Tag]:
+        """Every tag whose name starts with `prefix` (annotations may be left out: message None)."""
+        ...
+
+    async def create_tag(self, name: str, commit_sha: str, message: str) -> None:
+        """An annotated tag. Exists at that commit: fine; at another commit: ForgeConflict."""
+        ...
+
+    async def commit_messages(self, since_tag: str | None, ref: str) -> list[str]:
+        """Messages of the commits reachable from `ref` but not from `since_tag` (all of them when
+        None), newest first."""
+        ...
+
+    async def create_release(self, tag: str, title: str, notes: str) -> str | None:
+        """Publish a release page for a tag (GitHub/GitLab release); returns its URL. A local
+        repository has none: None. Already published for that tag: return the existing URL."""
+        ...
+
+    async def close(self) -> None:
         ...

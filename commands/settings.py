@@ -134,7 +134,12 @@ class ProjectSettings(_Strict):
     name: str | None = None
     repository: str
     forge: Literal["local", "github", "gitlab"] = "local"
+    forge_url: str | None = None  # API base: GitHub Enterprise, self-hosted GitLab (or a test server)
+    token_env: str | None = None  # the variable holding the forge token (default GITHUB_TOKEN / GITLAB_TOKEN)
+    push_remote: str | None = None  # local forge: also push branches and tags to this remote
     changelog: str = "CHANGELOG.md"
+    changelog_fragments: str | None = None  # a directory of towncrier-style news fragments
+    breaking_before_1_0: Literal["minor", "major"] = "minor"  # what a breaking change bumps before 1.0.0
     tag_scheme: Literal["rc", "build"] = "rc"
     tag_prefix: str = "v"
     main_branch: str = "main"
@@ -151,6 +156,12 @@ class ProjectSettings(_Strict):
     @classmethod
     def _tz(cls, v: str) -> str:
         return _check_timezone(v)
+
+    @model_validator(mode="after")
+    def _repository_fits_the_forge(self) -> ProjectSettings:
+        if self.forge in ("github", "gitlab") and not re.match(r"^[\w.-]+(/[\w.-]+)+$", self.repository):
+            raise ValueError(f"repository {self.repository!r}: a {self.forge} repository is written 'owner/name'")
+        return self
 
     @property
     def display(self) -> str:
