@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.config import database_url
 from bot.integrations.clock import SystemClock
+from bot.integrations.forges import ProjectForges
 from commands.catalog import build_registry
 from commands.directory import sync_from_settings
 from commands.dispatch import Dispatcher
@@ -37,6 +38,7 @@ class Tower:
         return self.services.settings
 
     async def close(self) -> None:
+        await self.services.forges.close()
         await self.services.db.close()
 
 
@@ -60,7 +62,7 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
         raise StartupError(
             f"Can't use the database at {redacted(url)}: {type(reason).__name__}: {_first_line(reason)}"
         ) from None
-    services = Services(settings=settings, db=db, clock=clock, registry=build_registry())
+    services = Services(settings=settings, db=db, clock=clock, registry=build_registry(), forges=ProjectForges(env))
     return Tower(services=services, dispatcher=Dispatcher(services))
 
 

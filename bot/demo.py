@@ -96,9 +96,10 @@ def demo_config(data_dir: Path) -> dict:
 
 
 def ensure_demo_repository(path: Path) -> bool:
-    """Create the demo repository once: v1.2.0 tagged, then unreleased entries on top.
+    """Create the demo repository once: v1.2.0 tagged, then unreleased entries on top. It is bare,
+    like a server's: Tower commits with plumbing, and people look at it with `git clone`.
     Returns False (and Tower carries on) if git is not installed."""
-    if (path / ".git").exists():
+    if (path / "HEAD").exists() or (path / ".git").exists():  # bare (as made now) or an older working copy
         return True
     if shutil.which("git") is None:
         log.warning("git is not installed; the demo project has no repository")
@@ -128,5 +129,9 @@ def ensure_demo_repository(path: Path) -> bool:
     git("tag", "-a", "v1.2.0", "-m", "v1.2.0")
     (tmp / "CHANGELOG.md").write_text(RELEASED_CHANGELOG.replace("## [Unreleased]\n", UNRELEASED_ENTRIES, 1))
     git("commit", "-q", "-am", "feat: release pages and pausing block production")
-    tmp.rename(path)  # appears whole or not at all
+    bare = path.with_name(path.name + ".bare-partial")
+    shutil.rmtree(bare, ignore_errors=True)
+    git("clone", "-q", "--bare", str(tmp), str(bare))
+    shutil.rmtree(tmp)
+    bare.rename(path)  # appears whole or not at all
     return True

@@ -41,7 +41,8 @@ class ForgeConflict(ForgeError):
 
 
 class ForgeUnavailable(ForgeError):
-    """Network down, timeout or a 5xx: nothing is known to have changed; try again."""
+    """Network down, a timeout, rate limiting or a 5xx: the call did not complete. A write may or
+    may not have happened, so callers check the forge's state before they try it again."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,16 @@ class Forge(Protocol):
     async def create_release(self, tag: str, title: str, notes: str) -> str | None:
         """Publish a release page for a tag (GitHub/GitLab release); returns its URL. A local
         repository has none: None. Already published for that tag: return the existing URL."""
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+class Forges(Protocol):
+    """The forge of each project (built from its settings and the environment's tokens)."""
+
+    def for_project(self, project) -> Forge:
         ...
 
     async def close(self) -> None:

@@ -9,7 +9,7 @@ from commands.lookup import local_date, local_time, name, ref_text
 from commands.registry import Registry
 from commands.rules.lifecycle import State, next_steps
 from commands.settings import ProjectSettings
-from storage.queries import directory, releases
+from storage.queries import candidates, directory, releases
 from storage.tables import Release
 
 HISTORY_SHOWN = 8
@@ -29,6 +29,10 @@ async def status_card(session: AsyncSession, project: ProjectSettings, rel: Rele
         Field("Version", rel.version or "not named yet"),
         Field("Opened", f"{local_date(rel.opened_at, tz)} by {who(rel.opened_by_id)}"),
     ]
+    cut = [c.tag for c in await candidates.of_release(session, rel.id) if c.state == "cut"]
+    if cut:
+        shown = cut if len(cut) <= 6 else ["…", *cut[-5:]]
+        fields.append(Field("Candidates", ", ".join(f"`{t}`" for t in shown) + f" ({len(cut)})"))
     if rel.closed_at is not None:
         fields.append(Field("Closed", f"{local_date(rel.closed_at, tz)}" + (f": {rel.close_reason}" if rel.close_reason else "")))
     lines = []

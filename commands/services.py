@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commands.ports import Clock
+from commands.ports import Clock, Forges
 from commands.registry import Registry
 from commands.settings import Settings
 from storage.database import Database
@@ -19,3 +19,4 @@ class Services:
     db: Database
     clock: Clock
     registry: Registry
+    forges: Forges

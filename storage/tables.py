@@ -139,4 +139,48 @@ class OutboundMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
 
 
+class Candidate(SQLModel, table=True):
+    """A tag cut for a release: boot, rc, interim patch, or build. Ordered by `seq`, our own counter,
+    never by version precedence (which sorts rc10 before rc9 and ignores +build)."""
+
+    __tablename__ = "candidate"
+    __table_args__ = (
+        sa.UniqueConstraint("release_id", "seq", name="uq_candidate_seq"),
+        sa.UniqueConstraint("release_id", "tag", name="uq_candidate_tag"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    seq: int
+    kind: str = Field(max_length=10)  # boot, rc, patch, build
+    rc: int | None = None
+    patch: int | None = None
+    build: int | None = None
+    tag: str = Field(max_length=200)
+    commit_sha: str | None = Field(default=None, max_length=64)
+    state: str = Field(default="pending", max_length=20)  # pending (tag not yet confirmed), cut, failed
+    notes: str | None = Field(default=None, max_length=20000)
+    created_at: datetime = _when()
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class Operation(SQLModel, table=True):
+    """A side effect outside the database (a release commit, a CI trigger), recorded before it is
+    performed so a retry or a restart resumes it instead of doing it twice."""
+
+    __tablename__ = "operation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=40)
+    release_id: int | None = Field(default=None, foreign_key="release.id", index=True)
+    state: str = Field(default="pending", max_length=20)  # pending, done
+    payload: str = Field(default="{}", max_length=20000)
+    result: str | None = Field(default=None, max_length=20000)
+    claimed_until: datetime | None = _when(default=None)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    last_error: str | None = Field(default=None, max_length=2000)
+
+
 metadata = SQLModel.metadata

@@ -125,6 +125,17 @@ async def test_tags_listing_and_creation(seeded: Seeded):
     assert await forge.tags("nothing-like-this") == []
 
 
+async def test_build_tags_with_a_plus_sign(seeded: Seeded):
+    """Build-scheme tags (v1.2.3+4) carry a '+', which URLs and query strings treat specially."""
+    forge, shas = seeded.forge, seeded.shas
+    await forge.create_tag("v1.3.0+1", shas[1], "build 1")
+    await forge.create_tag("v1.3.0+2", shas[2], "build 2")
+    found = {t.name: t.commit_sha for t in await forge.tags("v1.3.0+")}
+    assert found == {"v1.3.0+1": shas[1], "v1.3.0+2": shas[2]}
+    assert await forge.resolve("v1.3.0+2") == shas[2]
+    assert await forge.read_file("api.txt", "v1.3.0+2") == "v2\n"
+
+
 async def test_commit_messages_since_a_tag(seeded: Seeded):
     forge = seeded.forge
     since = await forge.commit_messages("v1.2.0", "main")

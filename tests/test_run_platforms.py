@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from commands.catalog import build_registry
+
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack, post_signed, slash_command_body
 from tests.shell_process import run_tower, tower_command, tower_env
@@ -82,7 +84,8 @@ def test_slack_manifest_lists_every_command_group_and_the_events_url(tmp_path):
     assert result.returncode == 0, result.stderr
     manifest = json.loads(result.stdout)
     commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
-    assert set(commands) == {"/release", "/whoami", "/tower"}
+    registry = build_registry()
+    assert set(commands) == {*(f"/{g}" for g in registry.groups()), "/whoami", "/tower"}  # /help is Slack's own
     assert commands["/release"]["url"] == "https://tower.example.org/slack/events"
     assert "abort RELEASE --reason REASON" in commands["/release"]["usage_hint"]
     assert manifest["settings"]["interactivity"]["request_url"] == "https://tower.example.org/slack/events"
@@ -99,7 +102,8 @@ async def test_discord_sync_registers_the_commands_and_exits(tmp_path):
         assert result.returncode == 0, result.stderr
         assert f"in {GUILD}" in result.stdout or GUILD in result.stdout
         put = await discord_fake.wait_for_call("PUT", rf"/applications/{APP}/guilds/{GUILD}/commands")
-        assert {c["name"] for c in put.json} == {"release", "help", "whoami"}
+        registry = build_registry()
+        assert {c["name"] for c in put.json} == {*registry.groups(), *(s.name for s in registry.top_level())}
         assert discord_fake.identifies == 0  # REST only, no gateway
     finally:
         await discord_fake.stop()

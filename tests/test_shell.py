@@ -59,7 +59,7 @@ def test_the_demo_repository_is_created_with_unreleased_entries(tmp_path):
     env = tower_env(tmp_path / "data")
     assert run_tower(["shell", "-c", "/help"], tmp_path, env).returncode == 0
     repo = tmp_path / "data" / "demo-repo"
-    changelog = (repo / "CHANGELOG.md").read_text()
+    changelog = subprocess.run(["git", "show", "main:CHANGELOG.md"], cwd=repo, capture_output=True, text=True).stdout
     unreleased = changelog.split("## [Unreleased]", 1)[1].split("## [1.2.0]", 1)[0]
     assert "### Added" in unreleased and "- Release pages" in unreleased
     tags = subprocess.run(["git", "tag"], cwd=repo, capture_output=True, text=True).stdout.split()
@@ -114,7 +114,8 @@ def test_completion_offers_commands_subcommands_options_and_projects(tmp_path):
 
     completer = Completer(build_registry(), make_settings(tmp_path))
     assert completer.candidates("/rel") == ["/release"]
-    assert completer.candidates("/release ") == ["new", "status", "list", "abort"]
+    assert completer.candidates("/release ") == [s.name for s in build_registry().in_group("release")]
+    assert completer.candidates("/release n") == ["new", "name", "notes"]
     assert completer.candidates("/release abort de") == ["demo"]
     assert completer.candidates("/release abort demo --r") == ["--reason"]
     assert completer.candidates("/who") == ["/whoami"]

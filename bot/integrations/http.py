@@ -51,8 +51,9 @@ class ApiClient:
                 if idempotent and attempt < ATTEMPTS:
                     await asyncio.sleep(_backoff(attempt))
                     continue
-                raise ForgeUnavailable(f"{self.service} did not answer ({type(err).__name__}).",
-                                       "Nothing is known to have changed; run the command again.") from None
+                maybe = "" if idempotent else " It may or may not have applied the change;"
+                raise ForgeUnavailable(f"{self.service} did not answer ({type(err).__name__}).{maybe}",
+                                       "running the command again checks before it writes.") from None
             if response.status_code in RETRY_STATUS and (idempotent or response.status_code == 429) and attempt < ATTEMPTS:
                 await asyncio.sleep(_retry_after(response) or _backoff(attempt))
                 continue
@@ -65,6 +66,8 @@ class ApiClient:
         status = response.status_code
         detail = _detail(response)
         where = f"{response.request.method} {response.request.url.path}"
+        if status == 403 and (response.headers.get("x-ratelimit-remaining") == "0" or "rate limit" in detail.lower()):
+            return ForgeUnavailable(f"{self.service} rate-limited {where}{detail}.", "Try again in a few minutes.")
         if status in (401, 403):
             return ForgeAuthError(f"{self.service} refused {where} ({status}{detail}).", self.token_hint)
         if status == 404:
@@ -72,7 +75,10 @@ class ApiClient:
                                  "Check the repository name in tower.toml and that the token can see it.")
         if status in (409, 422):
             return ForgeConflict(f"{self.service} refused {where} ({status}{detail}).",
-                                 "The repository changed underneath; check it and run the command again.")
+                                 "The repository's state does not allow it; check it and run the command again.")
+        if 400 <= status < 500:
+            return ForgeError(f"{self.service} refused {where} ({status}{detail}).",
+                              "Check the project's forge settings in tower.toml.")
         return ForgeUnavailable(f"{self.service} failed {where} ({status}{detail}).",
                                 "Nothing is known to have changed; run the command again.")
 

@@ -40,24 +40,29 @@ def build(registry: Registry, run: Run, complete: Complete) -> list[app_commands
 
 def _callback(spec: CommandSpec, run: Run, complete: Complete):
     async def callback(interaction: discord.Interaction, **values):
-        await run(interaction, spec, values)
+        await run(interaction, spec, {_option_name(k): v for k, v in values.items()})
 
     params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)]
     for opt in spec.options:
         kind = _TYPES.get(opt.kind, str)
         required = opt.required and opt.kind is not Kind.FLAG
         params.append(inspect.Parameter(
-            opt.name, inspect.Parameter.KEYWORD_ONLY,
+            _param_name(opt.name), inspect.Parameter.KEYWORD_ONLY,
             annotation=kind if required else Optional[kind],
             default=inspect.Parameter.empty if required else None,
         ))
     callback.__signature__ = inspect.Signature(params)
     callback.__qualname__ = callback.__name__ = f"tower_{spec.path.replace(' ', '_')}"
-    described = app_commands.describe(**{o.name: o.help[:100] for o in spec.options})(callback)
-    choices = {o.name: [app_commands.Choice(name=c, value=c) for c in o.choices] for o in spec.options if o.choices}
+    described = app_commands.describe(**{_param_name(o.name): o.help[:100] for o in spec.options})(callback)
+    renamed = {_param_name(o.name): o.name for o in spec.options if _param_name(o.name) != o.name}
+    if renamed:
+        described = app_commands.rename(**renamed)(described)
+    choices = {_param_name(o.name): [app_commands.Choice(name=c, value=c) for c in o.choices]
+               for o in spec.options if o.choices}
     if choices:
         described = app_commands.choices(**choices)(described)
-    completers = {o.name: _completer(o, complete) for o in spec.options if o.kind in AUTOCOMPLETED and not o.choices}
+    completers = {_param_name(o.name): _completer(o, complete)
+                  for o in spec.options if o.kind in AUTOCOMPLETED and not o.choices}
     if completers:
         described = app_commands.autocomplete(**completers)(described)
     return described
@@ -68,3 +73,12 @@ def _completer(option: Option, complete: Complete):
         return await complete(interaction, option, current)
 
     return autocomplete
+
+
+def _param_name(option: str) -> str:
+    """Python names cannot hold '-': `dry-run` is `dry_run` in the callback, renamed for Discord."""
+    return option.replace("-", "_")
+
+
+def _option_name(param: str) -> str:
+    return param.replace("_", "-")

@@ -47,11 +47,12 @@ async def move(
     now: datetime,
     reason: str | None = None,
     closes: bool = False,
+    also: dict[str, object] | None = None,
 ) -> bool:
-    """Move `release` from the state it was read in to `to_state`. False if someone else moved it
-    first (nothing is written then)."""
+    """Move `release` from the state it was read in to `to_state` (setting `also` with it). False
+    if someone else moved it first (nothing is written then)."""
     from_state = release.state
-    values: dict[str, object] = {"state": to_state, "updated_at": now}
+    values: dict[str, object] = {"state": to_state, "updated_at": now, **(also or {})}
     if closes:
         values.update(closed_at=now, close_reason=reason)
     result = await session.exec(
@@ -114,3 +115,10 @@ async def listing(
 async def transitions(session: AsyncSession, release_id: int) -> list[Transition]:
     query = select(Transition).where(Transition.release_id == release_id).order_by(col(Transition.id))
     return list((await session.exec(query)).all())
+
+
+async def with_version(session: AsyncSession, project_id: int, version: str, exclude_states: Collection[str]) -> Release | None:
+    """Another release of the project already carrying this version (aborted ones do not count)."""
+    query = select(Release).where(Release.project_id == project_id, Release.version == version,
+                                  col(Release.state).not_in(exclude_states))
+    return (await session.exec(query)).first()

@@ -1,0 +1,416 @@
+"""A fake GitHub REST API v3 on 127.0.0.1, over the in-memory git repository of ``github_git``.
+
+It answers the endpoints Tower's GitHub forge uses, with GitHub's JSON shapes, status codes and error
+bodies, ``Link`` pagination, bearer-token auth and API-version checks. Every request is recorded; faults
+(``fail_next``, ``timeout_next``) are injected by method and path regex."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from tests.fakes.github_git import GitStore
+
+API_VERSION = "2022-11-28"
+DOCS = "https://docs.github.com/rest"
+NOT_FOUND = (404, {"message": "Not Found", "documentation_url": DOCS})
+Answer = tuple  # (status, body) or (status, body, headers)
+
+
+@dataclass
+class RecordedCall:
+    method: str
+    path: str  # as sent, e.g. "/repos/acme/demo/git/refs"
+    query: dict[str, str]
+    json: Any
+    headers: CIMultiDict[str]
+    status: int | None = None  # what it did; set before an injected delay, None until then
+    response: Any = None
+
+    @property
+    def rel(self) -> str:
+        """The path below /repos/{owner}/{repo}/ ("" for the repository itself)."""
+        return re.sub(r"^/repos/[^/]+/[^/]+/?", "", self.path)
+
+
+@dataclass
+class _Fault:
+    method: str
+    pattern: re.Pattern[str]
+    count: int
+    value: Any = None  # the status of a failure, the seconds of a delay, the action of a hook
+
+
+def _b64(data: bytes) -> str:
+    text = base64.b64encode(data).decode()
+    return "".join(text[i:i + 60] + "\n" for i in range(0, len(text), 60))  # GitHub wraps at 60
+
+
+class FakeGitHub:
+    def __init__(self, repository: str = "acme/demo", token: str = "ghp_fake", *, max_per_page: int = 100):
+        self.repository, self.token = repository, token
+        self.max_per_page = max_per_page  # lower it to force several pages
+        self.max_inline = 1_000_000  # the contents API leaves bigger files out (encoding "none")
+        self.git = GitStore()
+        self.releases: dict[str, dict] = {}
+        self.calls: list[RecordedCall] = []
+        self._fails: list[_Fault] = []
+        self._delays: list[_Fault] = []
+        self._hooks: list[_Fault] = []
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self._routes = [(m, re.compile(p), h) for m, p, h in self._route_table()]
+
+    # -- lifecycle and test controls ---------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        self._closing.set()  # wakes delayed answers
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeGitHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def seed(self, commits: list[dict]) -> list[str]:
+        """The repository becomes SEED on `main`; returns the commit shas in order."""
+        return self.git.seed(commits)
+
+    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
+        """Answer the next `count` matching requests with `status`, without acting on them."""
+        self._fails.append(_Fault(method.upper(), re.compile(path_regex), count, status))
+
+    def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
+        """Act on the next matching requests, then answer only after `delay` (past the client's
+        timeout): the client can't know whether its write happened."""
+        self._delays.append(_Fault(method.upper(), re.compile(path_regex), count, delay))
+
+    def on_next(self, method: str, path_regex: str, action: Callable[[], None], count: int = 1) -> None:
+        """Run `action` just before handling the next matching requests (another writer, say)."""
+        self._hooks.append(_Fault(method.upper(), re.compile(path_regex), count, action))
+
+    def calls_since(self, index: int) -> list[tuple[str, str]]:
+        return [(c.method, c.rel) for c in self.calls[index:]]
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @staticmethod
+    def _take(faults: list[_Fault], call: RecordedCall) -> Any:
+        for fault in faults:
+            if fault.method == call.method and fault.pattern.search(call.path):
+                fault.count -= 1
+                if fault.count == 0:
+                    faults.remove(fault)
+                return fault.value
+        return None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = ...
+        call = RecordedCall(request.method, request.path, dict(request.query), body, CIMultiDict(request.headers))
+        self.calls.append(call)
+        status = self._take(self._fails, call)
+        if status is not None:
+            answer: Answer = (int(status), {"message": "Server Error"})
+        elif body is ...:
+            answer = (400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
+        else:
+            if hook := self._take(self._hooks, call):
+                hook()
+            answer = self._check_headers(call) or self._route(call)
+        status, payload, headers = (*answer, {})[:3]
+        call.status, call.response = status, payload
+        if delay := self._take(self._delays, call):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._closing.wait()
+        return web.json_response(payload, status=status, headers=headers)
+
+    def _check_headers(self, call: RecordedCall) -> Answer | None:
+        if call.headers.get("Authorization") != f"Bearer {self.token}":
+            message = "Bad credentials" if "Authorization" in call.headers else "Requires authentication"
+            return 401, {"message": message, "documentation_url": DOCS}
+        if "application/vnd.github+json" not in call.headers.get("Accept", ""):
+            return 415, {"message": f"Unsupported 'Accept' header: {call.headers.get('Accept')!r}"}
+        if call.headers.get("X-GitHub-Api-Version") != API_VERSION:
+            version = call.headers.get("X-GitHub-Api-Version")
+            return 400, {"message": f"API version {version} is not supported.", "documentation_url": DOCS}
+        return None
+
+    def _route(self, call: RecordedCall) -> Answer:
+        match = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", call.path)
+        if not match or match[1] != self.repository:
+            return NOT_FOUND
+        for method, pattern, handler in self._routes:
+            found = pattern.fullmatch(match[2] or "")
+            if method == call.method and found:
+                return handler(call, *found.groups())
+        return NOT_FOUND
+
+    def _route_table(self) -> list[tuple[str, str, Callable[..., Answer]]]:
+        return [
+            ("GET", r"/?", self._repo), ("GET", r"/contents/?(.*)", self._contents),
+            ("GET", r"/commits", self._list_commits), ("GET", r"/commits/(.+)", self._get_commit),
+            ("GET", r"/compare/(.+?)\.\.\.(.+)", self._compare), ("GET", r"/tags", self._tags),
+            ("GET", r"/git/commits/([0-9a-f]{40})", self._git_commit), ("POST", r"/git/commits", self._new_commit),
+            ("GET", r"/git/blobs/([0-9a-f]{40})", self._blob), ("POST", r"/git/blobs", self._new_blob),
+            ("POST", r"/git/trees", self._new_tree), ("GET", r"/git/ref/(.+)", self._ref),
+            ("POST", r"/git/refs", self._new_ref), ("PATCH", r"/git/refs/(.+)", self._move_ref),
+            ("GET", r"/git/tags/([0-9a-f]{40})", self._tag), ("POST", r"/git/tags", self._new_tag),
+            ("POST", r"/releases", self._new_release), ("GET", r"/releases/tags/(.+)", self._release),
+        ]
+
+    def _paginate(self, call: RecordedCall, items: list) -> tuple[list, dict[str, str]]:
+        per_page = max(1, min(int(call.query.get("per_page", 30)), self.max_per_page, 100))
+        page, last = max(1, int(call.query.get("page", 1))), max(1, math.ceil(len(items) / per_page))
+
+        def link(number: int, rel: str) -> str:
+            query = urlencode({**call.query, "page": number})
+            return f'<{self.base_url}{quote(call.path)}?{query}>; rel="{rel}"'
+
+        links = [link(page + 1, "next"), link(last, "last")] if page < last else []
+        links += [link(page - 1, "prev"), link(1, "first")] if page > 1 else []
+        return items[(page - 1) * per_page:page * per_page], ({"Link": ", ".join(links)} if links else {})
+
+    # -- JSON shapes -----------------------------------------------------------------------------
+    def _api(self, rest: str) -> str:
+        return f"{self.base_url}/repos/{self.repository}/{rest}"
+
+    def _html(self, rest: str) -> str:
+        return f"https://github.com/{self.repository}/{rest}"
+
+    def _git_commit_json(self, sha: str) -> dict:
+        c = self.git.objects[sha]
+        return {"sha": sha, "node_id": f"C_{sha[:16]}", "url": self._api(f"git/commits/{sha}"),
+                "html_url": self._html(f"commit/{sha}"), "author": c["author"], "committer": c["committer"],
+                "message": c["message"], "tree": {"sha": c["tree"], "url": self._api(f"git/trees/{c['tree']}")},
+                "parents": [{"sha": p, "url": self._api(f"git/commits/{p}"), "html_url": self._html(f"commit/{p}")}
+                            for p in c["parents"]],
+                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None}}
+
+    def _commit_json(self, sha: str) -> dict:
+        git = self._git_commit_json(sha)
+        return {"sha": sha, "node_id": git["node_id"], "url": self._api(f"commits/{sha}"), "html_url": git["html_url"],
+                "commit": {k: git[k] for k in ("author", "committer", "message", "tree", "url", "verification")}
+                | {"comment_count": 0}, "author": None, "committer": None, "parents": git["parents"]}
+
+    def _ref_json(self, ref: str) -> dict:
+        sha = self.git.refs[ref]
+        kind = self.git.kind(sha)
+        return {"ref": ref, "node_id": f"REF_{sha[:12]}", "url": self._api(f"git/{ref}"),
+                "object": {"sha": sha, "type": kind, "url": self._api(f"git/{kind}s/{sha}")}}
+
+    def _tag_json(self, sha: str) -> dict:
+        t = self.git.objects[sha]
+        return {"node_id": f"TAG_{sha[:12]}", "tag": t["tag"], "sha": sha, "url": self._api(f"git/tags/{sha}"),
+                "message": t["message"], "tagger": t["tagger"],
+                "object": {**t["object"], "url": self._api(f"git/{t['object']['type']}s/{t['object']['sha']}")},
+                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None}}
+
+    def _content_json(self, path: str, entry: tuple[str, str, str], ref: str) -> dict:
+        mode, kind, sha = entry
+        item = {"type": "dir" if kind == "tree" else "file", "name": path.rsplit("/", 1)[-1], "path": path,
+                "sha": sha, "size": 0, "url": self._api(f"contents/{path}?ref={ref}"),
+                "html_url": self._html(f"{kind}/{ref}/{path}"), "git_url": self._api(f"git/{kind}s/{sha}"),
+                "download_url": None}
+        if kind == "blob":
+            item["size"] = len(self.git.objects[sha]["data"])
+            item["download_url"] = f"https://raw.githubusercontent.com/{self.repository}/{ref}/{path}"
+        return item
+
+    # -- repository, contents, commits ---------------------------------------------------------
+    def _repo(self, call: RecordedCall) -> Answer:
+        owner, name = self.repository.split("/")
+        return 200, {"id": 1, "name": name, "full_name": self.repository, "private": True, "owner": {"login": owner},
+                     "html_url": self._html("")[:-1], "url": self._api("")[:-1], "default_branch": "main"}
+
+    def _contents(self, call: RecordedCall, path: str) -> Answer:
+        if not self.git.refs:
+            return 404, {"message": "This repository is empty.", "documentation_url": DOCS}
+        ref, path = call.query.get("ref", "main"), path.strip("/")
+        commit = self.git.rev(ref)
+        if commit is None:
+            return 404, {"message": f"No commit found for the ref {ref}", "documentation_url": DOCS}
+        entry = self.git.lookup(self.git.objects[commit]["tree"], path)
+        if entry is None:
+            return NOT_FOUND
+        if entry[1] == "tree":
+            children = self.git.objects[entry[2]]["entries"]
+            return 200, [self._content_json(f"{path}/{n}".lstrip("/"), (m, k, s), ref) for n, m, k, s in children]
+        item = self._content_json(path, entry, ref)
+        data = self.git.objects[entry[2]]["data"]
+        inline = len(data) <= self.max_inline
+        return 200, item | {"encoding": "base64" if inline else "none", "content": _b64(data) if inline else ""}
+
+    def _get_commit(self, call: RecordedCall, ref: str) -> Answer:
+        if not self.git.refs:
+            return 409, {"message": "Git Repository is empty.", "documentation_url": DOCS}
+        sha = self.git.rev(ref)
+        if sha is None:
+            return 422, {"message": f"No commit found for SHA: {ref}", "documentation_url": DOCS}
+        return 200, self._commit_json(sha) | {"stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []}
+
+    def _list_commits(self, call: RecordedCall) -> Answer:
+        if not self.git.refs:
+            return 409, {"message": "Git Repository is empty.", "documentation_url": DOCS}
+        head = self.git.rev(call.query.get("sha", "main"))
+        if head is None:
+            return NOT_FOUND
+        page, headers = self._paginate(call, self.git.log(head))
+        return 200, [self._commit_json(s) for s in page], headers
+
+    def _compare(self, call: RecordedCall, base: str, head: str) -> Answer:
+        base_sha, head_sha = self.git.rev(base), self.git.rev(head)
+        if base_sha is None or head_sha is None:
+            return NOT_FOUND
+        ahead, behind = self.git.log(head_sha, base_sha), self.git.log(base_sha, head_sha)
+        status = "identical" if not ahead and not behind else "diverged" if ahead and behind else \
+            "ahead" if ahead else "behind"
+        page, headers = self._paginate(call, ahead[::-1])  # oldest first, like GitHub
+        return 200, {"url": self._api(f"compare/{base}...{head}"), "html_url": self._html(f"compare/{base}...{head}"),
+                     "base_commit": self._commit_json(base_sha), "status": status, "ahead_by": len(ahead),
+                     "behind_by": len(behind), "total_commits": len(ahead),
+                     "commits": [self._commit_json(s) for s in page], "files": []}, headers
+
+    def _tags(self, call: RecordedCall) -> Answer:
+        names = sorted((r[len("refs/tags/"):] for r in self.git.refs if r.startswith("refs/tags/")), reverse=True)
+        page, headers = self._paginate(call, names)
+        return 200, [{"name": n, "commit": {"sha": (c := self.git.peel(self.git.refs[f"refs/tags/{n}"])),
+                                            "url": self._api(f"commits/{c}")},
+                      "zipball_url": self._api(f"zipball/refs/tags/{n}"),
+                      "tarball_url": self._api(f"tarball/refs/tags/{n}"),
+                      "node_id": f"REF_{n}"} for n in page], headers
+
+    # -- git data --------------------------------------------------------------------------------
+    def _git_commit(self, call: RecordedCall, sha: str) -> Answer:
+        return (200, self._git_commit_json(sha)) if self.git.kind(sha) == "commit" else NOT_FOUND
+
+    def _blob(self, call: RecordedCall, sha: str) -> Answer:
+        if self.git.kind(sha) != "blob":
+            return NOT_FOUND
+        data = self.git.objects[sha]["data"]
+        return 200, {"sha": sha, "node_id": f"B_{sha[:12]}", "size": len(data), "url": self._api(f"git/blobs/{sha}"),
+                     "content": _b64(data), "encoding": "base64"}
+
+    def _new_blob(self, call: RecordedCall) -> Answer:
+        body = call.json or {}
+        if not isinstance(body.get("content"), str):
+            return 422, {"message": 'Invalid request.\n\n"content" wasn\'t supplied.', "documentation_url": DOCS}
+        data = base64.b64decode(body["content"]) if body.get("encoding") == "base64" else body["content"].encode()
+        sha = self.git.blob(data)
+        return 201, {"sha": sha, "url": self._api(f"git/blobs/{sha}")}
+
+    def _new_tree(self, call: RecordedCall) -> Answer:
+        body = call.json or {}
+        base = body.get("base_tree")
+        if base is not None and self.git.kind(base) != "tree":
+            return 422, {"message": "base_tree is not a valid tree oid", "documentation_url": DOCS}
+        files = self.git.files(base) if base else {}
+        for entry in body.get("tree", []):
+            path = entry["path"].strip("/")
+            if "content" in entry:
+                files[path] = (entry.get("mode", "100644"), self.git.blob(entry["content"].encode()))
+            elif entry.get("sha") is None:  # a deletion: the file, or everything under a directory
+                files = {p: v for p, v in files.items() if p != path and not p.startswith(path + "/")}
+            elif self.git.kind(entry["sha"]) != "blob":
+                return 422, {"message": f"tree.sha {entry['sha']} is not a valid blob", "documentation_url": DOCS}
+            else:
+                files[path] = (entry.get("mode", "100644"), entry["sha"])
+        sha = self.git.write_tree(files)
+        listing = [{"path": n, "mode": m, "type": k, "sha": s, "url": self._api(f"git/{k}s/{s}")}
+                   for n, m, k, s in self.git.objects[sha]["entries"]]
+        return 201, {"sha": sha, "url": self._api(f"git/trees/{sha}"), "tree": listing, "truncated": False}
+
+    def _new_commit(self, call: RecordedCall) -> Answer:
+        body = call.json or {}
+        if self.git.kind(body.get("tree")) != "tree":
+            return 422, {"message": "Tree SHA does not exist", "documentation_url": DOCS}
+        if any(self.git.kind(p) != "commit" for p in body.get("parents", [])):
+            return 422, {"message": "Parent SHA does not exist or is not a commit object", "documentation_url": DOCS}
+        sha = self.git.commit(body["tree"], list(body.get("parents", [])), body.get("message", ""))
+        return 201, self._git_commit_json(sha)
+
+    def _ref(self, call: RecordedCall, ref: str) -> Answer:
+        return (200, self._ref_json(f"refs/{ref}")) if f"refs/{ref}" in self.git.refs else NOT_FOUND
+
+    def _new_ref(self, call: RecordedCall) -> Answer:
+        body = call.json or {}
+        ref, sha = body.get("ref", ""), body.get("sha")
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            return 422, {"message": f"{ref} is not a valid ref name.", "documentation_url": DOCS}
+        if self.git.kind(sha) is None:
+            return 422, {"message": "Object does not exist", "documentation_url": DOCS}
+        if ref in self.git.refs:
+            return 422, {"message": "Reference already exists", "documentation_url": DOCS}
+        self.git.refs[ref] = sha
+        return 201, self._ref_json(ref)
+
+    def _move_ref(self, call: RecordedCall, ref: str) -> Answer:
+        body, ref = call.json or {}, f"refs/{ref}"
+        if ref not in self.git.refs:
+            return 422, {"message": "Reference does not exist", "documentation_url": DOCS}
+        if self.git.kind(body.get("sha")) is None:
+            return 422, {"message": "Object does not exist", "documentation_url": DOCS}
+        current, new = self.git.refs[ref], body["sha"]
+        if not body.get("force") and (self.git.kind(new) != "commit" or current not in self.git.ancestors(new)):
+            return 422, {"message": "Update is not a fast forward", "documentation_url": DOCS}
+        self.git.refs[ref] = new
+        return 200, self._ref_json(ref)
+
+    def _tag(self, call: RecordedCall, sha: str) -> Answer:
+        return (200, self._tag_json(sha)) if self.git.kind(sha) == "tag" else NOT_FOUND
+
+    def _new_tag(self, call: RecordedCall) -> Answer:
+        body = call.json or {}
+        if self.git.kind(body.get("object")) is None:
+            return 422, {"message": "Object does not exist", "documentation_url": DOCS}
+        sha = self.git.tag(body.get("tag", ""), body["object"], body.get("message", ""), body.get("tagger"))
+        return 201, self._tag_json(sha)
+
+    # -- releases -------------------------------------------------------------------------------
+    def _new_release(self, call: RecordedCall) -> Answer:
+        body = call.json or {}
+        tag = body.get("tag_name")
+        if tag in self.releases:
+            return 422, {"message": "Validation Failed", "documentation_url": DOCS,
+                         "errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}]}
+        if f"refs/tags/{tag}" not in self.git.refs:  # GitHub then tags the target (default branch) itself
+            if (target := self.git.rev(body.get("target_commitish", "main"))) is None:
+                return 422, {"message": "Validation Failed", "documentation_url": DOCS,
+                             "errors": [{"resource": "Release", "code": "invalid", "field": "target_commitish"}]}
+            self.git.refs[f"refs/tags/{tag}"] = target
+        number = len(self.releases) + 1
+        self.releases[tag] = {"id": number, "url": self._api(f"releases/{number}"),
+                              "html_url": self._html(f"releases/tag/{tag}"), "tag_name": tag,
+                              "target_commitish": body.get("target_commitish", "main"), "name": body.get("name"),
+                              "body": body.get("body"), "draft": bool(body.get("draft")),
+                              "prerelease": bool(body.get("prerelease")), "created_at": self.git.now(),
+                              "published_at": self.git.now(), "author": {"login": "tower-bot"}, "assets": []}
+        return 201, self.releases[tag]
+
+    def _release(self, call: RecordedCall, tag: str) -> Answer:
+        return (200, self.releases[tag]) if tag in self.releases else NOT_FOUND

@@ -1,0 +1,66 @@
+"""Naming and cutting through GitHub and GitLab (local fake servers), configured as a user would:
+`forge`, `repository` and `forge_url` in tower.toml, the token in the environment."""
+
+import pytest
+
+from bot.app import open_tower
+from commands.settings import Settings
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.gitlab_server import FakeGitLab
+from tests.release_repos import released_then
+from tests.support import make_settings, run
+
+
+def hosted_settings(tmp_path, forge: str, repository: str, url: str) -> Settings:
+    data = make_settings(tmp_path / "data").model_dump()
+    data["projects"]["demo"].update({"forge": forge, "repository": repository, "forge_url": url,
+                                     "release_branch": "release"})
+    return Settings.model_validate(data)
+
+
+@pytest.fixture(params=["github", "gitlab"])
+async def hosted(request, tmp_path, db_target, clock):
+    if request.param == "github":
+        fake, env = FakeGitHub("acme/demo", token="ghp_secret"), {"GITHUB_TOKEN": "ghp_secret"}
+    else:
+        fake, env = FakeGitLab("acme/demo", token="glpat-secret"), {"GITLAB_TOKEN": "glpat-secret"}
+    async with fake:
+        shas = fake.seed(released_then())
+        url = fake.base_url if request.param == "github" else fake.api_url
+        tower = await open_tower(hosted_settings(tmp_path, request.param, "acme/demo", url), {**db_target.env(), **env},
+                                 clock=clock)
+        tower.fake, tower.shas, tower.kind = fake, shas, request.param
+        try:
+            yield tower
+        finally:
+            await tower.close()
+
+
+async def test_name_and_cut_through_the_forge(hosted):
+    await run(hosted, "/release new demo")
+    proposal = await run(hosted, "/release name demo")
+    assert proposal.text == "Proposed version for demo#1: 1.3.0 (minor bump from 1.2.0, from the changelog)."
+    named = await run(hosted, "/release name demo --yes")
+    assert named.ok, named.text
+    forge = hosted.services.forges.for_project(hosted.settings.projects["demo"])
+    head = await forge.head("release")
+    assert head.message == "Releasing v1.3.0"
+    assert "## [1.3.0] - 2026-11-20" in await forge.read_file("CHANGELOG.md", "release")
+    cut = await run(hosted, "/rc cut demo")
+    assert cut.ok and cut.text == f"Cut v1.3.0-rc1 at {head.sha[:10]}."
+    assert {t.name: t.commit_sha for t in await forge.tags("v1.3")} == {"v1.3.0-rc1": head.sha}
+    assert (await run(hosted, "/release notes demo@1.3.0")).sections[0].startswith("### Added")
+
+
+async def test_a_wrong_token_is_reported_with_the_variable_and_changes_nothing(tmp_path, db_target, clock):
+    async with FakeGitHub("acme/demo", token="ghp_secret") as fake:
+        fake.seed(released_then())
+        tower = await open_tower(hosted_settings(tmp_path, "github", "acme/demo", fake.base_url),
+                                 {**db_target.env(), "GITHUB_TOKEN": "ghp_wrong"}, clock=clock)
+        try:
+            await run(tower, "/release new demo")
+            reply = await run(tower, "/release name demo --yes")
+        finally:
+            await tower.close()
+    assert not reply.ok and "GITHUB_TOKEN" in reply.text and "ghp_wrong" not in reply.text
+    assert "Nothing was changed." in reply.text
