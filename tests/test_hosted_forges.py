@@ -50,6 +50,11 @@ async def test_name_and_cut_through_the_forge(hosted):
     assert cut.ok and cut.text == f"Cut v1.3.0-rc1 at {head.sha[:10]}."
     assert {t.name: t.commit_sha for t in await forge.tags("v1.3")} == {"v1.3.0-rc1": head.sha}
     assert (await run(hosted, "/release notes demo@1.3.0")).sections[0].startswith("### Added")
+    shipped = await run(hosted, '/release ship demo --override "no deploy in this test"')
+    assert shipped.ok, shipped.text
+    page = {f.label: f.value for f in shipped.fields}["Release page"]
+    assert page.startswith("http") and page.rstrip("/").endswith("v1.3.0")
+    assert {t.name: t.commit_sha for t in await forge.tags("v1.3.0")}["v1.3.0"] == head.sha
 
 
 async def test_a_wrong_token_is_reported_with_the_variable_and_changes_nothing(tmp_path, db_target, clock):

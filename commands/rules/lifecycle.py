@@ -70,6 +70,9 @@ TRANSITIONS: dict[tuple[State, Action], State] = {
     (S.DEPLOYING, A.SMOKE_PASSED): S.SIMMERING,
     (S.SIMMERING, A.HEALTH_FAILED): S.FAILED,
     (S.SIMMERING, A.SHIP): S.RELEASED,
+    # Straight from a candidate: projects that do not deploy (libraries), or an override; `/release
+    # ship` decides which, the state machine only allows it.
+    (S.CANDIDATE, A.SHIP): S.RELEASED,
     (S.RELEASED, A.RETIRE): S.RETIRED,
     **{
         (state, A.ABORT): S.ABORTED
@@ -126,7 +129,6 @@ _ADVICE: dict[tuple[State, Action], str] = {
     (S.PLANNING, A.UNFREEZE): "Its scope is not frozen.",
     (S.DEPLOYING, A.CUT): "Wait until the running deploy succeeds or fails, then cut.",
     (S.DEPLOYING, A.DEPLOY): "A deploy is already running; `/deploy status` shows it.",
-    (S.CANDIDATE, A.SHIP): "Deploy it and let it simmer first: `/deploy start`.",
     (S.DEPLOYING, A.SHIP): "Wait for the deploy and smoke test, then the simmer.",
     (S.FAILED, A.SHIP): "Fix it and cut the next build or patch with `/rc cut`, then deploy again.",
     (S.RELEASED, A.ABORT): "It has shipped; retire its deployment with `/deploy retire` instead.",
@@ -178,7 +180,7 @@ _NEXT: dict[State, list[tuple[Action, str]]] = {
     S.PLANNING: [(A.NAME, "name the version from the changelog")],
     S.NAMED: [(A.FREEZE, "freeze the scope"), (A.CUT, "cut the first candidate")],
     S.FROZEN: [(A.CUT, "cut the first candidate")],
-    S.CANDIDATE: [(A.DEPLOY, "deploy the candidate"), (A.CUT, "cut another candidate")],
+    S.CANDIDATE: [(A.DEPLOY, "deploy the candidate"), (A.CUT, "cut another candidate"), (A.SHIP, "ship it")],
     S.DEPLOYING: [],
     S.SIMMERING: [(A.SHIP, "ship once the simmer has passed")],
     S.RELEASED: [(A.RETIRE, "retire its deployment when the next release ships")],

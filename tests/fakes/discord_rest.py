@@ -85,6 +85,7 @@ class DiscordRest:
     ``_channel``, ``_dm_channel``, ``dispatch``, ``wait_until`` and ``_notify``."""
 
     def __init__(self) -> None:
+        super().__init__()  # FakeDiscord's next base, LocalServer
         self.calls: list[RecordedCall] = []
         self._faults: list[_Fault] = []
         self._routes = self._route_table()

@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes import discord_payloads as P
 from tests.fakes.discord_rest import JSON, DiscordRest, Interaction, RecordedCall
+from tests.fakes.local_server import LocalServer
 
 __all__ = ["FakeDiscord", "Interaction", "RecordedCall"]
 
@@ -35,7 +36,9 @@ class _Conn:
         self.dropped = False  # closed by the fake, not by the client
 
 
-class FakeDiscord(DiscordRest):
+class FakeDiscord(DiscordRest, LocalServer):
+    _runner_options: dict[str, Any] = {}  # aiohttp's defaults (access log, 60 s shutdown_timeout), as before
+
     def __init__(self, *, application_id: str = "900000000000000001", bot_user_id: str = "900000000000000001",
                  guild_id: str = "800000000000000001", channel_id: str = "700000000000000001",
                  members: dict[str, str] | None = None, roles: dict[str, str] | None = None,
@@ -65,29 +68,19 @@ class FakeDiscord(DiscordRest):
         self._conns: set[_Conn] = set()
         self._send_lock = asyncio.Lock()
         self._changed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        super().__init__()  # the REST side: calls, faults, routes
+        super().__init__()  # the REST side (calls, faults, routes), then LocalServer's port, base_url...
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/{version:v\\d+}/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         for conn in list(self._conns):
             conn.dropped = True
             await conn.ws.close(code=1001, message=b"server shutting down")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     @property
     def api_url(self) -> str:

@@ -6,9 +6,7 @@ bodies, ``Link`` pagination, bearer-token auth and API-version checks. Every req
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import json
 import math
 import re
@@ -20,6 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes.github_git import GitStore
+from tests.fakes.local_server import LocalServer
 
 API_VERSION = "2022-11-28"
 DOCS = "https://docs.github.com/rest"
@@ -56,8 +55,9 @@ def _b64(data: bytes) -> str:
     return "".join(text[i:i + 60] + "\n" for i in range(0, len(text), 60))  # GitHub wraps at 60
 
 
-class FakeGitHub:
+class FakeGitHub(LocalServer):
     def __init__(self, repository: str = "acme/demo", token: str = "ghp_fake", *, max_per_page: int = 100):
+        super().__init__()
         self.repository, self.token = repository, token
         self.max_per_page = max_per_page  # lower it to force several pages
         self.max_inline = 1_000_000  # the contents API leaves bigger files out (encoding "none")
@@ -67,32 +67,11 @@ class FakeGitHub:
         self._fails: list[_Fault] = []
         self._delays: list[_Fault] = []
         self._hooks: list[_Fault] = []
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
         self._routes = [(m, re.compile(p), h) for m, p, h in self._route_table()]
 
     # -- lifecycle and test controls ---------------------------------------------------------
-    async def start(self) -> None:
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        self._closing.set()  # wakes delayed answers
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGitHub:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def seed(self, commits: list[dict]) -> list[str]:
         """The repository becomes SEED on `main`; returns the commit shas in order."""
@@ -145,9 +124,7 @@ class FakeGitHub:
         status, payload, headers = (*answer, {})[:3]
         call.status, call.response = status, payload
         if delay := self._take(self._delays, call):
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._closing.wait()
+            await self._sleep(delay)
         return web.json_response(payload, status=status, headers=headers)
 
     def _check_headers(self, call: RecordedCall) -> Answer | None:

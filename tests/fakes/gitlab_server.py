@@ -8,9 +8,7 @@ just before a request is handled (a push from elsewhere).
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes.gitlab_repo import PROJECT_ID, Repo
+from tests.fakes.local_server import LocalServer
 
 DEFAULT_BRANCH = "main"
 
@@ -54,19 +53,17 @@ def _error(status: int, message: str) -> web.Response:
     return _json({"message": message}, status)
 
 
-class FakeGitLab:
+class FakeGitLab(LocalServer):
     def __init__(self, project: str = "group/project", token: str | None = "glpat-fake-token", *,
                  readonly_token: str | None = None, max_per_page: int = 100):
+        super().__init__()
         self.project = project
         self.token = token  # None: anyone may do anything
         self.readonly_token = readonly_token  # a token with only the read_api scope
         self.max_per_page = max_per_page  # GitLab's is 100; lower it to force several pages
         self.calls: list[RecordedCall] = []
-        self.base_url = ""
         self.repo = Repo(project, "")
         self._faults: list[_Fault] = []
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., web.Response]]] = [
             (m, re.compile(p), h) for m, p, h in [
                 ("GET", r"/repository/files/(?P<file>[^/]+)/raw", self._raw),
@@ -87,27 +84,12 @@ class FakeGitLab:
 
     # -- lifecycle and test controls ---------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def start(self) -> None:
+        await super().start()
         self.repo.web_base = self.base_url
-
-    async def stop(self) -> None:
-        self._closing.set()  # wakes delayed answers
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGitLab:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def api_url(self) -> str:
@@ -157,8 +139,7 @@ class FakeGitLab:
             response = self._answer(request, path, args)
         call.status = response.status
         if fault and fault.delay:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), fault.delay)
+            await self._sleep(fault.delay)
         return response
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import itertools
@@ -21,6 +20,8 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from tests.fakes.local_server import LocalServer
 
 API_APP_ID = "A0TOWERAPP"
 TEAM_DOMAIN = "tower-test"
@@ -71,7 +72,7 @@ def _maybe_json(value: Any) -> Any:
     return value
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     def __init__(
         self,
         *,
@@ -81,6 +82,7 @@ class FakeSlack:
         response_url_ttl: float = RESPONSE_URL_TTL,
         clock: Callable[[], float] = time.monotonic,
     ):
+        super().__init__()
         self.bot_token, self.team_id, self.bot_user_id = bot_token, team_id, bot_user_id
         self.bot_id = "B0TOWERBOT"
         self.response_url_ttl, self._clock = response_url_ttl, clock
@@ -97,9 +99,6 @@ class FakeSlack:
         self._last_ts = 0.0
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
         self._methods: dict[str, Callable[[dict], dict]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -115,30 +114,9 @@ class FakeSlack:
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> None:
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{rid}", self._handle_response_url)
-        # A short shutdown_timeout: stop() must not hang on a delayed handler.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        self._closing.set()  # wakes delay_next sleepers
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlack:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def api_url(self) -> str:
@@ -216,11 +194,6 @@ class FakeSlack:
     def _take_fault(self, method: str) -> tuple[str, float] | None:
         queue = self._faults.get(method)
         return queue.pop(0) if queue else None
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._closing.wait()
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

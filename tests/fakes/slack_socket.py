@@ -1,9 +1,8 @@
 """Socket Mode for the fake Slack: `apps.connections.open` on the Web API, and a websocket at
 /link/ that says hello, sends envelopes (slash commands, button clicks) and records the acks.
 
-FakeSlack builds its aiohttp app inside start(), so the websocket lives on a second server
-(FakeSlackSocketMode, composed); only the Web API method needs the subclass
-FakeSlackWithSocketMode, because FakeSlack accepts nothing but the bot token.
+The websocket lives on a second server (FakeSlackSocketMode, composed); only the Web API method
+needs the subclass FakeSlackWithSocketMode, because FakeSlack accepts nothing but the bot token.
 
 The real slack_sdk SocketModeClient (behind bolt's AsyncSocketModeHandler) connects to it:
 apps.connections.open with the xapp- token as Bearer, ws_connect to the returned URL, an ack
@@ -23,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.local_server import LocalServer
 from tests.fakes.slack_server import (API_APP_ID, FORM, FakeSlack, RecordedCall, _err, block_action_body,
                                       slash_command_body)
 
@@ -42,34 +42,26 @@ class SocketConnection:
         return not self.ws.closed
 
 
-class FakeSlackSocketMode:
+class FakeSlackSocketMode(LocalServer):
     """The Socket Mode side of a running FakeSlack (its waits, calls and response_urls)."""
 
     def __init__(self, web_api: FakeSlack, *, app_id: str = API_APP_ID):
+        super().__init__()
         self.web_api, self.app_id = web_api, app_id
         self.connections: list[SocketConnection] = []
         self.sent: list[dict] = []  # every envelope sent, in order
         self.acks: dict[str, dict] = {}  # envelope_id -> the client's ack
         self.rejected_tickets = 0
         self._tickets: set[str] = set()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def start(self) -> None:
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/link/", self._link)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
 
     async def stop(self) -> None:
         for conn in self.connections:
             if conn.open:
                 await conn.ws.close(code=1001)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     def issue_url(self) -> str:
         """A single-use websocket URL, as apps.connections.open returns (ws://, not wss://: no TLS here)."""
@@ -176,10 +168,6 @@ class FakeSlackWithSocketMode(FakeSlack):
     async def stop(self) -> None:
         await self.socket.stop()
         await super().stop()
-
-    async def __aenter__(self) -> FakeSlackWithSocketMode:
-        await self.start()
-        return self
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         if request.match_info["method"] != "apps.connections.open":
