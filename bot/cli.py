@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--url", help="Tower's public base URL (default: [tower] public_url)")
     manifest.add_argument("--socket-mode", action="store_true", help="for Socket Mode (no public URL needed)")
 
+    cal = sub.add_parser("calendar", help="write a project's crew calendar (iCalendar)")
+    cal.add_argument("project")
+    cal.add_argument("-o", "--output", metavar="FILE", help="write here instead of printing it")
+
     sub.add_parser("discord-sync", help="register Tower's commands with Discord now (needs DISCORD_TOKEN)")
     sub.add_parser("check-config", help="validate the configuration and exit")
     sub.add_parser("version", help="print Tower's version")
@@ -76,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                        prefix=settings.tower.slack_command_prefix, socket_mode=args.socket_mode)
         print(json.dumps(doc, indent=2))
         return 0
+    if command == "calendar":
+        return asyncio.run(_calendar(settings, env, args.project, args.output))
     if command == "discord-sync":
         return asyncio.run(_discord_sync(settings, env))
     if command == "check-config":
@@ -139,6 +145,27 @@ def _shell(settings, env: dict[str, str], person: str | None, one: str | None) -
     finally:
         loop.run_until_complete(tower.close())
         loop.close()
+
+
+async def _calendar(settings, env: dict[str, str], key: str, output: str | None) -> int:
+    from bot.app import open_tower
+    from commands.calendar import project_calendar
+
+    project = settings.project(key)
+    if project is None:
+        print(f"tower: unknown project {key!r}; known: {', '.join(settings.projects)}", file=sys.stderr)
+        return 2
+    tower = await open_tower(settings, env)
+    try:
+        text = await project_calendar(tower.services, project)
+    finally:
+        await tower.close()
+    if output:
+        Path(output).write_text(text, encoding="utf-8", newline="")
+        print(f"Wrote {output}.")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 async def _discord_sync(settings, env: dict[str, str]) -> int:

@@ -83,6 +83,7 @@ def demo_config(data_dir: Path) -> dict:
                 "release_branch": "main",
                 "timezone": "UTC",
                 "simmer_days": 7,
+                "roster": ["bob", "jane", "tobby", "elvis"],
                 "channels": {"team": ["console:team"], "announce": ["console:announce"]},
                 "ci": {"provider": "local", "command": "echo deploying $TOWER_TAG"},
                 "checklist": [

@@ -20,13 +20,15 @@ log = logging.getLogger("tower")
 
 
 class Service:
-    def __init__(self, tower: Tower, chat: ChatEnvironment):
+    def __init__(self, tower: Tower, chat: ChatEnvironment, env: Mapping[str, str] | None = None):
         from jobs.scheduler import Wakeups
 
         self.tower = tower
         self.chat = chat
+        self.env = env or {}
+        self._pagers: list = []
         self.courier = Courier(tower.services.db, tower.services.clock, senders={})
-        self.wakeups = Wakeups(tower.services)
+        self.wakeups = Wakeups(tower.services, on_work=self.courier.wake)
         self.slack = None
         self.discord = None
         self.runner: web.AppRunner | None = None
@@ -44,7 +46,8 @@ class Service:
                 signing_secret=self.chat.slack_signing_secret or "", api_url=self.chat.slack_api_url,
                 command_prefix=settings.tower.slack_command_prefix, on_change=self.courier.wake,
             )
-            self.courier.senders["slack"] = SlackSender(self.slack.client)
+            sender = SlackSender(self.slack.client, settings.people)
+            self.courier.senders.update({"slack": sender, "slack-dm": sender})
         app = build_web_app(self.tower, self.wakeups, slack=self.slack if self.chat.slack_mode == "http" else None)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
@@ -59,6 +62,7 @@ class Service:
             await self._connect_socket_mode()
         if self.chat.discord_token:
             await self._start_discord()
+        self._start_pagers()
         self.wakeups.start()
         self.courier.start()
         self._report(host)
@@ -92,7 +96,20 @@ class Service:
             raise StartupError("Discord refused DISCORD_TOKEN; check the bot token in the Developer Portal.") from None
         except (discord.HTTPException, OSError, TimeoutError) as err:
             raise StartupError(f"Can't connect to Discord: {type(err).__name__}: {err}") from None
-        self.courier.senders["discord"] = DiscordSender(self.discord.client)
+        people = self.tower.settings.people
+        self.courier.senders.update({"discord": DiscordSender(self.discord.client, people),
+                                     "discord-dm": DiscordSender(self.discord.client, people, direct=True)})
+
+    def _start_pagers(self) -> None:
+        from bot.integrations.pager import PagerDutySender, WebhookPagerSender
+
+        projects = self.tower.settings.projects.values()
+        if any(p.paging.pagerduty_routing_key_env for p in projects):
+            self._pagers.append(PagerDutySender(self.tower.settings, self.env))
+            self.courier.senders["pagerduty"] = self._pagers[-1]
+        if any(p.paging.webhook_url for p in projects):
+            self._pagers.append(WebhookPagerSender(self.tower.settings, self.env))
+            self.courier.senders["pager-webhook"] = self._pagers[-1]
 
     def _report(self, host: str) -> None:
         settings = self.tower.settings
@@ -116,8 +133,10 @@ class Service:
             await self.discord.close()
         if self.slack is not None:
             await self.slack.close()
-        self.wakeups.shutdown()
+        await self.wakeups.shutdown()
         await self.courier.stop()
+        for sender in self._pagers:
+            await sender.close()
         if self.runner is not None:
             await self.runner.cleanup()
         await self.tower.close()
@@ -126,7 +145,7 @@ class Service:
 
 async def serve(settings: Settings, env: Mapping[str, str]) -> None:
     tower = await open_tower(settings, env)
-    service = Service(tower, ChatEnvironment.read(env, settings))
+    service = Service(tower, ChatEnvironment.read(env, settings), env)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -26,11 +26,23 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
+async def project_calendar(request: web.Request) -> web.Response:
+    from commands.calendar import project_calendar as render
+
+    tower = request.app[TOWER_KEY]
+    project = tower.settings.project(request.match_info["project"])
+    if project is None:
+        return web.Response(status=404, text="No such project.\n")
+    return web.Response(body=(await render(tower.services, project)).encode(), content_type="text/calendar",
+                        charset="utf-8")
+
+
 def build_web_app(tower: Tower, wakeups: Wakeups, slack=None) -> web.Application:
     app = web.Application()
     app[TOWER_KEY] = tower
     app[WAKEUPS_KEY] = wakeups
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/calendar/{project}.ics", project_calendar)
     if slack is not None:
         app.router.add_post("/slack/events", slack.handle_http)
     return app

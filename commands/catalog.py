@@ -3,12 +3,13 @@
 Adding a command group means adding its module here; adapters need no change.
 """
 
-from commands import candidates, meta, naming, release, shipping
+from commands import candidates, meta, naming, paging, release, rotation, shipping
 from commands.registry import Registry
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for group in (meta.COMMANDS, release.COMMANDS, naming.COMMANDS, shipping.COMMANDS, candidates.COMMANDS):
+    for group in (meta.COMMANDS, release.COMMANDS, naming.COMMANDS, shipping.COMMANDS, candidates.COMMANDS,
+                  rotation.COMMANDS, paging.COMMANDS):
         registry.extend(group)
     return registry

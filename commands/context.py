@@ -75,6 +75,8 @@ class Reply:
     buttons: list[Button] = field(default_factory=list)
     footer: str | None = None
     ephemeral: bool = False
+    mentions: list[str] = field(default_factory=list)  # handles of people to notify by name
+    meta: dict = field(default_factory=dict)  # for machine recipients (pagers); chats ignore it
 
     @classmethod
     def error(cls, message: str) -> Reply:
@@ -94,4 +96,6 @@ def reply_from_dict(data: dict) -> Reply:
         buttons=[Button(**b) for b in data.get("buttons", [])],
         footer=data.get("footer"),
         ephemeral=data.get("ephemeral", False),
+        mentions=list(data.get("mentions", [])),
+        meta=dict(data.get("meta", {})),
     )

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.settings import Settings
 from storage.database import Database
+from storage.queries import crew, directory
 from storage.queries.directory import PersonRecord, sync_people, sync_projects
 from storage.tables import Person, Project
 
@@ -21,10 +22,40 @@ async def sync_from_settings(db: Database, settings: Settings, now: datetime) ->
     projects = [(p.key, p.name) for p in settings.projects.values()]
     async with db.read() as session:
         # Most starts change nothing; look before taking the write lock.
-        if not await _differs(session, people, projects):
-            return 0
+        changed = await _differs(session, people, projects) or await _roster_missing(session, settings)
+    if not changed:
+        return 0
     async with db.write() as session:
-        return await sync_people(session, people, now) + await sync_projects(session, projects, now)
+        count = await sync_people(session, people, now) + await sync_projects(session, projects, now)
+        return count + await _sync_rosters(session, settings, now)
+
+
+async def _roster_missing(session: AsyncSession, settings: Settings) -> bool:
+    for project in settings.projects.values():
+        row = await directory.project_by_key(session, project.key)
+        if row is None:
+            return True
+        joined = await crew.ever_joined(session, row.id)
+        for handle in project.roster:
+            person = await directory.person_by_handle(session, handle)
+            if person is None or person.id not in joined:
+                return True
+    return False
+
+
+async def _sync_rosters(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Add configured roster members who were never on the roster. Someone who left in chat stays
+    left: config seeds the roster, chat keeps it."""
+    added = 0
+    for project in settings.projects.values():
+        row = await directory.project_by_key(session, project.key)
+        joined = await crew.ever_joined(session, row.id)
+        for handle in project.roster:
+            person = await directory.person_by_handle(session, handle)
+            if person.id not in joined:
+                await crew.join(session, row.id, person.id, now, source="config")
+                added += 1
+    return added
 
 
 async def _differs(session: AsyncSession, people: list[PersonRecord], projects: list[tuple[str, str | None]]) -> bool:

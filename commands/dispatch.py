@@ -63,10 +63,11 @@ class Dispatcher:
         args = arguments.convert(spec, raw, settings)
         person = self.person_of(caller)
         project_key = _project_of(spec, args)
-        roles = roles_of(person, settings, project_key)
-        authorize(spec, person, roles, settings, project_key)
-        inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
+        ref = next((args[o.name] for o in spec.options if o.kind is Kind.RELEASE and args.get(o.name)), None)
         try:
+            roles = await roles_of(self.services.db, person, settings, spec, project_key, ref)
+            authorize(spec, person, roles, settings, project_key)
+            inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
             reply = await spec.handler(inv, self.services)
             if not spec.mutates:
                 # Reading is personal; changes are shown to the channel so the team sees them.

@@ -1,20 +1,41 @@
-"""Deciding who may run a command, from Tower's configuration (and, later, its crew tables)."""
+"""Deciding who may run a command, from Tower's configuration and its crew tables — never from a
+chat platform's permission hints."""
 
 from __future__ import annotations
 
-from commands.errors import NotAllowed
+from commands import lookup
+from commands.arguments import ReleaseRef
+from commands.errors import NotAllowed, NotFound
 from commands.registry import CommandSpec
 from commands.roles import Role
 from commands.settings import PersonSettings, Settings
+from storage.database import Database
+from storage.queries import crew
+
+_CREW_ROLES = {"pilot": Role.PILOT, "copilot": Role.COPILOT}
 
 
-def roles_of(person: PersonSettings | None, settings: Settings, project_key: str | None) -> frozenset[Role]:
+async def roles_of(db: Database, person: PersonSettings | None, settings: Settings, spec: CommandSpec,
+                   project_key: str | None, ref: ReleaseRef | None) -> frozenset[Role]:
     roles = {Role.ANYONE}
-    if person is not None:
-        roles.add(Role.MEMBER)
-        if person.handle in settings.release_managers(project_key):
-            roles.add(Role.RELEASE_MANAGER)
+    if person is None:
+        return frozenset(roles)
+    roles.add(Role.MEMBER)
+    if person.handle in settings.release_managers(project_key):
+        roles.add(Role.RELEASE_MANAGER)
+    if ref is not None and spec.allowed & set(_CREW_ROLES.values()):
+        roles |= await _crew_roles(db, person.handle, ref)
     return frozenset(roles)
+
+
+async def _crew_roles(db: Database, handle: str, ref: ReleaseRef) -> set[Role]:
+    async with db.read() as session:
+        try:
+            _, release = await lookup.release(session, ref)
+        except NotFound:
+            return set()  # the handler says so, with the right message
+        seats = await crew.seats(session, release.id, states=(crew.ACTIVE,))
+    return {_CREW_ROLES[seat.role] for seat, person in seats if person.handle == handle and seat.role in _CREW_ROLES}
 
 
 def authorize(spec: CommandSpec, person: PersonSettings | None, roles: frozenset[Role],

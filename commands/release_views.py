@@ -9,7 +9,8 @@ from commands.lookup import local_date, local_time, name, ref_text
 from commands.registry import Registry
 from commands.rules.lifecycle import State, next_steps
 from commands.settings import ProjectSettings
-from storage.queries import candidates, directory, releases
+from commands.crew import crew_of
+from storage.queries import candidates, directory, pages, releases
 from storage.tables import Release
 
 HISTORY_SHOWN = 8
@@ -29,6 +30,17 @@ async def status_card(session: AsyncSession, project: ProjectSettings, rel: Rele
         Field("Version", rel.version or "not named yet"),
         Field("Opened", f"{local_date(rel.opened_at, tz)} by {who(rel.opened_by_id)}"),
     ]
+    crew = await crew_of(session, rel.id)
+    if crew.pilot or crew.copilot:
+        aboard = f"pilot {crew.pilot or '—'}, co-pilot {crew.copilot or '—'}"
+        aboard += "".join(f"; {who} asked to be {role}" for role, who in (crew.proposed or {}).items())
+        aboard += f"; jump seat: {', '.join(crew.jumpseats)}" if crew.jumpseats else ""
+        fields.append(Field("Crew", aboard))
+    elif state.is_open:
+        fields.append(Field("Crew", "not assigned yet"))
+    open_pages = await pages.of_release(session, rel.id)
+    if open_pages:
+        fields.append(Field("Open pages", ", ".join(f"#{p.id} {p.message[:60]}" for p in open_pages)))
     cut = [c.tag for c in await candidates.of_release(session, rel.id) if c.state == "cut"]
     if cut:
         shown = cut if len(cut) <= 6 else ["…", *cut[-5:]]

@@ -124,6 +124,21 @@ class ProbeSettings(_Strict):
         return self
 
 
+PAGE_STEPS = ("pilot", "copilot", "previous-pilot", "release-managers")
+
+
+class PagingSettings(_Strict):
+    """Who a page reaches, in order, and how long each step waits for an acknowledgement."""
+
+    steps: list[Literal["pilot", "copilot", "previous-pilot", "release-managers"]] = list(PAGE_STEPS)
+    escalate_after_minutes: float = Field(default=15, gt=0)
+    repeat: bool = True  # after the last step, start again from the first
+    pagerduty_routing_key_env: str | None = None  # the variable with a PagerDuty Events v2 routing key
+    pagerduty_url: str = "https://events.pagerduty.com"
+    webhook_url: str | None = None  # a generic pager: JSON POSTs, HMAC-signed
+    webhook_secret_env: str | None = None
+
+
 class ChecklistItemSettings(_Strict):
     text: str = Field(min_length=1)
     before: Literal["rc", "deploy", "ship"] | None = None
@@ -147,6 +162,8 @@ class ProjectSettings(_Strict):
     timezone: str = "UTC"
     simmer_days: int = Field(default=7, ge=0, le=365)
     release_managers: list[str] = []
+    roster: list[str] = []  # people who fly this project's releases, in the order they joined
+    paging: PagingSettings = PagingSettings()
     channels: ChannelSettings = ChannelSettings()
     ci: CISettings | None = None
     probe: ProbeSettings | None = None
@@ -180,6 +197,7 @@ class ServerSettings(_Strict):
     slack_command_prefix: str = Field(default="", pattern=r"^[a-z0-9_-]{0,10}$")
     discord_guilds: list[str] = []  # sync commands to these guilds at start (instant); else globally
     public_url: str | None = None  # how Slack reaches Tower, for `tower slack-manifest`
+    tick_seconds: float = Field(default=15, gt=0, le=300)  # how often the scheduler looks for due work
 
     @field_validator("discord_guilds")
     @classmethod
@@ -225,9 +243,10 @@ class Settings(_Strict):
             if who not in known:
                 raise ValueError(f"team.release_managers: {who!r} is not in [people]")
         for key, project in self.projects.items():
-            for who in project.release_managers:
-                if who not in known:
-                    raise ValueError(f"projects.{key}.release_managers: {who!r} is not in [people]")
+            for field_name in ("release_managers", "roster"):
+                for who in getattr(project, field_name):
+                    if who not in known:
+                        raise ValueError(f"projects.{key}.{field_name}: {who!r} is not in [people]")
         for platform in ("slack", "discord"):
             seen: dict[str, str] = {}
             for handle, person in self.people.items():

@@ -1,30 +1,43 @@
 """Wake-ups. APScheduler only wakes the process; what is due lives in Tower's tables, so a job
-finds its work there and a restart neither loses nor repeats anything."""
+finds its work there and a restart neither loses nor repeats anything. The first run of each job
+happens at start, which re-arms whatever was pending when the process stopped."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from commands.escalation import escalate_due
 from commands.services import Services
 
 log = logging.getLogger("tower.jobs")
 
-HEARTBEAT_SECONDS = 30
-
 
 class Wakeups:
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, on_work: Callable[[], None] = lambda: None):
         self.services = services
+        self.on_work = on_work  # new messages are in the outbox: wake the courier
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self.last_tick: datetime | None = None
-        self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
-                               next_run_time=datetime.now(timezone.utc), coalesce=True, max_instances=1)
+        self._busy: asyncio.Task | None = None
+        tick = services.settings.tower.tick_seconds
+        self.scheduler.add_job(self._tick, "interval", seconds=tick, id="tick", next_run_time=datetime.now(timezone.utc),
+                               coalesce=True, max_instances=1, misfire_grace_time=None)
 
-    async def _heartbeat(self) -> None:
+    async def _tick(self) -> None:
+        self._busy = asyncio.current_task()
         self.last_tick = self.services.clock.now()
+        try:
+            if await escalate_due(self.services):
+                self.on_work()
+        except Exception:
+            log.exception("escalations failed this tick; the next tick tries again")
+        finally:
+            self._busy = None
 
     @property
     def running(self) -> bool:
@@ -33,6 +46,9 @@ class Wakeups:
     def start(self) -> None:
         self.scheduler.start()
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """Stop waking up, and let a tick that is running finish (it holds a database transaction)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._busy is not None:
+            await asyncio.gather(self._busy, return_exceptions=True)

@@ -193,3 +193,21 @@ async def test_an_expired_interaction_falls_back_to_a_channel_message(both):
     posted = await both.discord.wait_until(
         lambda: [m for m in both.discord.messages.get(CHANNEL, []) if "Opened demo#1" in m["embeds"][0]["description"]])
     assert posted[0]["embeds"][0]["description"].startswith(f"<@{ALICE_D}>: Opened demo#1 (planning).")
+
+
+async def test_a_page_reaches_the_pilot_directly_and_its_button_acknowledges_it(both):
+    for text, command in (("new demo", "/release"), ("assign demo", "/rotation")):
+        _, _, url = await both.slack.command(text, command=command)
+        await both.slack.reply(url)
+    paged = await both.command("page", user=ALICE_D, release="demo", message="the database is down")
+    assert embed_text(paged).startswith("Page #1 sent to bob (pilot of demo#1).")
+    dm = await both.discord.wait_until(lambda: both.discord.dm_channels.get(BOB_D) and
+                                       both.discord.messages.get(both.discord.dm_channels[BOB_D]["id"]))
+    assert dm[0]["content"] == f"<@{BOB_D}>"  # the mention that notifies, outside the embed
+    assert dm[0]["embeds"][0]["description"].startswith("Page #1 for demo#1: the database is down")
+    assert dm[0]["components"][0]["components"][0]["custom_id"] == "tower:/ack 1"
+    clicked = await both.discord.send_interaction(user_id=BOB_D, kind=3, custom_id="tower:/ack 1")
+    await both.discord.wait_until(lambda: answered(clicked))
+    assert embed_text(clicked).startswith("Acknowledged page #1 for demo#1")
+    slack_dm = await both.slack.fake.wait_for_call("conversations.open")
+    assert slack_dm.params["users"] == "U0DEMOBOB"

@@ -38,14 +38,19 @@ def render(reply: Reply) -> str:
 
 
 class ConsoleSender:
-    """Delivers posts for `console:NAME` channels by printing them: the demo's team channel."""
+    """Delivers posts for `console:NAME` channels (the demo's team channel) and `console-dm:HANDLE`
+    direct messages by printing them."""
 
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO, direct: bool = False):
         self.out = out
+        self.direct = direct  # console-dm:HANDLE, a direct message
 
     async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
         lines = render(reply).splitlines()
-        print("\n".join(f"#{channel_id} | {line}" for line in lines), file=self.out, flush=True)
+        if reply.mentions:
+            lines[0] = " ".join(f"@{h}" for h in reply.mentions) + " " + lines[0]
+        where = f"to {channel_id}" if self.direct else f"#{channel_id}"
+        print("\n".join(f"{where} | {line}" for line in lines), file=self.out, flush=True)
         return None
 
     async def find(self, channel_id: str, key: str, since) -> str | None:
@@ -60,7 +65,8 @@ class Console:
         self.loop = loop
         self.out, self.err = out, err
         self.failures = 0
-        self.courier = Courier(tower.services.db, tower.services.clock, {"console": ConsoleSender(out)})
+        self.courier = Courier(tower.services.db, tower.services.clock,
+                               {"console": ConsoleSender(out), "console-dm": ConsoleSender(out, direct=True)})
 
     @property
     def caller(self) -> Caller:

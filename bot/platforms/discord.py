@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Mapping
 
 import discord
 from discord import app_commands
@@ -27,6 +28,7 @@ from commands.lookup import OPEN_STATES
 from commands.outbox import post
 from commands.registry import Kind, Option
 from commands.services import Services
+from commands.settings import PersonSettings
 from storage.queries import releases
 
 log = logging.getLogger("tower.discord")
@@ -186,16 +188,28 @@ class DiscordSender:
     """Posts outbox messages to channels. The outbox key becomes the message nonce, and discord.py
     sends it with enforce_nonce, so re-sending after an ambiguous failure cannot post twice."""
 
-    def __init__(self, client: discord.Client):
+    def __init__(self, client: discord.Client, people: Mapping[str, PersonSettings] | None = None, *, direct: bool = False):
         self.client = client
+        self.people = people or {}
+        self.direct = direct  # discord-dm:USER_ID: a direct message to that user
+
+    async def _target(self, target_id: str) -> discord.abc.Messageable:
+        if not self.direct:
+            return self.client.get_partial_messageable(int(target_id))
+        # Opening the DM needs only the user's id; no member cache, no privileged intents.
+        return await self.client.create_dm(discord.Object(int(target_id)))
 
     async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
         import aiohttp
 
-        channel = self.client.get_partial_messageable(int(channel_id))
         view = to_view(reply)
         extra = {"view": view} if view is not None else {}
+        ids = [self.people[h].discord for h in reply.mentions if h in self.people and self.people[h].discord]
+        if ids:  # mentions inside an embed notify nobody: they go in the message text
+            extra.update(content=" ".join(f"<@{i}>" for i in ids),
+                         allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False))
         try:
+            channel = await self._target(channel_id)
             message = await channel.send(embed=to_embed(reply), nonce=nonce(key), **extra)
         except (discord.NotFound, discord.Forbidden) as err:
             raise Permanent(f"discord {err.status}: {err.text}") from None

@@ -8,6 +8,7 @@ callback's signature is built from the options, because that is how discord.py r
 from __future__ import annotations
 
 import inspect
+import keyword
 from collections.abc import Awaitable, Callable
 from typing import Optional
 
@@ -76,9 +77,10 @@ def _completer(option: Option, complete: Complete):
 
 
 def _param_name(option: str) -> str:
-    """Python names cannot hold '-': `dry-run` is `dry_run` in the callback, renamed for Discord."""
-    return option.replace("-", "_")
+    """A Python name for an option, renamed back for Discord: `dry-run` is `dry_run`, `from` is `from_`."""
+    name = option.replace("-", "_")
+    return f"{name}_" if keyword.iskeyword(name) else name
 
 
 def _option_name(param: str) -> str:
-    return param.replace("_", "-")
+    return param.rstrip("_").replace("_", "-")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from commands.dispatch import Dispatcher
 from commands.outbox import post
 from commands.registry import Registry
 from commands.services import Services
+from commands.settings import PersonSettings
 
 log = logging.getLogger("tower.slack")
 
@@ -154,18 +156,33 @@ class SocketModeRefused(Exception):
 
 class SlackSender:
     """Posts outbox messages with chat.postMessage; the outbox key travels as message metadata,
-    so after an ambiguous failure conversations.history tells whether it went out."""
+    so after an ambiguous failure conversations.history tells whether it went out. A user id as the
+    channel (slack-dm:U…) is a direct message, in the conversation Slack keeps for the two of us."""
 
-    def __init__(self, client):
+    def __init__(self, client, people: Mapping[str, PersonSettings] | None = None):
         self.client = client
+        self.people = people or {}
+        self._dms: dict[str, str] = {}
+
+    async def _channel(self, channel_id: str) -> str:
+        if not channel_id.startswith(("U", "W")):
+            return channel_id
+        if channel_id not in self._dms:
+            opened = await self.client.conversations_open(users=channel_id)
+            self._dms[channel_id] = opened["channel"]["id"]
+        return self._dms[channel_id]
+
+    def _mentions(self, reply: Reply) -> str:
+        ids = [self.people[h].slack for h in reply.mentions if h in self.people and self.people[h].slack]
+        return " ".join(f"<@{i}>" for i in ids)
 
     async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
         from slack_sdk.errors import SlackApiError
 
-        text, blocks = to_blocks(reply)
+        text, blocks = to_blocks(reply, self._mentions(reply))
         try:
             response = await self.client.chat_postMessage(
-                channel=channel_id, text=text, blocks=blocks, unfurl_links=False,
+                channel=await self._channel(channel_id), text=text, blocks=blocks, unfurl_links=False,
                 metadata={"event_type": "tower_message", "event_payload": {"key": key}},
             )
         except SlackApiError as err:
@@ -179,7 +196,8 @@ class SlackSender:
 
         try:
             response = await self.client.conversations_history(
-                channel=channel_id, oldest=str(since.timestamp() - 60), include_all_metadata=True, limit=200
+                channel=await self._channel(channel_id), oldest=str(since.timestamp() - 60), include_all_metadata=True,
+                limit=200,
             )
         except SlackApiError as err:
             raise _classify(err) from None

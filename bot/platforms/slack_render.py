@@ -28,9 +28,12 @@ def _clip(text: str) -> str:
     return text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
 
 
-def to_blocks(reply: Reply) -> tuple[str, list[dict]]:
-    """(fallback text for notifications, blocks)."""
+def to_blocks(reply: Reply, mentions: str = "") -> tuple[str, list[dict]]:
+    """(fallback text for notifications, blocks). `mentions` (`<@U123> <@U456>`) goes in front,
+    unescaped, so the people are notified."""
     headline = escape(reply.text) if reply.ok else f":warning: {escape(reply.text)}"
+    if mentions:
+        headline = f"{mentions} {headline}"
     blocks: list[dict] = [{"type": "section", "text": _mrkdwn(headline)}]
     fields = [_mrkdwn(f"*{escape(f.label)}*\n{escape(f.value)}") for f in reply.fields]
     for start in range(0, len(fields), FIELDS_PER_SECTION):
@@ -53,4 +56,4 @@ def to_blocks(reply: Reply) -> tuple[str, list[dict]]:
         blocks.append({"type": "actions", "elements": elements})
     if reply.footer:
         blocks.append({"type": "context", "elements": [_mrkdwn(escape(reply.footer))]})
-    return reply.text, blocks
+    return (f"{mentions} {reply.text}" if mentions else reply.text), blocks

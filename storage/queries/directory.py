@@ -76,6 +76,10 @@ async def project_by_key(session: AsyncSession, key: str) -> Project | None:
     return (await session.exec(select(Project).where(Project.key == key))).first()
 
 
+async def project_by_id(session: AsyncSession, project_id: int) -> Project | None:
+    return (await session.exec(select(Project).where(Project.id == project_id))).first()
+
+
 async def people_by_id(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, Person]:
     wanted = {i for i in ids if i is not None}
     if not wanted:

@@ -84,6 +84,10 @@ async def newest(session: AsyncSession, project_id: int) -> Release | None:
     return (await session.exec(query)).first()
 
 
+async def by_id(session: AsyncSession, release_id: int) -> Release | None:
+    return (await session.exec(select(Release).where(Release.id == release_id))).first()
+
+
 async def by_number(session: AsyncSession, project_id: int, number: int) -> Release | None:
     query = select(Release).where(Release.project_id == project_id, Release.number == number)
     return (await session.exec(query)).first()

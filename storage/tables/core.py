@@ -1,4 +1,4 @@
-"""Tower's tables. Every change to them comes with a migration in storage/migrations/versions.
+"""The core tables: people, projects, releases and their history, candidates, operations, outbox.
 
 Times are stored in UTC and come back timezone-aware on both SQLite and PostgreSQL.
 """
@@ -33,7 +33,8 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-def _when(**kw) -> object:
+def utc_time(**kw) -> object:
+    """A timestamp column: aware UTC in, aware UTC out."""
     return Field(sa_type=UTCDateTime, **kw)
 
 
@@ -46,7 +47,7 @@ class Person(SQLModel, table=True):
     slack_id: str | None = Field(default=None, max_length=32, unique=True)
     discord_id: str | None = Field(default=None, max_length=32, unique=True)
     from_config: bool = True
-    created_at: datetime = _when()
+    created_at: datetime = utc_time()
 
 
 class Project(SQLModel, table=True):
@@ -55,7 +56,7 @@ class Project(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=32, unique=True)
     display_name: str | None = Field(default=None, max_length=200)
-    created_at: datetime = _when()
+    created_at: datetime = utc_time()
 
 
 class Release(SQLModel, table=True):
@@ -78,10 +79,10 @@ class Release(SQLModel, table=True):
     number: int
     version: str | None = Field(default=None, max_length=100)
     state: str = Field(max_length=20)
-    opened_at: datetime = _when()
+    opened_at: datetime = utc_time()
     opened_by_id: int | None = Field(default=None, foreign_key="person.id")
-    updated_at: datetime = _when()
-    closed_at: datetime | None = _when(default=None)
+    updated_at: datetime = utc_time()
+    closed_at: datetime | None = utc_time(default=None)
     close_reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -95,7 +96,7 @@ class Transition(SQLModel, table=True):
     from_state: str | None = Field(default=None, max_length=20)
     to_state: str = Field(max_length=20)
     action: str = Field(max_length=40)
-    at: datetime = _when()
+    at: datetime = utc_time()
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -106,7 +107,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _when(index=True)
+    at: datetime = utc_time(index=True)
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     actor: str = Field(max_length=100)  # handle, or platform:user for people Tower does not know
     platform: str = Field(max_length=20)
@@ -131,10 +132,10 @@ class OutboundMessage(SQLModel, table=True):
     payload: str = Field(max_length=20000)  # the Reply, as JSON
     state: str = Field(default="pending", max_length=20)  # pending, sent, failed
     attempts: int = 0
-    next_attempt_at: datetime = _when()
-    claimed_until: datetime | None = _when(default=None)
-    created_at: datetime = _when()
-    sent_at: datetime | None = _when(default=None)
+    next_attempt_at: datetime = utc_time()
+    claimed_until: datetime | None = utc_time(default=None)
+    created_at: datetime = utc_time()
+    sent_at: datetime | None = utc_time(default=None)
     platform_message_id: str | None = Field(default=None, max_length=100)
     last_error: str | None = Field(default=None, max_length=1000)
 
@@ -160,7 +161,7 @@ class Candidate(SQLModel, table=True):
     commit_sha: str | None = Field(default=None, max_length=64)
     state: str = Field(default="pending", max_length=20)  # pending (tag not yet confirmed), cut, failed
     notes: str | None = Field(default=None, max_length=20000)
-    created_at: datetime = _when()
+    created_at: datetime = utc_time()
     created_by_id: int | None = Field(default=None, foreign_key="person.id")
 
 
@@ -177,10 +178,7 @@ class Operation(SQLModel, table=True):
     state: str = Field(default="pending", max_length=20)  # pending, done
     payload: str = Field(default="{}", max_length=20000)
     result: str | None = Field(default=None, max_length=20000)
-    claimed_until: datetime | None = _when(default=None)
-    created_at: datetime = _when()
-    updated_at: datetime = _when()
+    claimed_until: datetime | None = utc_time(default=None)
+    created_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
     last_error: str | None = Field(default=None, max_length=2000)
-
-
-metadata = SQLModel.metadata

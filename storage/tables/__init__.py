@@ -1,0 +1,19 @@
+"""Tower's tables, one module per area. Every change comes with a migration in
+storage/migrations/versions."""
+
+from sqlmodel import SQLModel
+
+from storage.tables.core import (  # noqa: F401 - the public names
+    AuditEntry,
+    Candidate,
+    Operation,
+    OutboundMessage,
+    Person,
+    Project,
+    Release,
+    Transition,
+    UTCDateTime,
+)
+from storage.tables.crew import Away, CrewSeat, Page, RosterMember  # noqa: F401
+
+metadata = SQLModel.metadata
