@@ -58,6 +58,14 @@ class Tag:
     message: str | None = None  # the annotation; None for a lightweight tag
 
 
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    url: str
+    title: str
+    body: str
+
+
 class Forge(Protocol):
     """Everything Tower does to a repository. Every write is safe to repeat: creating what already
     exists exactly as asked is success, and anything else is a ForgeConflict."""
@@ -104,6 +112,17 @@ class Forge(Protocol):
     async def create_release(self, tag: str, title: str, notes: str) -> str | None:
         """Publish a release page for a tag (GitHub/GitLab release); returns its URL. A local
         repository has none: None. Already published for that tag: return the existing URL."""
+        ...
+
+    async def create_issue(self, title: str, body: str) -> Issue | None:
+        """Open an issue (the release's checklist lives there too). None: this forge has no issues."""
+        ...
+
+    async def get_issue(self, number: int) -> Issue | None:
+        """The issue as it is now (people tick its boxes); None if it does not exist."""
+        ...
+
+    async def update_issue(self, number: int, title: str, body: str) -> Issue:
         ...
 
     async def close(self) -> None:

@@ -48,6 +48,7 @@ SEED = [
 class Seeded:
     forge: Forge
     shas: list[str]  # the SEED commits' shas, in order
+    has_issues: bool = True  # a plain git repository has none
 
 
 async def test_read_file_at_a_branch_a_tag_and_a_missing_path(seeded: Seeded):
@@ -150,6 +151,20 @@ async def test_create_release_is_idempotent(seeded: Seeded):
     await forge.create_tag("v1.3.0", shas[2], "1.3.0")
     first = await forge.create_release("v1.3.0", "v1.3.0", "## Added\n\n- Pausing.\n")
     assert await forge.create_release("v1.3.0", "v1.3.0", "## Added\n\n- Pausing.\n") == first
+
+
+async def test_issues_are_opened_read_and_edited(seeded: Seeded):
+    forge = seeded.forge
+    opened = await forge.create_issue("Release demo 1.3.0", "- [ ] Release notes reviewed\n- [x] Scope frozen\n")
+    if not seeded.has_issues:
+        assert opened is None and await forge.get_issue(1) is None
+        return
+    assert opened.number >= 1 and opened.url.startswith("http")
+    assert await forge.get_issue(opened.number) == opened
+    edited = await forge.update_issue(opened.number, "Release demo 1.3.0 (named)", "- [x] Release notes reviewed\n")
+    assert (edited.title, edited.body) == ("Release demo 1.3.0 (named)", "- [x] Release notes reviewed\n")
+    assert await forge.get_issue(opened.number) == edited
+    assert await forge.get_issue(opened.number + 1000) is None
 
 
 # `from tests.forge_contract import *` brings every contract test into a forge's test module.

@@ -16,7 +16,7 @@ async def seeded(tmp_path):
     repo = tmp_path / "repo.git"
     shas = seed_repository(repo)
     forge = LocalGitForge(repo)
-    yield Seeded(forge, shas)
+    yield Seeded(forge, shas, has_issues=False)
     await forge.close()
 
 

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from commands.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Tag
+from commands.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue, Tag
 
 IDENTITY = {"GIT_AUTHOR_NAME": "Tower", "GIT_AUTHOR_EMAIL": "tower@localhost",
             "GIT_COMMITTER_NAME": "Tower", "GIT_COMMITTER_EMAIL": "tower@localhost"}
@@ -144,6 +144,15 @@ class LocalGitForge:
 
     async def create_release(self, tag: str, title: str, notes: str) -> str | None:
         return None  # a plain repository has no release pages; the annotated tag carries the notes
+
+    async def create_issue(self, title: str, body: str) -> Issue | None:
+        return None  # a plain repository has no issues; the checklist lives in Tower alone
+
+    async def get_issue(self, number: int) -> Issue | None:
+        return None
+
+    async def update_issue(self, number: int, title: str, body: str) -> Issue:
+        raise ForgeNotFound("A local repository has no issues.")
 
     async def _push(self, refspec: str) -> None:
         if not self.push_remote:
