@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from commands import audit, lookup
+from commands import audit, lookup, readiness
 from commands.context import Button, Field, Invocation, Reply
 from commands.errors import CommandError, Conflict, UsageError
 from commands.ports import Forge, ForgeError, ForgeNotFound, ForgeUnavailable
@@ -36,8 +36,9 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
     async with svc.db.read() as session:
         proj, rel = await lookup.release(session, ref)
         existing = await candidates.of_release(session, rel.id)
-    title = lookup.name(proj.key, rel)
-    next_state(State(rel.state), Action.CUT, subject=title)
+        title = lookup.name(proj.key, rel)
+        next_state(State(rel.state), Action.CUT, subject=title)
+        await readiness.require(session, project, rel, "rc")
     forge = svc.forges.for_project(project)
     unfinished = [c for c in existing if c.state in ("pending", "interrupted")]
     if unfinished and not inv.args.get("dry-run"):

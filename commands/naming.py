@@ -29,7 +29,7 @@ from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
 from commands.services import Services
 from commands.settings import ProjectSettings
-from storage.queries import operations, releases
+from storage.queries import operations, releases, scope
 
 LEASE = timedelta(minutes=2)
 
@@ -240,9 +240,13 @@ async def notes(inv: Invocation, svc: Services) -> Reply:
     except cl.ChangelogError as err:
         raise UsageError(str(err)) from None
     title = f"Release notes for {project.key} {rel.version}" if rel.version else f"Unreleased changes in {project.key}"
+    async with svc.db.read() as session:
+        late = [f for f in await scope.features(session, rel.id, include_removed=True) if f.override]
+    exceptions = ["Scope changed after the freeze:\n" + "\n".join(
+        f"- {'removed' if f.state == 'removed' else 'added'} “{f.title}”: {f.override}" for f in late)] if late else []
     if not section or not section.strip():
-        return Reply(text=f"{title}: none written yet.")
-    return Reply(text=f"{title}:", sections=[section])
+        return Reply(text=f"{title}: none written yet.", sections=exceptions)
+    return Reply(text=f"{title}:", sections=[section, *exceptions])
 
 
 def _who(inv: Invocation) -> str:

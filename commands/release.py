@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from commands import audit, lookup, outbox
+from commands import audit, lookup, outbox, readiness
 from commands.arguments import ReleaseRef
 from commands.context import Button, Invocation, Reply
 from commands.errors import Conflict
@@ -36,6 +36,7 @@ async def new(inv: Invocation, svc: Services) -> Reply:
                 session, project_id=proj.id, state=State.PLANNING.value, action=Action.OPEN.value,
                 opened_by_id=person_id, now=now,
             )
+            await readiness.ensure_checklist(session, project, rel)
             await audit.record(session, inv, "release.new", now, project_id=proj.id, release_id=rel.id,
                                person_id=person_id)
             await tell_team(session, inv, project, f"{_who(inv)} opened {project.key}#{rel.number} (planning).",
@@ -59,11 +60,11 @@ async def status(inv: Invocation, svc: Services) -> Reply:
     async with svc.db.read() as session:
         if ref is not None:
             _, rel = await lookup.release(session, ref)
-            return await status_card(session, ref.project, rel, svc.registry)
+            return await status_card(session, ref.project, rel, svc.registry, svc.clock.now())
         open_ones = await releases.listing(session, states=lookup.OPEN_STATES)
         if len(open_ones) == 1:
             rel, proj = open_ones[0]
-            return await status_card(session, svc.settings.projects[proj.key], rel, svc.registry)
+            return await status_card(session, svc.settings.projects[proj.key], rel, svc.registry, svc.clock.now())
     if not open_ones:
         first = next(iter(svc.settings.projects), "PROJECT")
         return Reply(text="No release is open.", footer=f"Open one with `/release new {first}`.")

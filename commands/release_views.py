@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.context import Field, Reply
@@ -9,14 +11,18 @@ from commands.lookup import local_date, local_time, name, ref_text
 from commands.registry import Registry
 from commands.rules.lifecycle import State, next_steps
 from commands.settings import ProjectSettings
+from commands import readiness
 from commands.crew import crew_of
-from storage.queries import candidates, directory, pages, releases
+from commands.rules.calendar_days import countdown, local_day
+from commands.rules.checklist import STEP_WORDS, STEPS, missing
+from storage.queries import candidates, directory, pages, releases, scope
 from storage.tables import Release
 
 HISTORY_SHOWN = 8
 
 
-async def status_card(session: AsyncSession, project: ProjectSettings, rel: Release, registry: Registry) -> Reply:
+async def status_card(session: AsyncSession, project: ProjectSettings, rel: Release, registry: Registry,
+                      now: datetime) -> Reply:
     state = State(rel.state)
     tz = project.timezone
     history = await releases.transitions(session, rel.id)
@@ -41,6 +47,21 @@ async def status_card(session: AsyncSession, project: ProjectSettings, rel: Rele
     open_pages = await pages.of_release(session, rel.id)
     if open_pages:
         fields.append(Field("Open pages", ", ".join(f"#{p.id} {p.message[:60]}" for p in open_pages)))
+    planned = [(m.name, m.due) for m in await scope.milestones(session, rel.id)]
+    coming = countdown(planned, local_day(now, tz)) if state.is_open else None
+    if coming:
+        fields.append(Field("Countdown", coming))
+    features = await scope.features(session, rel.id)
+    if features or rel.scope_frozen_at:
+        late = [f for f in await scope.features(session, rel.id, include_removed=True) if f.override]
+        summary = f"{len(features)} features, " + ("frozen" if rel.scope_frozen_at else "open")
+        fields.append(Field("Scope", summary + (f"; {len(late)} changed after the freeze" if late else "")))
+    if state.is_open:
+        views = await readiness.items(session, project, rel)
+        waiting = next(((step, missing(step, views)) for step in STEPS if missing(step, views)), None)
+        done = f"{sum(v.checked for v in views)} of {len(views)} done"
+        fields.append(Field("Checklist", done + (f"; {STEP_WORDS[waiting[0]]} waits for {', '.join(str(v.seq) for v in waiting[1])}"
+                                                 if waiting else "")))
     cut = [c.tag for c in await candidates.of_release(session, rel.id) if c.state == "cut"]
     if cut:
         shown = cut if len(cut) <= 6 else ["…", *cut[-5:]]

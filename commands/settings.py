@@ -7,6 +7,7 @@ environment. They live here because commands need them and must not import `bot/
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -163,6 +164,10 @@ class ProjectSettings(_Strict):
     simmer_days: int = Field(default=7, ge=0, le=365)
     release_managers: list[str] = []
     roster: list[str] = []  # people who fly this project's releases, in the order they joined
+    require_freeze: bool = True  # cutting a candidate needs a frozen scope
+    blackout_weekdays: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = ["friday"]
+    blackout_dates: list[date] = []  # no shipping or deploying on these days (local time)
+    reminder_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time of reminders
     paging: PagingSettings = PagingSettings()
     channels: ChannelSettings = ChannelSettings()
     ci: CISettings | None = None

@@ -8,13 +8,15 @@ a deploy pipeline (libraries) ship straight from a candidate.
 
 from __future__ import annotations
 
-from commands import audit, lookup
+from commands import audit, lookup, readiness
 from commands.context import Field, Invocation, Reply
 from commands.errors import CommandError, NotAllowed, UsageError
 from commands.ports import ForgeError
 from commands.registry import CommandSpec, Kind, Option
 from commands.release import tell_team
 from commands.roles import PILOT_OR_MANAGER, Role
+from commands.rules.calendar_days import blackout, local_day, next_allowed
+from commands.rules.checklist import refusal
 from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
 from commands.services import Services
@@ -29,14 +31,23 @@ async def ship(inv: Invocation, svc: Services) -> Reply:
     async with svc.db.read() as session:
         proj, rel = await lookup.release(session, ref)
         cut = await candidates.of_release(session, rel.id, states=("cut",))
-    title = lookup.name(proj.key, rel)
-    state = State(rel.state)
-    next_state(state, Action.SHIP, subject=title)
-    if state is State.CANDIDATE and project.ci is not None and not override:
-        raise CommandError(
-            f"{title} has not been deployed: {project.key} deploys through CI, so it ships after its simmer.",
-            "Deploy it and let it simmer, or ship anyway with `--override REASON` (release managers).",
-        )
+        title = lookup.name(proj.key, rel)
+        state = State(rel.state)
+        next_state(state, Action.SHIP, subject=title)
+        absent = await readiness.blocking(session, project, rel, "ship")
+    gates = []
+    if state is State.CANDIDATE and project.ci is not None:
+        gates.append(f"{title} has not been deployed: {project.key} deploys through CI, so it ships after its simmer")
+    today = local_day(svc.clock.now(), project.timezone)
+    closed = blackout(today, project.blackout_weekdays, project.blackout_dates)
+    if closed:
+        allowed = next_allowed(today, project.blackout_weekdays, project.blackout_dates)
+        gates.append(f"today is a blackout day ({closed}); the next allowed day is {allowed:%A %Y-%m-%d}")
+    if absent:
+        gates.append(refusal("ship", absent).rstrip("."))
+    if gates and not override:
+        raise CommandError("Not shipping: " + "; ".join(gates) + ".",
+                           "A release manager may ship anyway with `--override REASON`, which is recorded.")
     if override and Role.RELEASE_MANAGER not in inv.roles:
         raise NotAllowed("Only release managers may ship with `--override`.")
     if not cut:
@@ -59,7 +70,8 @@ async def ship(inv: Invocation, svc: Services) -> Reply:
         proj, current = await lookup.release(session, ref)
         person_id = await audit.actor_id(session, inv)
         target = next_state(State(current.state), Action.SHIP, subject=title)
-        why = f"{tag} from {candidate.tag}" + (f"; override: {override}" if override else "")
+        overridden = f"; override ({'; '.join(gates) or 'no gate was closed'}): {override}" if override else ""
+        why = f"{tag} from {candidate.tag}" + overridden
         if not await releases.move(session, current, to_state=target.value, action=Action.SHIP.value,
                                    actor_id=person_id, now=now, reason=why):
             raise CommandError(f"{title} changed while it was being shipped.", "Check `/release status`.")

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from commands.escalation import escalate_due
+from commands.issue_sync import sync_release_issues
+from commands.reminders import send_due_reminders
 from commands.services import Services
 
 log = logging.getLogger("tower.jobs")
@@ -23,21 +25,35 @@ class Wakeups:
         self.on_work = on_work  # new messages are in the outbox: wake the courier
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self.last_tick: datetime | None = None
-        self._busy: asyncio.Task | None = None
+        self._busy: set[asyncio.Task] = set()  # jobs running now: shutdown lets them finish
         tick = services.settings.tower.tick_seconds
         self.scheduler.add_job(self._tick, "interval", seconds=tick, id="tick", next_run_time=datetime.now(timezone.utc),
                                coalesce=True, max_instances=1, misfire_grace_time=None)
+        # Forge issues cost API calls: a slower beat, which is fine for ticked boxes.
+        self.scheduler.add_job(self._sync_issues, "interval", seconds=max(60.0, tick), id="issues",
+                               next_run_time=datetime.now(timezone.utc), coalesce=True, max_instances=1, misfire_grace_time=None)
 
     async def _tick(self) -> None:
-        self._busy = asyncio.current_task()
+        self._busy.add(asyncio.current_task())
         self.last_tick = self.services.clock.now()
         try:
-            if await escalate_due(self.services):
+            work = await escalate_due(self.services)
+            work += await send_due_reminders(self.services)
+            if work:
                 self.on_work()
         except Exception:
-            log.exception("escalations failed this tick; the next tick tries again")
+            log.exception("this tick failed; the next tick tries again")
         finally:
-            self._busy = None
+            self._busy.discard(asyncio.current_task())
+
+    async def _sync_issues(self) -> None:
+        self._busy.add(asyncio.current_task())
+        try:
+            await sync_release_issues(self.services)
+        except Exception:
+            log.exception("release issue sync failed; it runs again shortly")
+        finally:
+            self._busy.discard(asyncio.current_task())
 
     @property
     def running(self) -> bool:
@@ -50,5 +66,5 @@ class Wakeups:
         """Stop waking up, and let a tick that is running finish (it holds a database transaction)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self._busy is not None:
-            await asyncio.gather(self._busy, return_exceptions=True)
+        if self._busy:
+            await asyncio.gather(*self._busy, return_exceptions=True)

@@ -14,8 +14,10 @@ from storage.tables import metadata
 
 
 def make_settings(data_dir: Path, **changes: object) -> Settings:
-    """The demo team and project, without creating the demo git repository."""
+    """The demo team and project, without creating the demo git repository. No blackout days: the
+    fake clock starts on a Friday, and tests of blackout days set their own."""
     base = demo_settings(data_dir).model_dump()
+    base["projects"]["demo"]["blackout_weekdays"] = []
     base.update(changes)
     base["source"] = "tests"
     return Settings.model_validate(base)

@@ -22,6 +22,7 @@ async def named(request, tmp_path, db_target, clock):
     tower.repo = tmp_path / "repo.git"
     await run(tower, "/release new demo")
     assert (await run(tower, "/release name demo --yes")).ok
+    assert (await run(tower, "/scope freeze demo")).ok
     yield tower
     await tower.close()
 

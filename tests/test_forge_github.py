@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.integrations.forge_github import GitHubForge
-from commands.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
+from commands.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
 from tests.fakes.github_server import FakeGitHub
 from tests.forge_contract import *  # noqa: F403
 from tests.forge_contract import CHANGELOG_NEXT, CHANGELOG_V120, SEED, Seeded
@@ -137,6 +137,45 @@ async def test_a_release_for_a_missing_tag_is_refused_rather_than_tagging_the_de
     with pytest.raises(ForgeNotFound, match="no tag 'v9.9.9'"):
         await seeded.forge.create_release("v9.9.9", "v9.9.9", "notes")
     assert not bodies(github, "POST", "releases") and "refs/tags/v9.9.9" not in github.git.refs
+
+
+async def test_issues_are_posted_read_and_patched_through_the_issues_api(seeded, github):
+    forge, start = seeded.forge, len(github.calls)
+    opened = await forge.create_issue("Release demo 1.3.0", "- [ ] Notes\n")
+    assert opened == Issue(1, f"https://github.com/{REPO}/issues/1", "Release demo 1.3.0", "- [ ] Notes\n")
+    assert await forge.get_issue(1) == opened
+    edited = await forge.update_issue(1, "Release demo 1.3.0 (named)", "")  # GitHub shows an empty body as null
+    assert edited == Issue(1, opened.url, "Release demo 1.3.0 (named)", "")
+    assert [(c.method, c.rel, c.json, c.status) for c in github.calls[start:]] == [
+        ("POST", "issues", {"title": "Release demo 1.3.0", "body": "- [ ] Notes\n"}, 201),
+        ("GET", "issues/1", None, 200),
+        ("PATCH", "issues/1", {"title": "Release demo 1.3.0 (named)", "body": ""}, 200)]
+    assert github.calls[-1].response["body"] is None and github.issues.items[1]["body"] is None
+    assert (await forge.create_issue("second", "")).number == 2
+    start = len(github.calls)
+    assert await forge.get_issue(7) is None  # 404: the repository is looked at, so a missing one still raises
+    assert github.calls_since(start) == [("GET", "issues/7"), ("GET", "")]
+    github.issues.items[2]["pull_request"] = {"url": "..."}  # GitHub numbers pull requests with the issues
+    assert await forge.get_issue(2) is None
+    with pytest.raises(ForgeNotFound, match="404"):
+        await forge.update_issue(7, "t", "b")
+    other = make_forge(github, repository="acme/nothing")
+    try:
+        with pytest.raises(ForgeNotFound, match="404"):
+            await other.get_issue(1)
+    finally:
+        await other.close()
+
+
+async def test_opening_an_issue_is_not_retried_but_editing_it_is(seeded, github):
+    github.fail_next("POST", r"/issues$", status=502)
+    with pytest.raises(ForgeUnavailable, match="502"):
+        await seeded.forge.create_issue("Release demo 1.3.0", "body")
+    assert [c.status for c in github.calls if c.rel == "issues"] == [502] and not github.issues.items
+    opened = await seeded.forge.create_issue("Release demo 1.3.0", "body")
+    github.fail_next("PATCH", r"/issues/1$", status=502)
+    assert (await seeded.forge.update_issue(opened.number, "t", "b")).title == "t"
+    assert [c.status for c in github.calls if c.method == "PATCH"] == [502, 200]
 
 
 async def test_reads_use_the_contents_and_commits_apis(seeded, github):

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from bot.integrations.forge_gitlab import GitLabForge
-from commands.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
+from commands.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.forge_contract import *  # noqa: F401,F403 - the contract tests run here
 from tests.forge_contract import CHANGELOG_NEXT, SEED, Seeded
@@ -127,6 +127,46 @@ async def test_create_tag_and_create_release_bodies(seeded, gitlab):
         ("GET", f"{API}/releases/v1.3.0", None, 200),
     ]
     assert gitlab.repo.tags["v1.3.0"].message == "Release 1.3.0"  # annotated
+
+
+async def test_issues_are_posted_read_and_put_by_iid(seeded, gitlab):
+    forge = seeded.forge
+    gitlab.calls.clear()
+    opened = await forge.create_issue("Release demo 1.3.0", "- [ ] Notes\n")
+    page = f"{gitlab.base_url}/group/project/-/issues/1"
+    assert opened == Issue(1, page, "Release demo 1.3.0", "- [ ] Notes\n")  # the iid, not the GitLab-wide id
+    assert gitlab.repo.issues[1]["id"] != 1
+    assert await forge.get_issue(1) == opened
+    edited = await forge.update_issue(1, "Release demo 1.3.0 (named)", "")  # GitLab shows it as null
+    assert edited == Issue(1, page, "Release demo 1.3.0 (named)", "")
+    assert gitlab.repo.issues[1]["description"] is None
+    assert await forge.get_issue(2) is None
+    with pytest.raises(ForgeNotFound, match="404"):
+        await forge.update_issue(2, "t", "b")
+    assert [(c.method, c.path, c.json, c.status) for c in gitlab.calls] == [
+        ("POST", f"{API}/issues", {"title": "Release demo 1.3.0", "description": "- [ ] Notes\n"}, 201),
+        ("GET", f"{API}/issues/1", None, 200),
+        ("PUT", f"{API}/issues/1", {"title": "Release demo 1.3.0 (named)", "description": ""}, 200),
+        ("GET", f"{API}/issues/2", None, 404),
+        ("PUT", f"{API}/issues/2", {"title": "t", "description": "b"}, 404)]
+    assert all(c.headers["PRIVATE-TOKEN"] == TOKEN for c in gitlab.calls)
+
+
+async def test_issues_need_the_api_scope_a_known_project_and_are_not_opened_twice(seeded, gitlab, other_forge):
+    reader = other_forge(token="glpat-read-only")
+    with pytest.raises(ForgeAuthError, match="403"):
+        await reader.create_issue("t", "b")
+    assert not gitlab.repo.issues and await reader.get_issue(1) is None
+    with pytest.raises(ForgeNotFound, match="Project Not Found"):
+        await other_forge(repository="group/nope").get_issue(1)
+    gitlab.fail_next("POST", r"/issues$", status=502)
+    with pytest.raises(ForgeUnavailable, match="502"):
+        await seeded.forge.create_issue("t", "b")
+    assert len(gitlab.calls_to("POST", r"/issues$")) == 2 and not gitlab.repo.issues  # the reader's, and this one
+    opened = await seeded.forge.create_issue("t", "b")
+    gitlab.fail_next("PUT", r"/issues/1$", status=502)
+    assert await seeded.forge.update_issue(opened.number, "t2", "b") == Issue(1, opened.url, "t2", "b")
+    assert [c.status for c in gitlab.calls_to("PUT", r"/issues/1$")] == [502, 200]
 
 
 async def test_create_branch_and_tag_from_a_commit_gitlab_does_not_have(seeded):

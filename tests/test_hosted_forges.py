@@ -46,6 +46,7 @@ async def test_name_and_cut_through_the_forge(hosted):
     head = await forge.head("release")
     assert head.message == "Releasing v1.3.0"
     assert "## [1.3.0] - 2026-11-20" in await forge.read_file("CHANGELOG.md", "release")
+    assert (await run(hosted, "/scope freeze demo")).ok
     cut = await run(hosted, "/rc cut demo")
     assert cut.ok and cut.text == f"Cut v1.3.0-rc1 at {head.sha[:10]}."
     assert {t.name: t.commit_sha for t in await forge.tags("v1.3")} == {"v1.3.0-rc1": head.sha}

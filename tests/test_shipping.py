@@ -12,11 +12,11 @@ from tests.support import run, snapshot
 @pytest.fixture
 async def cut(request, tmp_path, db_target, clock):
     """1.3.0 named, rc1 and rc2 cut (rc2 on a later commit of the release branch)."""
-    project = getattr(request, "param", {"ci": None})
+    project = {"checklist": [], **getattr(request, "param", {"ci": None})}
     settings, _ = repo_settings(tmp_path, **project)
     tower = await open_tower(settings, db_target.env(), clock=clock)
     tower.repo = tmp_path / "repo.git"
-    for text in ("/release new demo", "/release name demo --yes", "/rc cut demo"):
+    for text in ("/release new demo", "/release name demo --yes", "/scope freeze demo", "/rc cut demo"):
         assert (await run(tower, text)).ok
     forge = LocalGitForge(tower.repo)
     head = await forge.head("release")
@@ -42,14 +42,15 @@ async def test_a_project_without_deploys_ships_the_last_candidate(cut):
 async def test_a_deploying_project_needs_a_simmer_or_an_override(cut):
     before = await snapshot(cut.services.db)
     refused = await run(cut, "/release ship demo")
-    assert not refused.ok and refused.text.startswith("demo 1.3.0 has not been deployed")
-    assert "--override REASON" in refused.text
+    assert not refused.ok and refused.text.startswith("Not shipping: demo 1.3.0 has not been deployed")
+    assert "--override REASON" in refused.text and "5. Simmer passed" in refused.text
     assert await snapshot(cut.services.db) == before
     assert git(cut.repo, "tag", "--list", "v1.3.0") == ""
     shipped = await run(cut, '/release ship demo --override "hotfix, deploy verified by hand"')
     assert shipped.ok and {f.label: f.value for f in shipped.fields}["Override"] == "hotfix, deploy verified by hand"
     history = (await run(cut, "/release status demo@1.3.0")).sections[0]
-    assert "ship → released by alice: v1.3.0 from v1.3.0-rc2; override: hotfix, deploy verified by hand" in history
+    assert "ship → released by alice: v1.3.0 from v1.3.0-rc2; override (demo 1.3.0 has not been deployed" in history
+    assert "Not ready for shipping: 5. Simmer passed (Tower ticks this itself)): hotfix, deploy verified by hand" in history
 
 
 async def test_a_dry_run_writes_nothing(cut):

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
-from commands.ports import Commit, ForgeConflict, ForgeNotFound, ForgeUnavailable, Tag
+from commands.ports import Commit, ForgeConflict, ForgeNotFound, ForgeUnavailable, Issue, Tag
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100  # GitHub's maximum: fewest round trips
@@ -28,7 +28,7 @@ class GitHubForge:
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "tower"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        need = f'a GitHub token that can see {repository} with the "contents: write" permission'
+        need = f'a GitHub token that can see {repository} with the "contents: write" and "issues: write" permissions'
         hint = f"Check that {token_env} holds {need}." if token else f"Set {token_env} to {need}."
         self.api = ApiClient(api_url, headers, service="GitHub", token_hint=hint, timeout=timeout, transport=transport)
         self._base = f"repos/{repository}"
@@ -176,6 +176,31 @@ class GitHubForge:
                 raise self.api.error(response)
             response = await self._get(f"releases/tags/{_q(tag)}")
         return response.json()["html_url"]
+
+    # -- issues ----------------------------------------------------------------------------------
+    async def create_issue(self, title: str, body: str) -> Issue | None:
+        # Not repeatable: if the answer is lost, a second POST would open a second issue.
+        response = await self.api.request("POST", f"{self._base}/issues", json={"title": title, "body": body},
+                                          idempotent=False)
+        return _issue(response.json())
+
+    async def get_issue(self, number: int) -> Issue | None:
+        response = await self._get(f"issues/{number}", ok=(404, 410))  # 410: the issue was deleted
+        if response.status_code == 404:
+            await self.api.request("GET", self._base)  # a missing repository is not a missing issue
+            return None
+        data = response.json()
+        # GitHub numbers pull requests and issues together, and shows a pull request here too.
+        return None if response.status_code == 410 or "pull_request" in data else _issue(data)
+
+    async def update_issue(self, number: int, title: str, body: str) -> Issue:
+        response = await self.api.request("PATCH", f"{self._base}/issues/{number}",
+                                          json={"title": title, "body": body}, idempotent=True)
+        return _issue(response.json())
+
+
+def _issue(data: dict) -> Issue:
+    return Issue(number=data["number"], url=data["html_url"], title=data["title"], body=data["body"] or "")
 
 
 def _q(part: str) -> str:

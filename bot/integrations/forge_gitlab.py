@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
-from commands.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, Tag
+from commands.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, Issue, Tag
 
 PER_PAGE = 100  # GitLab's maximum
 _PROJECT_MISSING = "404 Project Not Found"
@@ -34,6 +34,10 @@ def _message(response: httpx.Response) -> str:
     except ValueError:
         return ""
     return str(body.get("message", "")) if isinstance(body, dict) else ""
+
+
+def _issue(data: dict) -> Issue:
+    return Issue(number=data["iid"], url=data["web_url"], title=data["title"], body=data["description"] or "")
 
 
 class GitLabForge:
@@ -136,6 +140,23 @@ class GitLabForge:
             raise ForgeConflict(f"Branch {branch} moved while committing: the commit {new['id'][:12]} landed on "
                                 f"{','.join(p[:12] for p in new['parent_ids'])}, not {parent_sha[:12]}.", _MOVED_HINT)
         return new["id"]
+
+    # -- issues: numbered by iid, the number people see in the project (id is GitLab-wide) ----------
+
+    async def create_issue(self, title: str, body: str) -> Issue | None:
+        # Not repeatable: if the answer is lost, a second POST would open a second issue.
+        response = await self.api.request("POST", f"{self.project}/issues", idempotent=False,
+                                          json={"title": title, "description": body})
+        return _issue(response.json())
+
+    async def get_issue(self, number: int) -> Issue | None:
+        response = await self._get(f"issues/{number}", missing_ok=True)  # an unknown project still raises
+        return None if response is None else _issue(response.json())
+
+    async def update_issue(self, number: int, title: str, body: str) -> Issue:
+        response = await self.api.request("PUT", f"{self.project}/issues/{number}", idempotent=True,
+                                          json={"title": title, "description": body})
+        return _issue(response.json())
 
     async def close(self) -> None:
         await self.api.close()

@@ -126,3 +126,8 @@ async def with_version(session: AsyncSession, project_id: int, version: str, exc
     query = select(Release).where(Release.project_id == project_id, Release.version == version,
                                   col(Release.state).not_in(exclude_states))
     return (await session.exec(query)).first()
+
+
+async def set_issue(session: AsyncSession, release_id: int, number: int, url: str, body: str) -> None:
+    await session.exec(update(Release).where(col(Release.id) == release_id)
+                       .values(issue_number=number, issue_url=url, issue_body=body))

@@ -84,6 +84,10 @@ class Release(SQLModel, table=True):
     updated_at: datetime = utc_time()
     closed_at: datetime | None = utc_time(default=None)
     close_reason: str | None = Field(default=None, max_length=2000)
+    scope_frozen_at: datetime | None = utc_time(default=None)  # stays set once candidates are cut
+    issue_number: int | None = None  # the release issue on GitHub/GitLab, holding the checklist
+    issue_url: str | None = Field(default=None, max_length=1000)
+    issue_body: str | None = Field(default=None, max_length=20000)  # as Tower last wrote it: tells whose edit is newer
 
 
 class Transition(SQLModel, table=True):

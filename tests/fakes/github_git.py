@@ -1,14 +1,16 @@
 """The in-memory git repository behind the fake GitHub: content-addressed blobs, trees, commits and
 annotated tag objects, plus refs. Shas are sha1 of each object's canonical content, so they are
-stable from run to run (commit dates come from a counter, not the wall clock)."""
+stable from run to run (commit dates come from a counter, not the wall clock). And the repository's
+issues, with the handlers of the issues endpoints."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
+DOCS = "https://docs.github.com/rest"
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 IDENTITY = {"name": "Tower Bot", "email": "tower@example.org"}
 Obj = dict[str, Any]
@@ -128,3 +130,50 @@ class GitStore:
                 self.refs[f"refs/tags/{name}"] = self.tag(name, shas[-1], message)
         self.refs[f"refs/heads/{branch}"] = shas[-1]
         return shas
+
+
+class IssueTracker:
+    """The issues of the one repository, numbered from 1; each handler answers (status, body) as GitHub
+    does. GitHub shows an empty body as null."""
+
+    def __init__(self, git: GitStore, api: Callable[[str], str], html: Callable[[str], str]) -> None:
+        self.git, self._api, self._html = git, api, html
+        self.items: dict[int, Obj] = {}  # number -> the issue's JSON
+
+    def create(self, body: Any) -> tuple[int, Obj]:
+        body = body if isinstance(body, dict) else {}
+        if invalid := self._invalid(body, required=True):
+            return invalid
+        number, at = len(self.items) + 1, self.git.now()
+        self.items[number] = {
+            "id": 9000 + number, "node_id": f"I_{number}", "number": number, "url": self._api(f"issues/{number}"),
+            "html_url": self._html(f"issues/{number}"), "title": body["title"], "body": body.get("body") or None,
+            "state": "open", "state_reason": None, "locked": False, "user": {"login": "tower-bot"}, "labels": [],
+            "assignees": [], "milestone": None, "comments": 0, "created_at": at, "updated_at": at, "closed_at": None,
+            "author_association": "OWNER"}
+        return 201, self.items[number]
+
+    def get(self, number: str) -> tuple[int, Obj]:
+        issue = self.items.get(int(number))
+        return (200, issue) if issue else (404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def update(self, number: str, body: Any) -> tuple[int, Obj]:
+        issue, body = self.items.get(int(number)), body if isinstance(body, dict) else {}
+        if issue is None:
+            return 404, {"message": "Not Found", "documentation_url": DOCS}
+        if invalid := self._invalid(body, required=False):
+            return invalid
+        issue.update({k: body[k] or None for k in ("title", "body") if k in body}, updated_at=self.git.now())
+        return 200, issue
+
+    @staticmethod
+    def _invalid(body: Obj, required: bool) -> tuple[int, Obj] | None:
+        title, text = body.get("title"), body.get("body")
+        if (required or "title" in body) and not (isinstance(title, str) and title.strip()):
+            field, code = "title", "missing_field" if title is None else "invalid"
+        elif text is not None and not isinstance(text, str):
+            field, code = "body", "invalid"
+        else:
+            return None
+        return 422, {"message": "Validation Failed", "documentation_url": DOCS,
+                     "errors": [{"resource": "Issue", "code": code, "field": field}]}

@@ -17,11 +17,10 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.fakes.github_git import GitStore
+from tests.fakes.github_git import DOCS, GitStore, IssueTracker
 from tests.fakes.local_server import LocalServer
 
 API_VERSION = "2022-11-28"
-DOCS = "https://docs.github.com/rest"
 NOT_FOUND = (404, {"message": "Not Found", "documentation_url": DOCS})
 Answer = tuple  # (status, body) or (status, body, headers)
 
@@ -63,6 +62,7 @@ class FakeGitHub(LocalServer):
         self.max_inline = 1_000_000  # the contents API leaves bigger files out (encoding "none")
         self.git = GitStore()
         self.releases: dict[str, dict] = {}
+        self.issues = IssueTracker(self.git, self._api, self._html)
         self.calls: list[RecordedCall] = []
         self._fails: list[_Fault] = []
         self._delays: list[_Fault] = []
@@ -159,6 +159,9 @@ class FakeGitHub(LocalServer):
             ("POST", r"/git/refs", self._new_ref), ("PATCH", r"/git/refs/(.+)", self._move_ref),
             ("GET", r"/git/tags/([0-9a-f]{40})", self._tag), ("POST", r"/git/tags", self._new_tag),
             ("POST", r"/releases", self._new_release), ("GET", r"/releases/tags/(.+)", self._release),
+            ("POST", r"/issues", lambda call: self.issues.create(call.json)),
+            ("GET", r"/issues/([0-9]+)", lambda call, number: self.issues.get(number)),
+            ("PATCH", r"/issues/([0-9]+)", lambda call, number: self.issues.update(number, call.json)),
         ]
 
     def _paginate(self, call: RecordedCall, items: list) -> tuple[list, dict[str, str]]:

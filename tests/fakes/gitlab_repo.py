@@ -1,5 +1,5 @@
 """The git repository behind the fake GitLab, in memory: commits (each with its whole file tree) and
-their parents, branches, annotated tags and releases; and the JSON GitLab's API v4 shows for them."""
+their parents, branches, annotated tags, releases and issues; and the JSON GitLab's API v4 shows for them."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, GitTag] = field(default_factory=dict)
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # iid -> the issue's JSON
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -79,6 +80,28 @@ class Repo:
         seq = next(self._seq)
         self.tags[name] = GitTag(name, sha, message, seq, _sha("tag", seq, name, sha) if message is not None else sha)
         return self.tags[name]
+
+    def open_issue(self, title: str, description: str | None) -> dict[str, Any]:
+        """A new issue, numbered from 1 in the project (its iid); its id is GitLab-wide, so different."""
+        iid, at = len(self.issues) + 1, self._at()
+        page = f"{self.web_url}/-/issues/{iid}"
+        self.issues[iid] = {
+            "id": 70000 + iid, "iid": iid, "project_id": PROJECT_ID, "title": title, "description": description or None,
+            "state": "opened", "created_at": at, "updated_at": at, "closed_at": None, "closed_by": None, "labels": [],
+            "milestone": None, "assignees": [], "assignee": None, "type": "ISSUE", "issue_type": "issue",
+            "author": {"id": 1, "username": "tower-bot", "name": AUTHOR["name"]}, "user_notes_count": 0,
+            "confidential": False, "discussion_locked": None, "web_url": page,
+            "references": {"short": f"#{iid}", "relative": f"#{iid}", "full": f"{self.path}#{iid}"},
+            "_links": {"self": f"{self.web_base}/api/v4/projects/{PROJECT_ID}/issues/{iid}"}}
+        return self.issues[iid]
+
+    def edit_issue(self, iid: int, changes: dict[str, Any]) -> dict[str, Any]:
+        issue = self.issues[iid]
+        issue.update({k: (v or None) if k == "description" else v for k, v in changes.items()}, updated_at=self._at())
+        return issue
+
+    def _at(self) -> str:
+        return (_EPOCH + timedelta(minutes=next(self._seq))).isoformat()
 
     def resolve(self, ref: str) -> GitCommit | None:
         """What git's rev-parse finds: a full sha, a branch, a tag, or a unique abbreviated sha."""

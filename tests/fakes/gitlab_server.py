@@ -80,6 +80,8 @@ class FakeGitLab(LocalServer):
                 ("GET", r"/repository/compare", self._compare),
                 ("GET", r"/releases/(?P<tag>[^/]+)", self._release),
                 ("POST", r"/releases", self._create_release),
+                ("GET|PUT", r"/issues/(?P<iid>[0-9]+)", self._issue),
+                ("POST", r"/issues", self._create_issue),
             ]]
 
     # -- lifecycle and test controls ---------------------------------------------------------------
@@ -331,3 +333,22 @@ class FakeGitLab(LocalServer):
         release = self.repo.release_json(tag, args.get("name") or tag, args.get("description", ""))
         self.repo.releases[tag] = release
         return _json(release, 201)
+
+    def _create_issue(self, args: dict[str, Any], method: str) -> web.Response:
+        if not args.get("title"):
+            return _json({"error": "title is missing"}, 400)
+        if not str(args["title"]).strip():
+            return _json({"message": {"title": ["can't be blank"]}}, 400)
+        return _json(self.repo.open_issue(args["title"], args.get("description")), 201)
+
+    def _issue(self, args: dict[str, Any], method: str, iid: str) -> web.Response:
+        if int(iid) not in self.repo.issues:
+            return _error(404, "404 Not found")
+        if method == "GET":
+            return _json(self.repo.issues[int(iid)])
+        changes = {k: args[k] for k in ("title", "description") if k in args}
+        if not changes:
+            return _json({"error": "title, description are missing, at least one parameter must be provided"}, 400)
+        if "title" in changes and not str(changes["title"] or "").strip():
+            return _json({"message": {"title": ["can't be blank"]}}, 400)
+        return _json(self.repo.edit_issue(int(iid), changes))

@@ -1,0 +1,63 @@
+"""The release checklist's rules. Pure.
+
+Every release gets the items Tower can verify itself — they tick themselves and cannot be ticked
+by hand — plus the project's template of manual items. An item may block a step: cutting a
+candidate (rc), deploying, or shipping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STEPS = ("rc", "deploy", "ship")
+STEP_WORDS = {"rc": "cutting a candidate", "deploy": "deploying", "ship": "shipping"}
+
+# (key, text, the step it blocks); simmer-passed only for projects that deploy.
+AUTO_ITEMS = [
+    ("changelog-named", "Changelog named", "rc"),
+    ("scope-frozen", "Scope frozen", "rc"),
+    ("tag-exists", "Tag exists on the forge", "deploy"),
+    ("acceptance-green", "All acceptance tests pass on the candidate", "ship"),
+    ("simmer-passed", "Simmer passed", "ship"),
+]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What Tower knows about a release, which the automatic items follow."""
+
+    named: bool
+    scope_frozen: bool
+    tag_exists: bool
+    acceptance_green: bool
+    simmer_passed: bool
+
+
+def auto_checked(key: str, facts: Facts) -> bool:
+    return {
+        "changelog-named": facts.named,
+        "scope-frozen": facts.scope_frozen,
+        "tag-exists": facts.tag_exists,
+        "acceptance-green": facts.acceptance_green,
+        "simmer-passed": facts.simmer_passed,
+    }[key]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    seq: int
+    text: str
+    before: str | None
+    auto: str | None
+    checked: bool
+
+
+def missing(step: str, items: list[ItemView]) -> list[ItemView]:
+    """The unticked items that block `step` (and the steps before it)."""
+    blocking = STEPS[: STEPS.index(step) + 1]
+    return [item for item in items if item.before in blocking and not item.checked]
+
+
+def refusal(step: str, absent: list[ItemView]) -> str:
+    listed = "; ".join(f"{item.seq}. {item.text}" + (" (Tower ticks this itself)" if item.auto else "") for item in absent)
+    return f"Not ready for {STEP_WORDS[step]}: {listed}."
