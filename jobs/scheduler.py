@@ -26,6 +26,7 @@ class Wakeups:
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self.last_tick: datetime | None = None
         self._busy: set[asyncio.Task] = set()  # jobs running now: shutdown lets them finish
+        self._stopping = False
         tick = services.settings.tower.tick_seconds
         self.scheduler.add_job(self._tick, "interval", seconds=tick, id="tick", next_run_time=datetime.now(timezone.utc),
                                coalesce=True, max_instances=1, misfire_grace_time=None)
@@ -34,6 +35,8 @@ class Wakeups:
                                next_run_time=datetime.now(timezone.utc), coalesce=True, max_instances=1, misfire_grace_time=None)
 
     async def _tick(self) -> None:
+        if self._stopping:
+            return
         self._busy.add(asyncio.current_task())
         self.last_tick = self.services.clock.now()
         try:
@@ -47,6 +50,8 @@ class Wakeups:
             self._busy.discard(asyncio.current_task())
 
     async def _sync_issues(self) -> None:
+        if self._stopping:
+            return
         self._busy.add(asyncio.current_task())
         try:
             await sync_release_issues(self.services)
@@ -63,8 +68,11 @@ class Wakeups:
         self.scheduler.start()
 
     async def shutdown(self) -> None:
-        """Stop waking up, and let a tick that is running finish (it holds a database transaction)."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """Stop waking up, and let a job that is running finish (it holds a database transaction)."""
+        self._stopping = True
+        await asyncio.sleep(0.05)  # a job handed to the event loop just now starts, sees _stopping, returns
         if self._busy:
             await asyncio.gather(*self._busy, return_exceptions=True)
+        # Only now: APScheduler's shutdown cancels the jobs it still runs.
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
