@@ -129,6 +129,58 @@ class Forge(Protocol):
         ...
 
 
+# -- CI: where deploys, integrations and retirements run ------------------------------------------
+
+
+class CIError(Exception):
+    """The CI refused the run (bad token, unknown workflow): it did not start. `str()` says what to check."""
+
+
+class CIUnavailable(CIError):
+    """The CI could not be reached or did not answer. With `maybe_started`, the request may have
+    arrived: look the run up by its operation id before triggering it again."""
+
+    def __init__(self, message: str, maybe_started: bool = False):
+        super().__init__(message)
+        self.maybe_started = maybe_started
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    operation_id: str  # Tower's idempotency key: passed to the CI, used to find the run again
+    pipeline: str  # deploy, integrate or retire
+    project: str
+    version: str
+    tag: str
+    environment: str | None = None
+    callback_url: str | None = None  # where the CI reports back (POST /hooks/ci)
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    url: str | None
+    status: str  # queued, running, succeeded, failed, unknown (a CI that cannot be asked)
+
+
+class CI(Protocol):
+    async def trigger(self, request: RunRequest) -> Run:
+        """Start the pipeline. Raises CIError if it was refused, CIUnavailable if unsure."""
+        ...
+
+    async def find(self, request: RunRequest) -> Run | None:
+        """The run started for this operation id, if the CI has one (None: not started, or the CI
+        cannot be asked — then it must deduplicate by the operation id itself)."""
+        ...
+
+    async def status(self, run_id: str) -> Run:
+        """Where a run is now (polled, so a lost callback does not stall a release)."""
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
 class Forges(Protocol):
     """The forge of each project (built from its settings and the environment's tokens)."""
 
