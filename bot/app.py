@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import database_url
 from bot.integrations.clock import SystemClock
+from bot.integrations.cis import ProjectCIs
 from bot.integrations.forges import ProjectForges
+from bot.integrations.probes import Prober
 from commands.catalog import build_registry
+from commands.deploy_events import record_ci_event
 from commands.directory import sync_from_settings
 from commands.dispatch import Dispatcher
 from commands.ports import Clock
@@ -32,12 +35,15 @@ class StartupError(Exception):
 class Tower:
     services: Services
     dispatcher: Dispatcher
+    secrets: Mapping[str, str] = field(default_factory=dict)  # the environment: callback secrets live there
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
 
     async def close(self) -> None:
+        await self.services.cis.close()
+        await self.services.prober.close()
         await self.services.forges.close()
         await self.services.db.close()
 
@@ -62,8 +68,11 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
         raise StartupError(
             f"Can't use the database at {redacted(url)}: {type(reason).__name__}: {_first_line(reason)}"
         ) from None
-    services = Services(settings=settings, db=db, clock=clock, registry=build_registry(), forges=ProjectForges(env))
-    return Tower(services=services, dispatcher=Dispatcher(services))
+    cis = ProjectCIs(env, settings.data_dir)
+    services = Services(settings=settings, db=db, clock=clock, registry=build_registry(), forges=ProjectForges(env),
+                        cis=cis, prober=Prober())
+    cis.report = lambda event: record_ci_event(services, event)  # local runs report like a CI's callbacks
+    return Tower(services=services, dispatcher=Dispatcher(services), secrets=env)
 
 
 def _first_line(err: BaseException) -> str:

@@ -158,7 +158,9 @@ class Courier:
                 message_id = None
                 if maybe_sent:
                     message_id = await sender.find(channel_id, row.key, row.created_at)
-                if message_id is None:
+                if message_id is None and reply.meta.get("edit") and hasattr(sender, "edit"):
+                    message_id = await sender.edit(channel_id, reply.meta["edit"], reply)  # a correction: same post
+                elif message_id is None:
                     message_id = await sender.send(channel_id, reply, row.key)
                 self._last_sent[row.channel] = asyncio.get_running_loop().time()
                 async with self.db.write() as session:

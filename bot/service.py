@@ -48,7 +48,8 @@ class Service:
             )
             sender = SlackSender(self.slack.client, settings.people)
             self.courier.senders.update({"slack": sender, "slack-dm": sender})
-        app = build_web_app(self.tower, self.wakeups, slack=self.slack if self.chat.slack_mode == "http" else None)
+        app = build_web_app(self.tower, self.wakeups, slack=self.slack if self.chat.slack_mode == "http" else None,
+                            courier_wake=self.courier.wake)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         host, port = settings.tower.http_host, settings.tower.http_port
@@ -101,9 +102,13 @@ class Service:
                                      "discord-dm": DiscordSender(self.discord.client, people, direct=True)})
 
     def _start_pagers(self) -> None:
+        from bot.integrations.community import AnnounceWebhookSender
         from bot.integrations.pager import PagerDutySender, WebhookPagerSender
 
         projects = self.tower.settings.projects.values()
+        if any(p.announce_webhooks for p in projects):
+            self._pagers.append(AnnounceWebhookSender(self.tower.settings))
+            self.courier.senders["announce-webhook"] = self._pagers[-1]
         if any(p.paging.pagerduty_routing_key_env for p in projects):
             self._pagers.append(PagerDutySender(self.tower.settings, self.env))
             self.courier.senders["pagerduty"] = self._pagers[-1]

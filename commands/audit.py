@@ -41,3 +41,10 @@ async def record(
         release_id=release_id,
         detail=detail,
     )
+
+
+async def record_event(session: AsyncSession, action: str, at: datetime, *, source: str, project_id: int | None = None,
+                       release_id: int | None = None, detail: str | None = None) -> None:
+    """Something Tower did on its own or learned from outside (a CI callback, a probe): no person."""
+    await audit.record(session, at=at, actor=f"tower:{source}", actor_id=None, platform=source, action=action,
+                       project_id=project_id, release_id=release_id, detail=detail)

@@ -16,19 +16,22 @@ from commands.context import Reply, reply_from_dict, reply_to_dict
 from storage.queries import outbox
 
 
-async def post(session: AsyncSession, channel: str, reply: Reply, *, key: str, now: datetime) -> bool:
+async def post(session: AsyncSession, channel: str, reply: Reply, *, key: str, now: datetime,
+               at: datetime | None = None) -> bool:
+    """Queue `reply` for `channel`, to go out at once or at `at` (a scheduled announcement)."""
     payload = json.dumps(reply_to_dict(reply), ensure_ascii=False)
-    return await outbox.enqueue(session, key=f"{key}@{channel}", channel=channel, payload=payload, now=now)
+    return await outbox.enqueue(session, key=f"{key}@{channel}", channel=channel, payload=payload, now=now, due=at)
 
 
 async def post_many(
-    session: AsyncSession, channels: Iterable[str], reply: Reply, *, key: str, now: datetime, skip: str | None = None
+    session: AsyncSession, channels: Iterable[str], reply: Reply, *, key: str, now: datetime, skip: str | None = None,
+    at: datetime | None = None,
 ) -> int:
     """Post to each channel except `skip` (where the command was typed: it saw the reply already)."""
     sent = 0
     for channel in channels:
         if channel != skip:
-            sent += await post(session, channel, reply, key=key, now=now)
+            sent += await post(session, channel, reply, key=key, now=now, at=at)
     return sent
 
 

@@ -114,6 +114,11 @@ class Forge(Protocol):
         repository has none: None. Already published for that tag: return the existing URL."""
         ...
 
+    async def move_branch(self, branch: str, sha: str) -> None:
+        """Point a branch at a commit, creating it or moving it wherever it was (a deploy pointer
+        like `devnet`, not a branch people commit to)."""
+        ...
+
     async def create_issue(self, title: str, body: str) -> Issue | None:
         """Open an issue (the release's checklist lives there too). None: this forge has no issues."""
         ...
@@ -178,6 +183,32 @@ class CI(Protocol):
         ...
 
     async def close(self) -> None:
+        ...
+
+
+class CIs(Protocol):
+    """The CI of each project (None for a project that does not deploy)."""
+
+    def for_project(self, project) -> CI | None:
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+# -- Health probes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    value: float | None  # the metric, when the probe yields one
+    ok: bool  # reachable and readable
+    detail: str = ""
+
+
+class Prober(Protocol):
+    async def read(self, probe) -> Reading:
+        """Read a project's health probe once (ProbeSettings: an HTTP JSON value, or a command)."""
         ...
 
 

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from commands.errors import CommandError
 from commands.rules.checklist import AUTO_ITEMS, Facts, ItemView, auto_checked, missing, refusal
 from commands.settings import ProjectSettings
-from storage.queries import candidates, scope
+from storage.queries import candidates, deploys, scope
 from storage.tables import Release
 
 
@@ -40,8 +40,9 @@ async def facts(session: AsyncSession, release: Release) -> Facts:
         green = all(outcomes.get(t) == "pass" for t in wanted)
     else:
         green = False
+    simmer = await deploys.simmer_of(session, release.id)
     return Facts(named=release.version is not None, scope_frozen=release.scope_frozen_at is not None,
-                 tag_exists=bool(cut), acceptance_green=green, simmer_passed=False)
+                 tag_exists=bool(cut), acceptance_green=green, simmer_passed=simmer is not None and simmer.state == "passed")
 
 
 async def items(session: AsyncSession, project: ProjectSettings, release: Release) -> list[ItemView]:

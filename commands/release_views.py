@@ -15,7 +15,8 @@ from commands import readiness
 from commands.crew import crew_of
 from commands.rules.calendar_days import countdown, local_day
 from commands.rules.checklist import STEP_WORDS, STEPS, missing
-from storage.queries import candidates, directory, pages, releases, scope
+from commands.rules.simmer import day_of
+from storage.queries import candidates, deploys, directory, pages, releases, scope
 from storage.tables import Release
 
 HISTORY_SHOWN = 8
@@ -62,6 +63,14 @@ async def status_card(session: AsyncSession, project: ProjectSettings, rel: Rele
         done = f"{sum(v.checked for v in views)} of {len(views)} done"
         fields.append(Field("Checklist", done + (f"; {STEP_WORDS[waiting[0]]} waits for {', '.join(str(v.seq) for v in waiting[1])}"
                                                  if waiting else "")))
+    tags = {c.id: c.tag for c in await candidates.of_release(session, rel.id)}
+    up = await deploys.of_release(session, rel.id, states=deploys.UP + deploys.IN_FLIGHT)
+    if up:
+        fields.append(Field("Deployed", ", ".join(f"`{tags.get(d.candidate_id)}` on {d.environment} ({d.state})" for d in up)))
+    simmer = await deploys.simmer_of(session, rel.id)
+    if simmer is not None and state.is_open:
+        day, total = day_of(simmer.started_at, now, project.simmer_days)
+        fields.append(Field("Simmer", f"{simmer.state}, day {day} of {total}" + (f": {simmer.trouble}" if simmer.trouble else "")))
     cut = [c.tag for c in await candidates.of_release(session, rel.id) if c.state == "cut"]
     if cut:
         shown = cut if len(cut) <= 6 else ["…", *cut[-5:]]

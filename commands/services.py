@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commands.ports import Clock, Forges
+from commands.ports import CIs, Clock, Forges, Prober
 from commands.registry import Registry
 from commands.settings import Settings
 from storage.database import Database
@@ -20,3 +20,5 @@ class Services:
     clock: Clock
     registry: Registry
     forges: Forges
+    cis: CIs | None = None
+    prober: Prober | None = None

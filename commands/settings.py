@@ -85,11 +85,17 @@ class ChannelSettings(_Strict):
 class CISettings(_Strict):
     provider: Literal["local", "github", "gitlab", "webhook"] = "local"
     command: str | None = None  # local: the deploy command; gets TOWER_* variables
+    smoke_command: str | None = None  # local: the smoke test after a deploy (none: the deploy is the test)
+    integrate_command: str | None = None  # local: run after the final tag (publish, merge back…)
+    retire_command: str | None = None  # local: shut an old deployment down and archive its logs
     repository: str | None = None  # github "owner/repo", gitlab project path or id
     workflow: str | None = None  # github workflow file name
     ref: str | None = None
     url: str | None = None  # webhook URL, or API base URL for a self-hosted forge
-    token_env: str | None = None  # the environment variable that holds the token
+    token_env: str | None = None  # the environment variable that holds the API token
+    trigger_token_env: str | None = None  # gitlab: the variable with the pipeline trigger token
+    secret_env: str | None = None  # the variable with the secret that signs CI callbacks (and webhooks)
+    poll_seconds: float = Field(default=60, gt=0)  # how often Tower asks the CI, in case a callback is lost
 
     @model_validator(mode="after")
     def _needs(self) -> CISettings:
@@ -168,6 +174,14 @@ class ProjectSettings(_Strict):
     blackout_weekdays: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = ["friday"]
     blackout_dates: list[date] = []  # no shipping or deploying on these days (local time)
     reminder_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time of reminders
+    report_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time of simmer reports
+    environments: list[str] = ["production"]  # deploy targets; the first is the default
+    post_deploy_steps: list[str] = []  # after a deploy: explorer, dashboard, DNS… each a checklist item
+    branch_pointers: dict[str, Literal["deployed", "released"]] = {}  # e.g. devnet = "deployed", testnet = "released"
+    all_clear_days: float = Field(default=2, ge=0)  # after shipping, the pilot stays first in line this long
+    retire_after_days: float = Field(default=2, ge=0)  # then the previous release's deployment is retired
+    announcement: str = ("{project} {version} is out. {notes_first_line}\n\nRelease notes: {notes_url}")
+    announce_webhooks: list[str] = []  # community webhooks that also get each announcement (JSON POST)
     paging: PagingSettings = PagingSettings()
     channels: ChannelSettings = ChannelSettings()
     ci: CISettings | None = None

@@ -1,17 +1,22 @@
-"""/release ship: the final tag on the last candidate, the forge's release page, the team told.
+"""/release ship: the gates (simmer passed, the ship checklist, no blackout day), the final tag on
+what simmered, the forge's release page with the notes, the announcement, the integrate pipeline,
+the all-clear later and the previous release's deployment retired after its grace period.
 
 Both forge writes are idempotent, so a ship interrupted halfway is finished by running it again.
-A project that deploys through CI ships from a simmering deployment; shipping a candidate that was
-never deployed needs a release manager's `--override REASON`, which is recorded. Projects without
-a deploy pipeline (libraries) ship straight from a candidate.
+Shipping past a closed gate needs a release manager's `--override REASON`, which is recorded.
+Projects without a deploy pipeline (libraries) ship straight from a candidate.
 """
 
 from __future__ import annotations
 
-from commands import audit, lookup, readiness
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from commands import announce, audit, lookup, outbox, readiness
+from commands.deploy_events import run_request
 from commands.context import Field, Invocation, Reply
 from commands.errors import CommandError, NotAllowed, UsageError
-from commands.ports import ForgeError
+from commands.ports import CIError, ForgeError
 from commands.registry import CommandSpec, Kind, Option
 from commands.release import tell_team
 from commands.roles import PILOT_OR_MANAGER, Role
@@ -21,7 +26,7 @@ from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
 from commands.services import Services
 from commands.settings import ProjectSettings
-from storage.queries import candidates, releases
+from storage.queries import candidates, deploys, releases
 
 
 async def ship(inv: Invocation, svc: Services) -> Reply:
@@ -31,6 +36,7 @@ async def ship(inv: Invocation, svc: Services) -> Reply:
     async with svc.db.read() as session:
         proj, rel = await lookup.release(session, ref)
         cut = await candidates.of_release(session, rel.id, states=("cut",))
+        live = await deploys.of_release(session, rel.id, states=deploys.UP)
         title = lookup.name(proj.key, rel)
         state = State(rel.state)
         next_state(state, Action.SHIP, subject=title)
@@ -52,7 +58,8 @@ async def ship(inv: Invocation, svc: Services) -> Reply:
         raise NotAllowed("Only release managers may ship with `--override`.")
     if not cut:
         raise UsageError(f"{title} has no candidate to ship.", f"Cut one first: `/rc cut {lookup.ref_text(proj.key, rel)}`.")
-    candidate = cut[-1]
+    # What ships is what simmered: the candidate of the live deployment, else the last one cut.
+    candidate = next((c for c in cut if live and c.id == live[-1].candidate_id), cut[-1])
     tag = final_tag(project.tag_prefix, rel.version)
     notes = _notes_of(candidate.notes, candidate.tag)
     forge = svc.forges.for_project(project)
@@ -80,12 +87,66 @@ async def ship(inv: Invocation, svc: Services) -> Reply:
         await tell_team(session, inv, project, f"{inv.person.display if inv.person else inv.actor} shipped "
                         f"{project.key} {rel.version} ({tag}).", key=f"release:{current.id}:shipped", now=now,
                         ref=lookup.ref_text(proj.key, current))
-    fields = [Field("Tag", f"`{tag}` at {candidate.commit_sha[:10]}"), Field("From", f"`{candidate.tag}`")]
+        followed = await after_ship(session, svc, project, current, person_id, now)
+    await _integrate_and_point(svc, project, current, candidate.commit_sha, tag)
+    fields = [Field("Tag", f"`{tag}` at {candidate.commit_sha[:10]}"), Field("From", f"`{candidate.tag}`"),
+              Field("Then", followed)]
     if url:
         fields.append(Field("Release page", url))
     if override:
         fields.append(Field("Override", override))
     return Reply(text=f"Shipped {project.key} {rel.version}.", fields=fields)
+
+
+async def after_ship(session, svc: Services, project: ProjectSettings, release, person_id: int | None, now) -> str:
+    """In the ship's own transaction: the announcement, the all-clear later, the previous
+    release's deployment retired after its grace period."""
+    done = []
+    targets = announce.channels_of(project)
+    if targets:
+        number, _ = await announce.queue(session, svc, project, release, channels=targets, at=None,
+                                         created_by_id=person_id, now=now)
+        done.append(f"announcement #{number} to {len(targets)} channels")
+    clear_at = now + timedelta(days=project.all_clear_days)
+    note = Reply(text=f"All clear for {project.key} {release.version}: {project.all_clear_days:g} days since it shipped. "
+                      "The pilot is off duty for it.")
+    await outbox.post_many(session, project.channels.team, note, key=f"release:{release.id}:all-clear", now=now, at=clear_at)
+    done.append(f"all clear on {clear_at.astimezone(ZoneInfo(project.timezone)):%Y-%m-%d %H:%M %Z}")
+    retire_at = now + timedelta(days=project.retire_after_days)
+    for earlier, _ in await releases.listing(session, project_id=release.project_id, states=[State.RELEASED.value]):
+        if earlier.id == release.id:
+            continue
+        for deployment in await deploys.of_release(session, earlier.id, states=deploys.UP):
+            if deployment.retire_at is None:
+                await deploys.touch(session, deployment.id, retire_at=retire_at)
+                done.append(f"{earlier.version} on {deployment.environment} retires "
+                            f"{retire_at.astimezone(ZoneInfo(project.timezone)):%Y-%m-%d}")
+    return "; ".join(done)
+
+
+async def _integrate_and_point(svc: Services, project: ProjectSettings, release, sha: str, tag: str) -> None:
+    """Outside the transaction: the integrate pipeline and the release branch pointers. Neither blocks
+    the ship; a failure is told to the team."""
+    ci = svc.cis.for_project(project)
+    problems = []
+    if ci is not None:
+        request = run_request(svc, project, release, tag, f"tower-{project.key}-{release.number}-integrate", "integrate", None)
+        try:
+            await ci.find(request) or await ci.trigger(request)
+        except CIError as err:
+            problems.append(f"the integrate pipeline did not start ({err})")
+    forge = svc.forges.for_project(project)
+    for branch, moment in project.branch_pointers.items():
+        if moment == "released":
+            try:
+                await forge.move_branch(branch, sha)
+            except ForgeError as err:
+                problems.append(f"{branch} was not moved to {tag} ({err})")
+    if problems:
+        async with svc.db.write() as session:
+            note = Reply(text=f"After shipping {project.key} {release.version}: " + "; ".join(problems) + ".", ok=False)
+            await outbox.post_many(session, project.channels.team, note, key=f"release:{release.id}:after-ship",
+                                   now=svc.clock.now())
 
 
 def _notes_of(annotation: str | None, candidate_tag: str) -> str:

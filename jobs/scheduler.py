@@ -11,12 +11,24 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from commands.deploy_events import reconcile as reconcile_deployments
 from commands.escalation import escalate_due
 from commands.issue_sync import sync_release_issues
 from commands.reminders import send_due_reminders
 from commands.services import Services
+from commands.simmer import tick as simmer_tick
 
 log = logging.getLogger("tower.jobs")
+
+
+async def due_work(services: Services) -> int:
+    """Everything whose time has come: escalation steps, reminders, deployments to check or retire,
+    simmers to sample, pass or report on. Safe to run anywhere, any number of times."""
+    work = await escalate_due(services)
+    work += await send_due_reminders(services)
+    work += await reconcile_deployments(services)
+    work += await simmer_tick(services)
+    return work
 
 
 class Wakeups:
@@ -40,9 +52,7 @@ class Wakeups:
         self._busy.add(asyncio.current_task())
         self.last_tick = self.services.clock.now()
         try:
-            work = await escalate_due(self.services)
-            work += await send_due_reminders(self.services)
-            if work:
+            if await due_work(self.services):
                 self.on_work()
         except Exception:
             log.exception("this tick failed; the next tick tries again")

@@ -153,6 +153,15 @@ async def test_create_release_is_idempotent(seeded: Seeded):
     assert await forge.create_release("v1.3.0", "v1.3.0", "## Added\n\n- Pausing.\n") == first
 
 
+async def test_move_branch_creates_or_moves_a_pointer(seeded: Seeded):
+    forge, shas = seeded.forge, seeded.shas
+    await forge.move_branch("devnet", shas[1])
+    assert (await forge.head("devnet")).sha == shas[1]
+    await forge.move_branch("devnet", shas[0])  # backwards too: it is a pointer, not history
+    assert (await forge.head("devnet")).sha == shas[0]
+    assert (await forge.head("main")).sha == shas[2]
+
+
 async def test_issues_are_opened_read_and_edited(seeded: Seeded):
     forge = seeded.forge
     opened = await forge.create_issue("Release demo 1.3.0", "- [ ] Release notes reviewed\n- [x] Scope frozen\n")

@@ -124,6 +124,14 @@ class GitHubForge:
     async def create_branch(self, branch: str, from_sha: str) -> None:
         await self._create_ref(f"refs/heads/{branch}", from_sha, from_sha)
 
+    async def move_branch(self, branch: str, sha: str) -> None:
+        response = await self.api.request("PATCH", f"{self._base}/git/refs/heads/{_q(branch)}", ok=(422,),
+                                          json={"sha": sha, "force": True}, idempotent=True)
+        if response.status_code == 422:
+            if "does not exist" not in _message(response):
+                raise self.api.error(response)
+            await self._create_ref(f"refs/heads/{branch}", sha, sha)
+
     async def create_tag(self, name: str, commit_sha: str, message: str) -> None:
         body = {"tag": name, "message": message, "object": commit_sha, "type": "commit"}
         tag = (await self._post("git/tags", body)).json()

@@ -100,6 +100,13 @@ class GitLabForge:
         if response.status_code == 400:
             await self._exists_as_asked(response, lambda: self._branch_sha(branch), from_sha, f"branch {branch}")
 
+    async def move_branch(self, branch: str, sha: str) -> None:
+        """GitLab cannot move a branch: delete it and create it again at the commit."""
+        if await self._branch_sha(branch) == sha:
+            return
+        await self.api.request("DELETE", f"{self.project}/repository/branches/{_enc(branch)}", ok=(404,))
+        await self.create_branch(branch, sha)
+
     async def create_tag(self, name: str, commit_sha: str, message: str) -> None:
         response = await self.api.request("POST", f"{self.project}/repository/tags", idempotent=False, ok=(400,),
                                           json={"tag_name": name, "ref": commit_sha, "message": message})

@@ -145,6 +145,11 @@ class LocalGitForge:
     async def create_release(self, tag: str, title: str, notes: str) -> str | None:
         return None  # a plain repository has no release pages; the annotated tag carries the notes
 
+    async def move_branch(self, branch: str, sha: str) -> None:
+        await self._git("update-ref", f"refs/heads/{branch}", sha)
+        if self.push_remote:
+            await self._git("push", "--quiet", "--force", self.push_remote, f"{sha}:refs/heads/{branch}")
+
     async def create_issue(self, title: str, body: str) -> Issue | None:
         return None  # a plain repository has no issues; the checklist lives in Tower alone
 

@@ -19,25 +19,30 @@ from commands.settings import Settings
 TIMEOUT_S = 10.0
 
 
+async def post_json(client: httpx.AsyncClient, url: str, body: dict, headers: dict[str, str]) -> httpx.Response:
+    """POST JSON for the courier, with its failures sorted the courier's way."""
+    try:
+        response = await client.post(url, content=json.dumps(body), headers={"Content-Type": "application/json", **headers})
+    except httpx.ConnectError as err:
+        raise Transient(type(err).__name__) from None  # never reached the receiver
+    except httpx.TransportError as err:
+        raise Ambiguous(type(err).__name__) from None  # may have
+    if response.status_code == 429:
+        raise RetryAfter(float(response.headers.get("Retry-After", 5)))
+    if response.status_code >= 500:
+        raise Transient(f"{response.status_code}")
+    if response.status_code >= 400:
+        raise Permanent(f"{response.status_code}: {response.text[:200]}")
+    return response
+
+
 class _HttpSender:
     def __init__(self, settings: Settings, env: Mapping[str, str], transport: httpx.AsyncBaseTransport | None = None):
         self.settings, self.env = settings, env
         self.client = httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport)
 
     async def _post(self, url: str, body: dict, headers: dict[str, str]) -> httpx.Response:
-        try:
-            response = await self.client.post(url, content=json.dumps(body), headers={"Content-Type": "application/json", **headers})
-        except httpx.ConnectError as err:
-            raise Transient(type(err).__name__) from None
-        except httpx.TransportError as err:
-            raise Ambiguous(type(err).__name__) from None
-        if response.status_code == 429:
-            raise RetryAfter(float(response.headers.get("Retry-After", 5)))
-        if response.status_code >= 500:
-            raise Transient(f"{response.status_code}")
-        if response.status_code >= 400:
-            raise Permanent(f"{response.status_code}: {response.text[:200]}")
-        return response
+        return await post_json(self.client, url, body, headers)
 
     async def find(self, channel_id: str, key: str, since) -> str | None:
         return None  # re-sending is safe: the receiver deduplicates by the page's key

@@ -51,7 +51,11 @@ class ConsoleSender:
             lines[0] = " ".join(f"@{h}" for h in reply.mentions) + " " + lines[0]
         where = f"to {channel_id}" if self.direct else f"#{channel_id}"
         print("\n".join(f"{where} | {line}" for line in lines), file=self.out, flush=True)
-        return None
+        return key or None  # the "message id": a correction refers to it
+
+    async def edit(self, channel_id: str, message_id: str, reply: Reply) -> str | None:
+        await self.send(channel_id, Reply(text=f"(corrected) {reply.text}"), "")
+        return message_id
 
     async def find(self, channel_id: str, key: str, since) -> str | None:
         return None  # printing cannot half-succeed
@@ -85,9 +89,19 @@ class Console:
         else:
             self.failures += 1
             print(f"error: {render(reply)}", file=self.err, flush=True)
-        # What the command told console channels (the demo's #team) shows right after its reply.
-        self.loop.run_until_complete(self.courier.drain())
+        # Local CI runs finish (the demo deploys in a blink), then what the command and they told
+        # console channels (the demo's #team) shows right after the reply.
+        self.loop.run_until_complete(self.catch_up())
         return reply.ok
+
+    async def catch_up(self) -> None:
+        """The shell runs no scheduler: what has come due (a simmer passing, a page escalating) happens
+        between commands instead, and local CI runs are waited for."""
+        from jobs.scheduler import due_work
+
+        await self.tower.services.cis.settle()
+        await due_work(self.tower.services)
+        await self.courier.drain()
 
     def _switch_person(self, handle: str) -> bool:
         if self.tower.settings.person(handle) is None:

@@ -221,6 +221,16 @@ class DiscordSender:
             raise Ambiguous(type(err).__name__) from None
         return str(message.id)
 
+    async def edit(self, channel_id: str, message_id: str, reply: Reply) -> str | None:
+        channel = await self._target(channel_id)
+        try:
+            await channel.get_partial_message(int(message_id)).edit(embed=to_embed(reply))
+        except (discord.NotFound, discord.Forbidden) as err:
+            raise Permanent(f"discord {err.status}: {err.text}") from None
+        except discord.HTTPException as err:
+            raise Transient(f"discord {err.status}") from None
+        return message_id
+
     async def find(self, channel_id: str, key: str, since) -> str | None:
         return None  # a re-send with the same nonce returns the message already posted
 

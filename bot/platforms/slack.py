@@ -191,6 +191,18 @@ class SlackSender:
             raise _classify_transport(err) from None
         return response.get("ts")
 
+    async def edit(self, channel_id: str, message_id: str, reply: Reply) -> str | None:
+        from slack_sdk.errors import SlackApiError
+
+        text, blocks = to_blocks(reply, self._mentions(reply))
+        try:
+            await self.client.chat_update(channel=await self._channel(channel_id), ts=message_id, text=text, blocks=blocks)
+        except SlackApiError as err:
+            raise _classify(err) from None
+        except Exception as err:
+            raise _classify_transport(err) from None
+        return message_id
+
     async def find(self, channel_id: str, key: str, since) -> str | None:
         from slack_sdk.errors import SlackApiError
 

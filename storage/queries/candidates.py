@@ -35,6 +35,10 @@ async def mark_cut(session: AsyncSession, candidate_id: int, commit_sha: str) ->
     await session.exec(update(Candidate).where(col(Candidate.id) == candidate_id).values(state="cut", commit_sha=commit_sha))
 
 
+async def set_state(session: AsyncSession, candidate_id: int, state: str) -> None:
+    await session.exec(update(Candidate).where(col(Candidate.id) == candidate_id).values(state=state))
+
+
 async def mark_interrupted(session: AsyncSession, candidate_id: int) -> None:
     await session.exec(update(Candidate).where(col(Candidate.id) == candidate_id, Candidate.state == "pending")
                        .values(state="interrupted"))

@@ -19,10 +19,11 @@ from storage.tables import OutboundMessage
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 
-async def enqueue(session: AsyncSession, *, key: str, channel: str, payload: str, now: datetime) -> bool:
-    """Queue a message once. False if a message with this key was queued before."""
+async def enqueue(session: AsyncSession, *, key: str, channel: str, payload: str, now: datetime,
+                  due: datetime | None = None) -> bool:
+    """Queue a message once (to go out at `due`, default now). False if this key was queued before."""
     values = dict(key=key, channel=channel, payload=payload, state=PENDING, attempts=0,
-                  next_attempt_at=now, created_at=now)
+                  next_attempt_at=due or now, created_at=now)
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     result = await session.exec(
         insert(OutboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
@@ -88,3 +89,15 @@ async def by_key(session: AsyncSession, key: str) -> OutboundMessage | None:
 async def all_for(session: AsyncSession, channel: str) -> list[OutboundMessage]:
     query = select(OutboundMessage).where(OutboundMessage.channel == channel).order_by(col(OutboundMessage.id))
     return list((await session.exec(query)).all())
+
+
+async def with_key_prefix(session: AsyncSession, prefix: str) -> list[OutboundMessage]:
+    query = select(OutboundMessage).where(col(OutboundMessage.key).startswith(prefix)).order_by(col(OutboundMessage.id))
+    return list((await session.exec(query)).all())
+
+
+async def rewrite(session: AsyncSession, message_id: int, payload: str) -> bool:
+    """Change what a message will say, if it has not gone out yet."""
+    result = await session.exec(update(OutboundMessage).where(col(OutboundMessage.id) == message_id,
+                                                              OutboundMessage.state == PENDING).values(payload=payload))
+    return result.rowcount == 1

@@ -71,6 +71,7 @@ class FakeGitLab(LocalServer):
                 ("GET", r"/repository/tree", self._tree),
                 ("GET", r"/repository/branches/(?P<name>[^/]+)", self._branch),
                 ("POST", r"/repository/branches", self._create_branch),
+                ("DELETE", r"/repository/branches/(?P<name>[^/]+)", self._delete_branch),
                 ("GET", r"/repository/commits/(?P<ref>[^/]+)", self._commit),
                 ("GET", r"/repository/commits", self._commits),
                 ("POST", r"/repository/commits", self._create_commit),
@@ -222,6 +223,11 @@ class FakeGitLab(LocalServer):
         if name not in self.repo.branches:
             return _error(404, "404 Branch Not Found")
         return _json(self.repo.branch_json(name))
+
+    def _delete_branch(self, args: dict[str, Any], method: str, name: str) -> web.Response:
+        if self.repo.branches.pop(name, None) is None:
+            return _error(404, "404 Branch Not Found")
+        return web.Response(status=204)
 
     def _create_branch(self, args: dict[str, Any], method: str) -> web.Response:
         for required in ("branch", "ref"):

@@ -1,0 +1,92 @@
+"""Deployments and what follows them: health samples, simmers, CI deliveries, announcements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.tables.core import utc_time
+
+
+class Deployment(SQLModel, table=True):
+    """A candidate deployed to an environment by the CI. The operation id is stored before the CI is
+    asked, passed to it, and used to find the run again: a retry never starts a second pipeline."""
+
+    __tablename__ = "deployment"
+    __table_args__ = (
+        # One deploy at a time per release and environment: a double click loses cleanly.
+        sa.Index("uq_deployment_in_flight", "release_id", "environment", unique=True,
+                 sqlite_where=sa.text("state IN ('pending', 'running')"),
+                 postgresql_where=sa.text("state IN ('pending', 'running')")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    candidate_id: int = Field(foreign_key="candidate.id")
+    environment: str = Field(max_length=60)
+    operation_id: str = Field(max_length=200, unique=True)
+    state: str = Field(default="pending", max_length=20)  # pending, running, deployed, live, failed, refused, retiring, retired
+    run_id: str | None = Field(default=None, max_length=200)
+    run_url: str | None = Field(default=None, max_length=1000)
+    log_url: str | None = Field(default=None, max_length=1000)
+    failure: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = utc_time()
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    finished_at: datetime | None = utc_time(default=None)
+    polled_at: datetime | None = utc_time(default=None)
+    retire_at: datetime | None = utc_time(default=None)  # scheduled retirement
+    retire_operation_id: str | None = Field(default=None, max_length=200)
+    archive_url: str | None = Field(default=None, max_length=1000)
+    retired_at: datetime | None = utc_time(default=None)
+
+
+class Simmer(SQLModel, table=True):
+    """A deployment left running for days while its health is watched."""
+
+    __tablename__ = "simmer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    deployment_id: int = Field(foreign_key="deployment.id", unique=True)
+    state: str = Field(default="running", max_length=20)  # running, passed, stalled, superseded
+    started_at: datetime = utc_time()
+    ends_at: datetime = utc_time()
+    last_advance_at: datetime | None = utc_time(default=None)
+    best_value: float | None = None
+    sampled_at: datetime | None = utc_time(default=None)
+    trouble: str | None = Field(default=None, max_length=1000)
+
+
+class HealthSample(SQLModel, table=True):
+    __tablename__ = "health_sample"
+
+    id: int | None = Field(default=None, primary_key=True)
+    simmer_id: int = Field(foreign_key="simmer.id", index=True)
+    at: datetime = utc_time()
+    value: float | None = None
+    ok: bool = True
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class CIDelivery(SQLModel, table=True):
+    """CI callbacks seen, by their delivery id: a replayed callback is recognised and ignored."""
+
+    __tablename__ = "ci_delivery"
+
+    id: str = Field(primary_key=True, max_length=200)
+    received_at: datetime = utc_time()
+
+
+class Announcement(SQLModel, table=True):
+    __tablename__ = "announcement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    text: str = Field(max_length=10000)
+    channels: str = Field(max_length=2000)  # comma-separated
+    post_at: datetime = utc_time()
+    created_at: datetime = utc_time()
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    corrections: int = 0

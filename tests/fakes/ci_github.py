@@ -1,0 +1,166 @@
+"""A fake GitHub Actions API on 127.0.0.1: workflow dispatches become runs titled by the workflow's
+run-name template, listed newest first (optionally only after a lag, as on GitHub), with a status the
+test sets. Bearer-token, Accept and API-version checks like GitHub's; every request is recorded;
+faults (``fail_next``, ``timeout_next``) are injected by method and path regex."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from tests.fakes.github_git import DOCS
+from tests.fakes.github_server import API_VERSION, RecordedCall
+from tests.fakes.local_server import LocalServer
+
+RUN_NAME = "tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}"  # Tower's documented convention
+INPUTS = ("tag", "version", "operation_id", "pipeline", "environment", "callback_url")
+WORKFLOW_ID = 161335
+FIRST_RUN_ID = 9_876_543_210
+NOT_FOUND = (404, {"message": "Not Found", "documentation_url": DOCS})
+
+
+class FakeGitHubActions(LocalServer):
+    def __init__(self, repository: str = "acme/demo", workflow: str = "deploy.yml", token: str = "ghp_fake", *,
+                 run_name: str = RUN_NAME, inputs: tuple[str, ...] = INPUTS, refs: tuple[str, ...] = ("main",)):
+        super().__init__()
+        self.repository, self.workflow, self.token = repository, workflow, token
+        self.run_name, self.inputs, self.refs = run_name, inputs, refs
+        self.runs: dict[int, dict] = {}  # id -> run JSON, as GitHub shows it
+        self.dispatches: list[dict] = []  # the body of each accepted dispatch
+        self.list_lag = 0  # a new run stays out of this many listings (GitHub lists runs a moment late)
+        self.calls: list[RecordedCall] = []
+        self._faults: list[list] = []  # [kind, method, pattern, count, value]
+        repo = re.escape(repository)
+        self._routes = [
+            ("POST", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)/dispatches$"), self._dispatch),
+            ("GET", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)/runs$"), self._list_runs),
+            ("GET", re.compile(rf"^/repos/{repo}/actions/runs/(\d+)$"), self._get_run),
+        ]
+
+    # -- test controls -------------------------------------------------------------------------
+    @property
+    def started(self) -> int:
+        return len(self.runs)
+
+    def set_status(self, run_id: int | str, status: str, conclusion: str | None = None) -> None:
+        run = self.runs[int(run_id)]
+        run.update(status=status, conclusion=conclusion, updated_at=_now())
+
+    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
+        """Answer the next `count` matching requests with `status`, without acting on them."""
+        self._faults.append(["fail", method.upper(), re.compile(path_regex), count, status])
+
+    def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
+        """Act on the next matching requests, then answer only after `delay` (past the client's timeout)."""
+        self._faults.append(["delay", method.upper(), re.compile(path_regex), count, delay])
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def _take(self, kind: str, call: RecordedCall) -> Any:
+        for fault in self._faults:
+            if fault[0] == kind and fault[1] == call.method and fault[2].search(call.path):
+                fault[3] -= 1
+                if fault[3] == 0:
+                    self._faults.remove(fault)
+                return fault[4]
+        return None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = ...
+        call = RecordedCall(request.method, request.path, dict(request.query), body, CIMultiDict(request.headers))
+        self.calls.append(call)
+        if (status := self._take("fail", call)) is not None:
+            answer: tuple = (status, {"message": "Server Error"})
+        elif body is ...:
+            answer = (400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
+        else:
+            answer = self._check_headers(call) or self._route(call)
+        call.status, call.response = answer
+        if delay := self._take("delay", call):
+            await self._sleep(delay)
+        if answer[0] == 204:
+            return web.Response(status=204)
+        return web.json_response(answer[1], status=answer[0])
+
+    def _check_headers(self, call: RecordedCall) -> tuple | None:
+        if call.headers.get("Authorization") != f"Bearer {self.token}":
+            message = "Bad credentials" if "Authorization" in call.headers else "Requires authentication"
+            return 401, {"message": message, "documentation_url": DOCS}
+        if "application/vnd.github+json" not in call.headers.get("Accept", ""):
+            return 415, {"message": f"Unsupported 'Accept' header: {call.headers.get('Accept')!r}"}
+        if call.headers.get("X-GitHub-Api-Version") != API_VERSION:
+            return 400, {"message": f"API version {call.headers.get('X-GitHub-Api-Version')} is not supported."}
+        return None
+
+    def _route(self, call: RecordedCall) -> tuple:
+        for method, pattern, handler in self._routes:
+            if method == call.method and (match := pattern.match(call.path)):
+                return handler(call, *match.groups())
+        return NOT_FOUND
+
+    def _known_workflow(self, workflow: str) -> bool:
+        return workflow in (self.workflow, str(WORKFLOW_ID))  # GitHub takes the file name or the id
+
+    # -- endpoints -------------------------------------------------------------------------------
+    def _dispatch(self, call: RecordedCall, workflow: str) -> tuple:
+        if not self._known_workflow(workflow):
+            return NOT_FOUND
+        body = call.json if isinstance(call.json, dict) else {}
+        if "ref" not in body:
+            return 422, {"message": "Invalid request.\n\n\"ref\" wasn't supplied.", "documentation_url": DOCS}
+        if body["ref"] not in self.refs:
+            return 422, {"message": f"No ref found for: {body['ref']}", "documentation_url": DOCS}
+        inputs = body.get("inputs") or {}
+        if unexpected := sorted(set(inputs) - set(self.inputs)):
+            return 422, {"message": f"Unexpected inputs provided: {json.dumps(unexpected)}", "documentation_url": DOCS}
+        if any(not isinstance(v, str) for v in inputs.values()):
+            return 422, {"message": "Invalid request.\n\nFor 'properties/inputs', values must be strings.",
+                         "documentation_url": DOCS}
+        self.dispatches.append(body)
+        run_id = FIRST_RUN_ID + len(self.runs)
+        title = re.sub(r"\$\{\{\s*inputs\.(\w+)\s*\}\}", lambda m: inputs.get(m.group(1), ""), self.run_name)
+        self.runs[run_id] = {
+            "id": run_id, "name": "Deploy", "display_title": title, "run_number": len(self.runs) + 1,
+            "event": "workflow_dispatch", "status": "queued", "conclusion": None, "workflow_id": WORKFLOW_ID,
+            "head_branch": body["ref"], "head_sha": "0" * 40, "path": f".github/workflows/{self.workflow}",
+            "url": f"{self.base_url}/repos/{self.repository}/actions/runs/{run_id}",
+            "html_url": f"https://github.com/{self.repository}/actions/runs/{run_id}",
+            "created_at": _now(), "updated_at": _now(), "_unlisted": self.list_lag}
+        return 204, None
+
+    def _list_runs(self, call: RecordedCall, workflow: str) -> tuple:
+        if not self._known_workflow(workflow):
+            return NOT_FOUND
+        per_page = min(int(call.query.get("per_page", 30)), 100)
+        listed = []
+        for run in sorted(self.runs.values(), key=lambda r: r["id"], reverse=True):
+            if run["_unlisted"] > 0:
+                run["_unlisted"] -= 1
+                continue
+            if call.query.get("event", run["event"]) == run["event"] and \
+                    call.query.get("branch", run["head_branch"]) == run["head_branch"]:
+                listed.append(_public(run))
+        return 200, {"total_count": len(listed), "workflow_runs": listed[:per_page]}
+
+    def _get_run(self, call: RecordedCall, run_id: str) -> tuple:
+        run = self.runs.get(int(run_id))
+        return (200, _public(run)) if run else NOT_FOUND
+
+
+def _public(run: dict) -> dict:
+    return {k: v for k, v in run.items() if not k.startswith("_")}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
