@@ -8,6 +8,7 @@ late, repeated or replayed event changes nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from commands.context import Reply
 from commands.ports import CIError, CIUnavailable, ForgeError, RunRequest
 from commands.rules.lifecycle import Action, State, TRANSITIONS
 from commands.services import Services
-from storage.queries import candidates, deploys, directory, releases, scope
+from storage.queries import candidates, deploys, directory, operations, releases, scope
 from storage.tables import Deployment, Release
 
 log = logging.getLogger("tower.deploys")
@@ -34,7 +35,7 @@ async def record_ci_event(svc: Services, event: dict) -> str:
     async with svc.db.write() as session:
         deployment = await deploys.by_operation(session, op)
         if deployment is None:
-            raise UnknownOperation(op)
+            return await _integrate_event(session, svc, op, kind, event, now)
         release = await releases.by_id(session, deployment.release_id)
         project_row = await directory.project_by_id(session, release.project_id)
         project = svc.settings.project(project_row.key)
@@ -50,6 +51,25 @@ async def record_ci_event(svc: Services, event: dict) -> str:
     for task in follow_up:
         await task()
     return outcome
+
+
+async def _integrate_event(session, svc: Services, op: str, kind: str, event: dict, now: datetime) -> str:
+    """The integrate pipeline after a ship: recorded as an operation; a failure is told to the team."""
+    recorded = await operations.get(session, op)
+    if recorded is None or recorded.kind != "integrate":
+        raise UnknownOperation(op)
+    release = await releases.by_id(session, recorded.release_id)
+    project = svc.settings.project((await directory.project_by_id(session, release.project_id)).key)
+    if kind == "integrate.succeeded":
+        await operations.finish(session, op, json.dumps({"outcome": "succeeded", "run_url": event.get("run_url")}), now)
+        return "integrated"
+    if kind == "integrate.failed":
+        await operations.finish(session, op, json.dumps({"outcome": "failed"}), now)
+        note = Reply(text=f"The integrate pipeline of {project.key} {release.version} failed: "
+                          f"{str(event.get('detail') or 'no details')[:300]}", ok=False)
+        await outbox.post_many(session, project.channels.team, note, key=f"{op}:failed", now=now)
+        return "integrate failed"
+    return f"ignored ({kind})"
 
 
 async def _deploy_event(session, svc, project, release: Release, deployment: Deployment, kind: str, event: dict,
@@ -133,6 +153,7 @@ async def _fail(session, svc: Services, project, release: Release, title: str, t
 async def ensure_deploying(session, release: Release, now: datetime, reason: str) -> bool:
     """Bring the release to `deploying` if the CI outran the command that started it (a fast local run
     finishes before `/deploy start` records its own transition). False if it cannot be."""
+    await session.refresh(release)  # the command that started the deploy may have moved it meanwhile
     if release.state == State.DEPLOYING.value:
         return True
     if (State(release.state), Action.DEPLOY) not in TRANSITIONS:

@@ -96,6 +96,7 @@ class CISettings(_Strict):
     trigger_token_env: str | None = None  # gitlab: the variable with the pipeline trigger token
     secret_env: str | None = None  # the variable with the secret that signs CI callbacks (and webhooks)
     poll_seconds: float = Field(default=60, gt=0)  # how often Tower asks the CI, in case a callback is lost
+    timeout_seconds: float = Field(default=20, gt=0)  # how long a call to the CI may take
 
     @model_validator(mode="after")
     def _needs(self) -> CISettings:

@@ -26,7 +26,7 @@ from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
 from commands.services import Services
 from commands.settings import ProjectSettings
-from storage.queries import candidates, deploys, releases
+from storage.queries import candidates, deploys, operations, releases
 
 
 async def ship(inv: Invocation, svc: Services) -> Reply:
@@ -130,7 +130,11 @@ async def _integrate_and_point(svc: Services, project: ProjectSettings, release,
     ci = svc.cis.for_project(project)
     problems = []
     if ci is not None:
-        request = run_request(svc, project, release, tag, f"tower-{project.key}-{release.number}-integrate", "integrate", None)
+        op = f"tower-{project.key}-{release.number}-integrate"
+        async with svc.db.write() as session:  # recorded first, so its callbacks are recognised
+            now = svc.clock.now()
+            await operations.start(session, key=op, kind="integrate", release_id=release.id, payload="{}", now=now, until=now)
+        request = run_request(svc, project, release, tag, op, "integrate", None)
         try:
             await ci.find(request) or await ci.trigger(request)
         except CIError as err:

@@ -12,6 +12,7 @@ from bot.integrations.ci_github import GitHubActionsCI
 from commands.ports import CIError, CIUnavailable, Run, RunRequest
 from tests.ci_contract import *  # noqa: F403
 from tests.ci_contract import CIUnderTest, request
+from tests.ci_fixtures import closing, under_test
 from tests.fakes.ci_github import FIRST_RUN_ID, FakeGitHubActions
 
 REPO = "acme/demo"
@@ -35,16 +36,13 @@ def make_ci(actions: FakeGitHubActions, token: str | None = TOKEN, workflow: str
 
 @pytest.fixture
 async def ci(actions) -> AsyncIterator[GitHubActionsCI]:
-    ci = make_ci(actions)
-    yield ci
-    await ci.close()
+    async with closing(make_ci(actions)) as ci:
+        yield ci
 
 
 @pytest.fixture
-async def ci_under_test(actions, ci) -> CIUnderTest:
-    async def started() -> int:
-        return actions.started
-    return CIUnderTest(ci, started)
+def ci_under_test(actions, ci) -> CIUnderTest:
+    return under_test(ci, actions)
 
 
 # -- the exact REST calls ------------------------------------------------------------------------
@@ -83,11 +81,8 @@ async def test_missing_environment_and_callback_are_sent_as_empty_inputs(actions
 
 async def test_another_ref_is_dispatched_on_that_ref(actions):
     actions.refs = ("main", "release")
-    ci = GitHubActionsCI(REPO, WORKFLOW, TOKEN, ref="release", api_url=actions.base_url)
-    try:
+    async with closing(GitHubActionsCI(REPO, WORKFLOW, TOKEN, ref="release", api_url=actions.base_url)) as ci:
         await ci.trigger(request())
-    finally:
-        await ci.close()
     assert actions.dispatches[0]["ref"] == "release"
 
 
@@ -124,12 +119,9 @@ async def test_a_run_listed_late_gets_a_placeholder_that_status_resolves(actions
 
 @pytest.mark.parametrize("token", ["ghp_wrongToken999", None])
 async def test_a_refused_token_is_a_ci_error_naming_the_variable(actions, token):
-    ci = make_ci(actions, token=token)
-    try:
+    async with closing(make_ci(actions, token=token)) as ci:
         with pytest.raises(CIError) as caught:
             await ci.trigger(request())
-    finally:
-        await ci.close()
     assert not isinstance(caught.value, CIUnavailable)
     text = f"{caught.value} {caught.value!r}"
     assert "401" in text and TOKEN_ENV in text and "actions: write" in text
@@ -138,12 +130,9 @@ async def test_a_refused_token_is_a_ci_error_naming_the_variable(actions, token)
 
 
 async def test_an_unknown_workflow_is_a_ci_error_naming_it(actions):
-    ci = make_ci(actions, workflow="nope.yml")
-    try:
+    async with closing(make_ci(actions, workflow="nope.yml")) as ci:
         with pytest.raises(CIError, match="404.*nope.yml") as caught:
             await ci.trigger(request())
-    finally:
-        await ci.close()
     assert not isinstance(caught.value, CIUnavailable)
 
 
@@ -170,8 +159,7 @@ async def test_a_5xx_on_a_read_is_retried(actions, ci):
 
 
 async def test_a_dispatch_whose_answer_is_lost_is_found_instead_of_triggered_again(actions):
-    ci = make_ci(actions, timeout=0.3)
-    try:
+    async with closing(make_ci(actions, timeout=0.3)) as ci:
         actions.timeout_next("POST", r"/dispatches$", delay=5)
         async with asyncio.timeout(10):
             with pytest.raises(CIUnavailable) as caught:
@@ -182,8 +170,6 @@ async def test_a_dispatch_whose_answer_is_lost_is_found_instead_of_triggered_aga
         assert found is not None and found.run_id == str(FIRST_RUN_ID)
         assert actions.started == 1
         assert [c.method for c in actions.calls].count("POST") == 1
-    finally:
-        await ci.close()
 
 
 async def test_a_stopped_server_is_unavailable_and_nothing_started(actions, ci):

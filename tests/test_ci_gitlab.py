@@ -13,6 +13,7 @@ from bot.integrations.ci_gitlab import GitLabPipelineCI
 from commands.ports import CIError, CIUnavailable, Run, RunRequest
 from tests.ci_contract import *  # noqa: F403
 from tests.ci_contract import CIUnderTest, request
+from tests.ci_fixtures import closing, under_test
 from tests.fakes.ci_gitlab import FIRST_PIPELINE_ID, FakeGitLabCI
 
 PROJECT = "group/project"
@@ -36,16 +37,13 @@ def make_ci(gitlab: FakeGitLabCI, trigger_token: str | None = TRIGGER_TOKEN, api
 
 @pytest.fixture
 async def ci(gitlab) -> AsyncIterator[GitLabPipelineCI]:
-    ci = make_ci(gitlab)
-    yield ci
-    await ci.close()
+    async with closing(make_ci(gitlab)) as ci:
+        yield ci
 
 
 @pytest.fixture
-async def ci_under_test(gitlab, ci) -> CIUnderTest:
-    async def started() -> int:
-        return gitlab.started
-    return CIUnderTest(ci, started)
+def ci_under_test(gitlab, ci) -> CIUnderTest:
+    return under_test(ci, gitlab)
 
 
 # -- the exact calls -----------------------------------------------------------------------------
@@ -97,15 +95,12 @@ async def test_status_maps_gitlab_pipeline_statuses(gitlab, ci):
 
 
 async def test_without_an_api_token_status_is_unknown_and_find_refuses_to_guess(gitlab):
-    ci = make_ci(gitlab, api_token=None)
-    try:
+    async with closing(make_ci(gitlab, api_token=None)) as ci:
         run = await ci.trigger(request())
         assert (await ci.status(run.run_id)).status == "unknown"
         with pytest.raises(CIError, match=API_ENV) as caught:
             await ci.find(request())  # GitLab would start a second pipeline: "None" would be a lie
         assert not isinstance(caught.value, CIUnavailable)
-    finally:
-        await ci.close()
     assert len(gitlab.calls) == 1
 
 
@@ -114,12 +109,9 @@ async def test_without_an_api_token_status_is_unknown_and_find_refuses_to_guess(
 
 @pytest.mark.parametrize("token", ["glptt-wrong", None])
 async def test_a_refused_trigger_token_is_a_ci_error_naming_its_variable(gitlab, token):
-    ci = make_ci(gitlab, trigger_token=token)
-    try:
+    async with closing(make_ci(gitlab, trigger_token=token)) as ci:
         with pytest.raises(CIError) as caught:
             await ci.trigger(request())
-    finally:
-        await ci.close()
     assert not isinstance(caught.value, CIUnavailable)
     text = f"{caught.value} {caught.value!r}"
     assert TRIGGER_ENV in text and TRIGGER_TOKEN not in text and (token is None or token not in text)
@@ -128,24 +120,18 @@ async def test_a_refused_trigger_token_is_a_ci_error_naming_its_variable(gitlab,
 
 async def test_a_refused_api_token_is_a_ci_error_naming_its_variable(gitlab, ci):
     run = await ci.trigger(request())
-    other = make_ci(gitlab, api_token="glpat-wrong")
-    try:
+    async with closing(make_ci(gitlab, api_token="glpat-wrong")) as other:
         for attempt in (lambda: other.find(request()), lambda: other.status(run.run_id)):
             with pytest.raises(CIError) as caught:
                 await attempt()
             text = f"{caught.value} {caught.value!r}"
             assert "401" in text and API_ENV in text and "glpat-wrong" not in text and API_TOKEN not in text
-    finally:
-        await other.close()
 
 
 async def test_an_unknown_ref_is_a_ci_error_naming_it(gitlab):
-    ci = make_ci(gitlab, ref="nope")
-    try:
+    async with closing(make_ci(gitlab, ref="nope")) as ci:
         with pytest.raises(CIError, match="Reference not found.*'nope'") as caught:
             await ci.trigger(request())
-    finally:
-        await ci.close()
     assert not isinstance(caught.value, CIUnavailable)
 
 
@@ -166,8 +152,7 @@ async def test_a_5xx_on_a_read_is_retried(gitlab, ci):
 
 
 async def test_a_trigger_whose_answer_is_lost_is_found_instead_of_triggered_again(gitlab):
-    ci = make_ci(gitlab, timeout=0.3)
-    try:
+    async with closing(make_ci(gitlab, timeout=0.3)) as ci:
         gitlab.timeout_next("POST", r"/trigger/pipeline$", delay=5)
         async with asyncio.timeout(10):
             with pytest.raises(CIUnavailable) as caught:
@@ -176,8 +161,6 @@ async def test_a_trigger_whose_answer_is_lost_is_found_instead_of_triggered_agai
             found = await ci.find(request("op-lost"))
         assert found is not None and found.run_id == str(FIRST_PIPELINE_ID)
         assert gitlab.started == 1 and len(gitlab.calls_to("POST", "trigger")) == 1
-    finally:
-        await ci.close()
 
 
 async def test_a_stopped_server_is_unavailable_and_nothing_started(gitlab, ci):

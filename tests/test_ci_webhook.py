@@ -19,6 +19,7 @@ from bot.integrations.ci_webhook import WebhookCI
 from commands.ports import CIError, CIUnavailable, Run
 from tests.ci_contract import *  # noqa: F403
 from tests.ci_contract import CIUnderTest, request
+from tests.ci_fixtures import closing, under_test
 from tests.fakes.ci_webhook import FakeCIWebhook
 
 SECRET = "whsec-s3cretWebhookValue0123"
@@ -37,16 +38,13 @@ def make_ci(hook: FakeCIWebhook, secret: str | None = SECRET, timeout: float = 5
 
 @pytest.fixture
 async def ci(hook) -> AsyncIterator[WebhookCI]:
-    ci = make_ci(hook)
-    yield ci
-    await ci.close()
+    async with closing(make_ci(hook)) as ci:
+        yield ci
 
 
 @pytest.fixture
-async def ci_under_test(hook, ci) -> CIUnderTest:
-    async def started() -> int:
-        return hook.started
-    return CIUnderTest(ci, started, pollable=False, findable=False)
+def ci_under_test(hook, ci) -> CIUnderTest:
+    return under_test(ci, hook, pollable=False, findable=False)
 
 
 def sign(timestamp: str, raw: bytes, secret: str = SECRET) -> str:
@@ -102,12 +100,9 @@ async def test_the_receiver_refuses_bad_signatures_and_stale_timestamps(hook):
 
 
 async def test_a_wrong_secret_is_a_ci_error_naming_the_variable(hook):
-    ci = make_ci(hook, secret="whsec-wrong")
-    try:
+    async with closing(make_ci(hook, secret="whsec-wrong")) as ci:
         with pytest.raises(CIError) as caught:
             await ci.trigger(request())
-    finally:
-        await ci.close()
     assert not isinstance(caught.value, CIUnavailable)
     text = f"{caught.value} {caught.value!r}"
     assert "401" in text and SECRET_ENV in text and "whsec-wrong" not in text and SECRET not in text
@@ -115,12 +110,9 @@ async def test_a_wrong_secret_is_a_ci_error_naming_the_variable(hook):
 
 
 async def test_a_missing_secret_is_a_ci_error_before_anything_is_sent(hook):
-    ci = make_ci(hook, secret=None)
-    try:
+    async with closing(make_ci(hook, secret=None)) as ci:
         with pytest.raises(CIError, match=f"{SECRET_ENV} is not set"):
             await ci.trigger(request())
-    finally:
-        await ci.close()
     assert hook.received == []
 
 
@@ -149,8 +141,7 @@ async def test_a_429_is_retried(hook, ci):
 
 
 async def test_a_request_whose_answer_is_lost_can_be_sent_again_and_starts_nothing_new(hook):
-    ci = make_ci(hook, timeout=0.3)
-    try:
+    async with closing(make_ci(hook, timeout=0.3)) as ci:
         hook.timeout_next(delay=5)
         async with asyncio.timeout(10):
             with pytest.raises(CIUnavailable) as caught:
@@ -161,8 +152,6 @@ async def test_a_request_whose_answer_is_lost_can_be_sent_again_and_starts_nothi
         assert again.run_id == "wh-1" and hook.started == 1
         assert [r.headers["Idempotency-Key"] for r in hook.received] == ["op-lost", "op-lost"]
         assert [r.status for r in hook.received] == [202, 200]
-    finally:
-        await ci.close()
 
 
 async def test_a_stopped_receiver_is_unavailable_and_nothing_started(hook, ci):
@@ -174,10 +163,7 @@ async def test_a_stopped_receiver_is_unavailable_and_nothing_started(hook, ci):
 
 
 async def test_messages_name_the_host_not_the_url(hook):
-    ci = WebhookCI(f"{hook.base_url}/hooks/s3cret-path-token", SECRET, secret_env=SECRET_ENV)
-    try:
+    async with closing(WebhookCI(f"{hook.base_url}/hooks/s3cret-path-token", SECRET, secret_env=SECRET_ENV)) as ci:
         with pytest.raises(CIError) as caught:
             await ci.trigger(request())  # no such path: 404
-    finally:
-        await ci.close()
     assert "404" in str(caught.value) and "s3cret-path-token" not in str(caught.value)

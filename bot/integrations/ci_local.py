@@ -22,6 +22,7 @@ class LocalCommandCI:
         self.project_key, self.settings, self.report, self.cwd = project_key, settings, report, cwd
         self._runs: dict[str, Run] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._procs: set[asyncio.subprocess.Process] = set()
 
     async def trigger(self, request: RunRequest) -> Run:
         if request.operation_id in self._runs:  # the same operation twice: still one run
@@ -45,6 +46,10 @@ class LocalCommandCI:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
     async def close(self) -> None:
+        for proc in list(self._procs):  # a run cut short by shutdown: its process must not outlive Tower
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -73,7 +78,11 @@ class LocalCommandCI:
         self.cwd.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_shell(command, cwd=self.cwd, env=env, stdout=asyncio.subprocess.PIPE,
                                                      stderr=asyncio.subprocess.STDOUT)
-        out, _ = await proc.communicate()
+        self._procs.add(proc)
+        try:
+            out, _ = await proc.communicate()
+        finally:
+            self._procs.discard(proc)
         return proc.returncode == 0, out.decode(errors="replace")[-OUTPUT_KEPT:]
 
     async def _send(self, request: RunRequest, event: str, output: str) -> None:

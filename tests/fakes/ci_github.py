@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any
 
 from aiohttp import web
-from multidict import CIMultiDict
 
+from tests.fakes.faults import Faults
 from tests.fakes.github_git import DOCS
-from tests.fakes.github_server import API_VERSION, RecordedCall
+from tests.fakes.github_server import RecordedCall, check_headers
 from tests.fakes.local_server import LocalServer
 
 RUN_NAME = "tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}"  # Tower's documented convention
@@ -34,7 +33,7 @@ class FakeGitHubActions(LocalServer):
         self.dispatches: list[dict] = []  # the body of each accepted dispatch
         self.list_lag = 0  # a new run stays out of this many listings (GitHub lists runs a moment late)
         self.calls: list[RecordedCall] = []
-        self._faults: list[list] = []  # [kind, method, pattern, count, value]
+        self._faults = Faults()
         repo = re.escape(repository)
         self._routes = [
             ("POST", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)/dispatches$"), self._dispatch),
@@ -53,55 +52,31 @@ class FakeGitHubActions(LocalServer):
 
     def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
         """Answer the next `count` matching requests with `status`, without acting on them."""
-        self._faults.append(["fail", method.upper(), re.compile(path_regex), count, status])
+        self._faults.add("fail", method, path_regex, status, count)
 
     def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
         """Act on the next matching requests, then answer only after `delay` (past the client's timeout)."""
-        self._faults.append(["delay", method.upper(), re.compile(path_regex), count, delay])
+        self._faults.add("delay", method, path_regex, delay, count)
 
     # -- plumbing --------------------------------------------------------------------------------
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
 
-    def _take(self, kind: str, call: RecordedCall) -> Any:
-        for fault in self._faults:
-            if fault[0] == kind and fault[1] == call.method and fault[2].search(call.path):
-                fault[3] -= 1
-                if fault[3] == 0:
-                    self._faults.remove(fault)
-                return fault[4]
-        return None
-
     async def _handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = ...
-        call = RecordedCall(request.method, request.path, dict(request.query), body, CIMultiDict(request.headers))
+        call = await RecordedCall.read(request)
         self.calls.append(call)
-        if (status := self._take("fail", call)) is not None:
+        if (status := self._faults.take("fail", call.method, call.path)) is not None:
             answer: tuple = (status, {"message": "Server Error"})
-        elif body is ...:
+        elif call.json is ...:
             answer = (400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
         else:
-            answer = self._check_headers(call) or self._route(call)
+            answer = check_headers(call, self.token) or self._route(call)
         call.status, call.response = answer
-        if delay := self._take("delay", call):
+        if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
         if answer[0] == 204:
             return web.Response(status=204)
         return web.json_response(answer[1], status=answer[0])
-
-    def _check_headers(self, call: RecordedCall) -> tuple | None:
-        if call.headers.get("Authorization") != f"Bearer {self.token}":
-            message = "Bad credentials" if "Authorization" in call.headers else "Requires authentication"
-            return 401, {"message": message, "documentation_url": DOCS}
-        if "application/vnd.github+json" not in call.headers.get("Accept", ""):
-            return 415, {"message": f"Unsupported 'Accept' header: {call.headers.get('Accept')!r}"}
-        if call.headers.get("X-GitHub-Api-Version") != API_VERSION:
-            return 400, {"message": f"API version {call.headers.get('X-GitHub-Api-Version')} is not supported."}
-        return None
 
     def _route(self, call: RecordedCall) -> tuple:
         for method, pattern, handler in self._routes:

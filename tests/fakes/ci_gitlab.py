@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.fakes.faults import Faults
 from tests.fakes.local_server import LocalServer
 
 PROJECT_ID = 4242
@@ -39,7 +39,7 @@ class FakeGitLabCI(LocalServer):
         self.pipelines: dict[int, dict] = {}  # id -> pipeline JSON, as GitLab shows it
         self.variables: dict[int, dict[str, str]] = {}  # id -> the trigger's variables
         self.calls: list[RecordedCall] = []
-        self._faults: list[list] = []  # [kind, method, pattern, count, value]
+        self._faults = Faults()
         self._routes = [
             ("POST", re.compile(r"^trigger/pipeline$"), self._trigger),
             ("GET", re.compile(r"^pipelines$"), self._list),
@@ -60,11 +60,11 @@ class FakeGitLabCI(LocalServer):
 
     def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
         """The next `count` matching requests get `status` and change nothing."""
-        self._faults.append(["fail", method.upper(), re.compile(path_regex), count, status])
+        self._faults.add("fail", method, path_regex, status, count)
 
     def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
         """The next matching requests are carried out, then answered only after `delay` seconds."""
-        self._faults.append(["delay", method.upper(), re.compile(path_regex), count, delay])
+        self._faults.add("delay", method, path_regex, delay, count)
 
     def calls_to(self, method: str, path_regex: str) -> list[RecordedCall]:
         return [c for c in self.calls if c.method == method and re.search(path_regex, c.path)]
@@ -73,26 +73,17 @@ class FakeGitLabCI(LocalServer):
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
 
-    def _take(self, kind: str, call: RecordedCall) -> Any:
-        for fault in self._faults:
-            if fault[0] == kind and fault[1] == call.method and fault[2].search(call.path):
-                fault[3] -= 1
-                if fault[3] == 0:
-                    self._faults.remove(fault)
-                return fault[4]
-        return None
-
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.rel_url.raw_path  # request.path would decode group%2Fproject
         form = {k: str(v) for k, v in (await request.post()).items()} if request.method == "POST" else {}
         call = RecordedCall(request.method, path, dict(request.query), form, CIMultiDict(request.headers))
         self.calls.append(call)
-        if (status := self._take("fail", call)) is not None:
+        if (status := self._faults.take("fail", call.method, call.path)) is not None:
             answer: tuple = (status, {"message": f"{status} Server Error"})
         else:
             answer = self._route(call)
         call.status = answer[0]
-        if delay := self._take("delay", call):
+        if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
         return web.json_response(answer[1], status=answer[0])
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from tests.fakes.faults import Faults
 from tests.fakes.local_server import LocalServer
 
 WINDOW_S = 300
@@ -33,8 +34,7 @@ class FakeCIWebhook(LocalServer):
         self.runs: dict[str, dict] = {}  # Idempotency-Key -> the run it started
         self.answer_with_run = True  # False: a bare 202, so Tower uses the operation id as run id
         self.now: Callable[[], float] = time.time  # the receiver's clock
-        self._fail: list[int] = []  # statuses for the next requests, answered without acting
-        self._delay: list[float] = []  # delays for the next requests, answered after acting
+        self._faults = Faults()  # "fail": answered without acting; "delay": answered late, after acting
 
     @property
     def url(self) -> str:
@@ -45,11 +45,11 @@ class FakeCIWebhook(LocalServer):
         return len(self.runs)
 
     def fail_next(self, status: int = 502, count: int = 1) -> None:
-        self._fail += [status] * count
+        self._faults.add("fail", "POST", "", status, count)
 
     def timeout_next(self, delay: float = 5.0, count: int = 1) -> None:
         """Start the run, then answer only after `delay` (past the client's timeout)."""
-        self._delay += [delay] * count
+        self._faults.add("delay", "POST", "", delay, count)
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post(self.path, self._hook)
@@ -57,10 +57,11 @@ class FakeCIWebhook(LocalServer):
     async def _hook(self, request: web.Request) -> web.Response:
         got = Received(dict(request.headers), await request.read())
         self.received.append(got)
-        status, body = (self._fail.pop(0), {"error": "upstream failed"}) if self._fail else self._accept(got)
+        fail = self._faults.take("fail", request.method, request.path)
+        status, body = (fail, {"error": "upstream failed"}) if fail is not None else self._accept(got)
         got.status = status
-        if self._delay:
-            await self._sleep(self._delay.pop(0))
+        if (delay := self._faults.take("delay", request.method, request.path)) is not None:
+            await self._sleep(delay)
         if body is None:
             return web.Response(status=status)
         return web.json_response(body, status=status)

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.fakes.faults import Faults
 from tests.fakes.github_git import DOCS, GitStore, IssueTracker
 from tests.fakes.local_server import LocalServer
 
@@ -40,13 +41,28 @@ class RecordedCall:
         """The path below /repos/{owner}/{repo}/ ("" for the repository itself)."""
         return re.sub(r"^/repos/[^/]+/[^/]+/?", "", self.path)
 
+    @classmethod
+    async def read(cls, request: web.Request) -> RecordedCall:
+        """The request as received; its `json` is ``...`` when the body is not JSON."""
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = ...
+        return cls(request.method, request.path, dict(request.query), body, CIMultiDict(request.headers))
 
-@dataclass
-class _Fault:
-    method: str
-    pattern: re.Pattern[str]
-    count: int
-    value: Any = None  # the status of a failure, the seconds of a delay, the action of a hook
+
+def check_headers(call: RecordedCall, token: str) -> Answer | None:
+    """GitHub's refusal of a call without the bearer `token`, the JSON media type or the API version."""
+    if call.headers.get("Authorization") != f"Bearer {token}":
+        message = "Bad credentials" if "Authorization" in call.headers else "Requires authentication"
+        return 401, {"message": message, "documentation_url": DOCS}
+    if "application/vnd.github+json" not in call.headers.get("Accept", ""):
+        return 415, {"message": f"Unsupported 'Accept' header: {call.headers.get('Accept')!r}"}
+    if call.headers.get("X-GitHub-Api-Version") != API_VERSION:
+        version = call.headers.get("X-GitHub-Api-Version")
+        return 400, {"message": f"API version {version} is not supported.", "documentation_url": DOCS}
+    return None
 
 
 def _b64(data: bytes) -> str:
@@ -64,9 +80,7 @@ class FakeGitHub(LocalServer):
         self.releases: dict[str, dict] = {}
         self.issues = IssueTracker(self.git, self._api, self._html)
         self.calls: list[RecordedCall] = []
-        self._fails: list[_Fault] = []
-        self._delays: list[_Fault] = []
-        self._hooks: list[_Fault] = []
+        self._faults = Faults()  # "fail" (a status), "delay" (seconds), "hook" (an action)
         self._routes = [(m, re.compile(p), h) for m, p, h in self._route_table()]
 
     # -- lifecycle and test controls ---------------------------------------------------------
@@ -79,64 +93,38 @@ class FakeGitHub(LocalServer):
 
     def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
         """Answer the next `count` matching requests with `status`, without acting on them."""
-        self._fails.append(_Fault(method.upper(), re.compile(path_regex), count, status))
+        self._faults.add("fail", method, path_regex, status, count)
 
     def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
         """Act on the next matching requests, then answer only after `delay` (past the client's
         timeout): the client can't know whether its write happened."""
-        self._delays.append(_Fault(method.upper(), re.compile(path_regex), count, delay))
+        self._faults.add("delay", method, path_regex, delay, count)
 
     def on_next(self, method: str, path_regex: str, action: Callable[[], None], count: int = 1) -> None:
         """Run `action` just before handling the next matching requests (another writer, say)."""
-        self._hooks.append(_Fault(method.upper(), re.compile(path_regex), count, action))
+        self._faults.add("hook", method, path_regex, action, count)
 
     def calls_since(self, index: int) -> list[tuple[str, str]]:
         return [(c.method, c.rel) for c in self.calls[index:]]
 
     # -- plumbing ------------------------------------------------------------------------------
-    @staticmethod
-    def _take(faults: list[_Fault], call: RecordedCall) -> Any:
-        for fault in faults:
-            if fault.method == call.method and fault.pattern.search(call.path):
-                fault.count -= 1
-                if fault.count == 0:
-                    faults.remove(fault)
-                return fault.value
-        return None
-
     async def _handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = ...
-        call = RecordedCall(request.method, request.path, dict(request.query), body, CIMultiDict(request.headers))
+        call = await RecordedCall.read(request)
         self.calls.append(call)
-        status = self._take(self._fails, call)
+        status = self._faults.take("fail", call.method, call.path)
         if status is not None:
             answer: Answer = (int(status), {"message": "Server Error"})
-        elif body is ...:
+        elif call.json is ...:
             answer = (400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
         else:
-            if hook := self._take(self._hooks, call):
+            if hook := self._faults.take("hook", call.method, call.path):
                 hook()
-            answer = self._check_headers(call) or self._route(call)
+            answer = check_headers(call, self.token) or self._route(call)
         status, payload, headers = (*answer, {})[:3]
         call.status, call.response = status, payload
-        if delay := self._take(self._delays, call):
+        if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
         return web.json_response(payload, status=status, headers=headers)
-
-    def _check_headers(self, call: RecordedCall) -> Answer | None:
-        if call.headers.get("Authorization") != f"Bearer {self.token}":
-            message = "Bad credentials" if "Authorization" in call.headers else "Requires authentication"
-            return 401, {"message": message, "documentation_url": DOCS}
-        if "application/vnd.github+json" not in call.headers.get("Accept", ""):
-            return 415, {"message": f"Unsupported 'Accept' header: {call.headers.get('Accept')!r}"}
-        if call.headers.get("X-GitHub-Api-Version") != API_VERSION:
-            version = call.headers.get("X-GitHub-Api-Version")
-            return 400, {"message": f"API version {version} is not supported.", "documentation_url": DOCS}
-        return None
 
     def _route(self, call: RecordedCall) -> Answer:
         match = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", call.path)

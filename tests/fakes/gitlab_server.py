@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.fakes.faults import Faults
 from tests.fakes.gitlab_repo import PROJECT_ID, Repo
 from tests.fakes.local_server import LocalServer
 
@@ -33,16 +34,6 @@ class RecordedCall:
     json: Any  # the JSON body, None without one
     headers: CIMultiDict[str]
     status: int | None = None  # None while it is being answered
-
-
-@dataclass
-class _Fault:
-    method: str
-    path: re.Pattern[str]
-    count: int
-    status: int | None = None  # answer this instead of doing anything
-    delay: float | None = None  # do it, then answer only after this long
-    action: Callable[[Repo], object] | None = None  # run this first
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -63,7 +54,7 @@ class FakeGitLab(LocalServer):
         self.max_per_page = max_per_page  # GitLab's is 100; lower it to force several pages
         self.calls: list[RecordedCall] = []
         self.repo = Repo(project, "")
-        self._faults: list[_Fault] = []
+        self._faults = Faults()  # "fail" (a status), "delay" (seconds), "before" (an action); one per request
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., web.Response]]] = [
             (m, re.compile(p), h) for m, p, h in [
                 ("GET", r"/repository/files/(?P<file>[^/]+)/raw", self._raw),
@@ -111,16 +102,16 @@ class FakeGitLab(LocalServer):
 
     def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
         """The next `count` matching requests get `status` and change nothing."""
-        self._faults.append(_Fault(method, re.compile(path_regex), count, status=status))
+        self._faults.add("fail", method, path_regex, status, count)
 
     def timeout_next(self, method: str, path_regex: str, count: int = 1, delay: float = 5.0) -> None:
         """The next `count` matching requests are carried out, then answered only after `delay`
         seconds (past the client's timeout): the client can't know whether they happened."""
-        self._faults.append(_Fault(method, re.compile(path_regex), count, delay=delay))
+        self._faults.add("delay", method, path_regex, delay, count)
 
     def before_next(self, method: str, path_regex: str, action: Callable[[Repo], object], count: int = 1) -> None:
         """Run `action(repo)` just before handling the next matching request (a concurrent push)."""
-        self._faults.append(_Fault(method, re.compile(path_regex), count, action=action))
+        self._faults.add("before", method, path_regex, action, count)
 
     def calls_to(self, method: str, path_regex: str) -> list[RecordedCall]:
         return [c for c in self.calls if c.method == method and re.search(path_regex, c.path)]
@@ -132,25 +123,19 @@ class FakeGitLab(LocalServer):
         body = await request.json() if request.body_exists and request.content_type == "application/json" else None
         call = RecordedCall(request.method, path, dict(request.query), body, CIMultiDict(request.headers))
         self.calls.append(call)
-        fault = self._take_fault(request.method, path)
-        if fault and fault.status:
-            response = _error(fault.status, f"{fault.status} {HTTPStatus(fault.status).phrase}")
+        fault = self._faults.take_fault(request.method, path)
+        kind, value = (fault.kind, fault.value) if fault else (None, None)
+        if kind == "fail" and value:
+            response = _error(value, f"{value} {HTTPStatus(value).phrase}")
         else:
-            if fault and fault.action:
-                fault.action(self.repo)
+            if kind == "before" and value:
+                value(self.repo)
             args = {**request.query, **(body if isinstance(body, dict) else {})}
             response = self._answer(request, path, args)
         call.status = response.status
-        if fault and fault.delay:
-            await self._sleep(fault.delay)
+        if kind == "delay" and value:
+            await self._sleep(value)
         return response
-
-    def _take_fault(self, method: str, path: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.count > 0 and fault.method == method and fault.path.search(path):
-                fault.count -= 1
-                return fault
-        return None
 
     def _answer(self, request: web.Request, path: str, args: dict[str, Any]) -> web.Response:
         refused = self._check_token(request)
