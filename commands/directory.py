@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from commands.settings import Settings
 from storage.database import Database
 from storage.queries import crew, directory
+from storage.locks import hold_for_transaction
 from storage.queries.directory import PersonRecord, sync_people, sync_projects
 from storage.tables import Person, Project
 
@@ -26,6 +27,9 @@ async def sync_from_settings(db: Database, settings: Settings, now: datetime) ->
     if not changed:
         return 0
     async with db.write() as session:
+        # Processes starting together would insert the same rows; they take turns instead, and the
+        # later ones find the work done.
+        await hold_for_transaction(session, "sync-settings")
         count = await sync_people(session, people, now) + await sync_projects(session, projects, now)
         return count + await _sync_rosters(session, settings, now)
 

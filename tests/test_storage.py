@@ -178,3 +178,23 @@ def test_database_urls_are_normalised_and_passwords_hidden():
     assert "secret" not in redacted("postgresql://u:secret@h/db")
     with pytest.raises(Exception, match="SQLite or PostgreSQL"):
         normalise_url("mysql://u@h/db")
+
+
+async def test_towers_starting_together_on_one_database_all_come_up(tmp_path, db_target, clock):
+    """Replicas (or `tower run` beside `tower shell`) start at once: each mirrors the configured
+    people and projects, and none may die of the other's inserts."""
+    from bot.app import open_tower
+    from tests.support import make_settings, run
+
+    settings = make_settings(tmp_path / "data")
+    towers = await asyncio.gather(*(open_tower(settings, db_target.env(), clock=clock) for _ in range(4)),
+                                  return_exceptions=True)
+    try:
+        assert [t for t in towers if isinstance(t, BaseException)] == []
+        async with towers[0].services.db.read() as session:
+            assert [(await directory.person_by_handle(session, h)) is not None for h in settings.people] == [True] * len(settings.people)
+        assert (await run(towers[3], "/release new demo")).ok
+    finally:
+        for tower in towers:
+            if not isinstance(tower, BaseException):
+                await tower.close()
