@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("project")
     cal.add_argument("-o", "--output", metavar="FILE", help="write here instead of printing it")
 
+    pages = sub.add_parser("pages", help="the release pages as static files")
+    pages.add_argument("action", choices=["build"])
+    pages.add_argument("directory", help="where to write them")
+
     sub.add_parser("discord-sync", help="register Tower's commands with Discord now (needs DISCORD_TOKEN)")
     sub.add_parser("check-config", help="validate the configuration and exit")
     sub.add_parser("version", help="print Tower's version")
@@ -80,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                        prefix=settings.tower.slack_command_prefix, socket_mode=args.socket_mode)
         print(json.dumps(doc, indent=2))
         return 0
+    if command == "pages":
+        return asyncio.run(_pages(settings, env, Path(args.directory)))
     if command == "calendar":
         return asyncio.run(_calendar(settings, env, args.project, args.output))
     if command == "discord-sync":
@@ -145,6 +151,19 @@ def _shell(settings, env: dict[str, str], person: str | None, one: str | None) -
     finally:
         loop.run_until_complete(tower.close())
         loop.close()
+
+
+async def _pages(settings, env: dict[str, str], out: Path) -> int:
+    from bot.app import open_tower
+    from bot.pages.site import build
+
+    tower = await open_tower(settings, env)
+    try:
+        written = await build(tower.services, out)
+    finally:
+        await tower.close()
+    print(f"Wrote {len(written)} files to {out}.")
+    return 0
 
 
 async def _calendar(settings, env: dict[str, str], key: str, output: str | None) -> int:

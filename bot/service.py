@@ -27,6 +27,8 @@ class Service:
         self.chat = chat
         self.env = env or {}
         self._pagers: list = []
+        self._publishing: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
         self.courier = Courier(tower.services.db, tower.services.clock, senders={})
         self.wakeups = Wakeups(tower.services, on_work=self.courier.wake)
         self.slack = None
@@ -66,6 +68,8 @@ class Service:
         self._start_pagers()
         self.wakeups.start()
         self.courier.start()
+        if self.tower.settings.tower.pages_dir:
+            self._publishing = asyncio.create_task(self._publish_pages(), name="pages")
         self._report(host)
 
     async def _connect_socket_mode(self) -> None:
@@ -100,6 +104,22 @@ class Service:
         people = self.tower.settings.people
         self.courier.senders.update({"discord": DiscordSender(self.discord.client, people),
                                      "discord-dm": DiscordSender(self.discord.client, people, direct=True)})
+
+    async def _publish_pages(self) -> None:
+        from pathlib import Path
+
+        from bot.pages.site import Publisher
+
+        publisher = Publisher(self.tower.services, Path(self.tower.settings.tower.pages_dir).expanduser())
+        while not self._stopping.is_set():
+            try:
+                await publisher.publish()
+            except Exception:
+                log.exception("publishing the release pages failed; trying again")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.tower.settings.tower.tick_seconds)
+            except TimeoutError:
+                pass
 
     def _start_pagers(self) -> None:
         from bot.integrations.community import AnnounceWebhookSender
@@ -139,6 +159,13 @@ class Service:
         if self.slack is not None:
             await self.slack.close()
         await self.wakeups.shutdown()
+        self._stopping.set()
+        if self._publishing is not None:
+            # Let a round in progress finish: cancelling it mid-query strands its connection.
+            done, _ = await asyncio.wait({self._publishing}, timeout=10)
+            if not done:
+                self._publishing.cancel()
+                await asyncio.gather(self._publishing, return_exceptions=True)
         await self.courier.stop()
         for sender in self._pagers:
             await sender.close()

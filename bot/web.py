@@ -1,4 +1,4 @@
-"""Tower's HTTP server: /healthz, /slack/events, /hooks/ci, calendars; release pages join it later."""
+"""Tower's HTTP server: /healthz, /slack/events, /hooks/ci, calendars, the dashboard, release pages, the feed."""
 
 from __future__ import annotations
 
@@ -89,12 +89,48 @@ async def ci_hook(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "outcome": outcome})
 
 
+async def dashboard(request: web.Request) -> web.Response:
+    from bot.pages.site import dashboard_html
+
+    return web.Response(text=await dashboard_html(request.app[TOWER_KEY].services), content_type="text/html")
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    from bot.pages.site import STYLE
+
+    return web.Response(text=STYLE.read_text(), content_type="text/css", headers={"Cache-Control": "max-age=300"})
+
+
+async def feed(request: web.Request) -> web.Response:
+    from bot.pages.site import feed_xml
+
+    return web.Response(text=await feed_xml(request.app[TOWER_KEY].services), content_type="application/atom+xml")
+
+
+async def release_page(request: web.Request) -> web.Response:
+    from bot.pages.html import release_page as render
+    from bot.pages.site import release_json
+
+    ref, kind = request.match_info["ref"], request.match_info.get("kind") or ".html"
+    data = await release_json(request.app[TOWER_KEY].services, request.match_info["project"], ref)
+    if data is None:
+        return web.Response(status=404, text="No such release.\n")
+    if kind == ".json":
+        return web.json_response(data)
+    return web.Response(text=render(data), content_type="text/html")
+
+
 def build_web_app(tower: Tower, wakeups: Wakeups, slack=None, courier_wake=lambda: None) -> web.Application:
     app = web.Application()
     app[TOWER_KEY] = tower
     app[WAKEUPS_KEY] = wakeups
     app[COURIER_WAKE] = courier_wake
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", dashboard)
+    app.router.add_get("/index.html", dashboard)
+    app.router.add_get("/style.css", stylesheet)
+    app.router.add_get("/feed.xml", feed)
+    app.router.add_get(r"/releases/{project}/{ref:[^/]+?}{kind:(\.html|\.json)?}", release_page)
     app.router.add_get("/calendar/{project}.ics", project_calendar)
     app.router.add_post("/hooks/ci", ci_hook)
     if slack is not None:

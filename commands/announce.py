@@ -17,6 +17,7 @@ from commands.services import Services
 from commands.settings import ProjectSettings
 from storage.queries import candidates, deploys
 from storage.queries import outbox as queued
+from commands.links import page_url
 from storage.tables import Release
 
 
@@ -24,15 +25,10 @@ def channels_of(project: ProjectSettings) -> list[str]:
     return [*project.channels.announce, *(f"announce-webhook:{project.key}:{i}" for i in range(len(project.announce_webhooks)))]
 
 
-def page_url(svc: Services, project: ProjectSettings, release: Release) -> str:
-    base = svc.settings.tower.public_url
-    return f"{base.rstrip('/')}/releases/{project.key}/{release.version}" if base and release.version else ""
-
-
 def render(svc: Services, project: ProjectSettings, release: Release, notes: str) -> str:
     first = next((line.lstrip("-*# ").strip() for line in notes.splitlines() if line.strip().startswith(("-", "*"))), "")
     values = {"project": project.display, "version": release.version or "", "notes": notes.strip(),
-              "notes_first_line": first, "notes_url": page_url(svc, project, release) or "(see the changelog)",
+              "notes_first_line": first, "notes_url": page_url(svc.settings.tower.public_url, project.key, release) or "(see the changelog)",
               "tag": f"{project.tag_prefix}{release.version}"}
     try:
         return project.announcement.format(**values).strip()

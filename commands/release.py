@@ -60,11 +60,13 @@ async def status(inv: Invocation, svc: Services) -> Reply:
     async with svc.db.read() as session:
         if ref is not None:
             _, rel = await lookup.release(session, ref)
-            return await status_card(session, ref.project, rel, svc.registry, svc.clock.now())
+            return await status_card(session, ref.project, rel, svc.registry, svc.clock.now(),
+                                     svc.settings.tower.public_url)
         open_ones = await releases.listing(session, states=lookup.OPEN_STATES)
         if len(open_ones) == 1:
             rel, proj = open_ones[0]
-            return await status_card(session, svc.settings.projects[proj.key], rel, svc.registry, svc.clock.now())
+            return await status_card(session, svc.settings.projects[proj.key], rel, svc.registry, svc.clock.now(),
+                                     svc.settings.tower.public_url)
     if not open_ones:
         first = next(iter(svc.settings.projects), "PROJECT")
         return Reply(text="No release is open.", footer=f"Open one with `/release new {first}`.")

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.context import Field, Reply
+from commands.links import page_url
 from commands.lookup import local_date, local_time, name, ref_text
 from commands.registry import Registry
 from commands.rules.lifecycle import State, next_steps
@@ -23,7 +24,7 @@ HISTORY_SHOWN = 8
 
 
 async def status_card(session: AsyncSession, project: ProjectSettings, rel: Release, registry: Registry,
-                      now: datetime) -> Reply:
+                      now: datetime, public_url: str | None = None) -> Reply:
     state = State(rel.state)
     tz = project.timezone
     history = await releases.transitions(session, rel.id)
@@ -77,6 +78,8 @@ async def status_card(session: AsyncSession, project: ProjectSettings, rel: Rele
         fields.append(Field("Candidates", ", ".join(f"`{t}`" for t in shown) + f" ({len(cut)})"))
     if rel.closed_at is not None:
         fields.append(Field("Closed", f"{local_date(rel.closed_at, tz)}" + (f": {rel.close_reason}" if rel.close_reason else "")))
+    if public_url:
+        fields.append(Field("Page", page_url(public_url, project.key, rel)))
     lines = []
     for t in history[-HISTORY_SHOWN:]:
         why = f": {t.reason}" if t.reason else ""

@@ -10,6 +10,7 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -160,6 +161,7 @@ class ProjectSettings(_Strict):
     forge_url: str | None = None  # API base: GitHub Enterprise, self-hosted GitLab (or a test server)
     token_env: str | None = None  # the variable holding the forge token (default GITHUB_TOKEN / GITLAB_TOKEN)
     push_remote: str | None = None  # local forge: also push branches and tags to this remote
+    tag_url: str | None = None  # where people browse a tag, e.g. "https://git.example.org/app/tags/{tag}" (github/gitlab: derived)
     changelog: str = "CHANGELOG.md"
     changelog_fragments: str | None = None  # a directory of towncrier-style news fragments
     breaking_before_1_0: Literal["minor", "major"] = "minor"  # what a breaking change bumps before 1.0.0
@@ -204,6 +206,19 @@ class ProjectSettings(_Strict):
     def display(self) -> str:
         return self.name or self.key
 
+    def tag_link(self, tag: str) -> str | None:
+        """The web page of a tag on the forge, for release pages; None where there is none."""
+        if self.tag_url:
+            return self.tag_url.replace("{tag}", quote(tag, safe=""))
+        if self.forge == "github":  # API base https://api.github.com or https://HOST/api/v3 (Enterprise)
+            api = (self.forge_url or "https://api.github.com").rstrip("/")
+            web = "https://github.com" if api == "https://api.github.com" else api.removesuffix("/api/v3")
+            return f"{web}/{self.repository}/releases/tag/{quote(tag, safe='')}"
+        if self.forge == "gitlab":  # API base https://HOST/api/v4
+            web = (self.forge_url or "https://gitlab.com/api/v4").rstrip("/").removesuffix("/api/v4")
+            return f"{web}/{self.repository}/-/tags/{quote(tag, safe='')}"
+        return None
+
 
 class TeamSettings(_Strict):
     release_managers: list[str] = []
@@ -216,8 +231,9 @@ class ServerSettings(_Strict):
     timezone: str = "UTC"
     slack_command_prefix: str = Field(default="", pattern=r"^[a-z0-9_-]{0,10}$")
     discord_guilds: list[str] = []  # sync commands to these guilds at start (instant); else globally
-    public_url: str | None = None  # how Slack reaches Tower, for `tower slack-manifest`
+    public_url: str | None = None  # how the world reaches Tower: Slack manifest, CI callbacks, links to release pages
     tick_seconds: float = Field(default=15, gt=0, le=300)  # how often the scheduler looks for due work
+    pages_dir: str | None = None  # publish the release pages here (for any static host), kept current
 
     @field_validator("discord_guilds")
     @classmethod

@@ -19,6 +19,7 @@ from commands.registry import CommandSpec, Kind, Option
 from commands.roles import ANYONE, CREW
 from commands.rules.calendar_days import local_day, local_moment
 from commands.rules.lifecycle import Action, State
+from commands.links import page_url
 from commands.rules.simmer import day_of, judge, trend
 from commands.services import Services
 from storage.queries import candidates, deploys, directory, pages, releases
@@ -125,6 +126,9 @@ async def report_for(session, svc: Services, simmer: Simmer, now: datetime) -> R
     left = simmer.ends_at - now
     ships = "the simmer has passed" if left <= timedelta(0) else f"the simmer ends {simmer.ends_at.astimezone(ZoneInfo(project.timezone)):%A %Y-%m-%d %H:%M}"
     state = f" — trouble: {simmer.trouble}" if simmer.trouble else ""
+    url = page_url(svc.settings.tower.public_url, project.key, release)
+    if url:
+        fields.append(Field("Page", url))
     return Reply(text=f"Simmer report for {title}: day {day} of {total}{state}.", fields=fields, footer=f"Ship: {ships}.",
                  ok=simmer.trouble is None)
 

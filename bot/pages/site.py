@@ -1,0 +1,113 @@
+"""The release pages as a site: served by `tower run`, written by `tower pages build DIR`, and
+republished into `[tower] pages_dir` whenever a release changes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from bot.pages import html
+from bot.pages.feed import atom
+from commands.announcements_feed import recent
+from commands.release_data import dashboard_data, release_data
+from commands.services import Services
+from storage.queries import directory, releases
+from storage.tables import Release
+
+log = logging.getLogger("tower.pages")
+STYLE = Path(__file__).with_name("style.css")
+
+
+async def dashboard_html(svc: Services) -> str:
+    async with svc.db.read() as session:
+        return html.dashboard(await dashboard_data(session, svc))
+
+
+async def release_json(svc: Services, project_key: str, ref: str) -> dict | None:
+    project = svc.settings.project(project_key)
+    if project is None:
+        return None
+    async with svc.db.read() as session:
+        row = await directory.project_by_key(session, project_key)
+        if row is None:
+            return None
+        if ref.startswith("r") and ref[1:].isdigit():
+            found = await releases.by_number(session, row.id, int(ref[1:]))
+        else:
+            found = await releases.by_version(session, row.id, ref)
+        return await release_data(session, svc, project, found) if found else None
+
+
+async def feed_xml(svc: Services) -> str:
+    base = (svc.settings.tower.public_url or "").rstrip("/")
+    async with svc.db.read() as session:
+        entries = await recent(session, svc.clock.now())
+    for entry in entries:
+        entry["link"] = f"{base}/releases/{entry['project']}/{entry['version']}.html" if base else None
+    return atom(entries, base_url=base, updated=entries[0]["at"] if entries else svc.clock.now())
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # a reader never sees half a page
+    return path
+
+
+async def build(svc: Services, out: Path) -> list[Path]:
+    """Write the whole site into `out`."""
+    written: list[Path] = []
+    for rel, project_key in await _listed(svc):
+        data = await release_json(svc, project_key, f"r{rel.number}")
+        if data is not None:
+            written += _write_release(out, project_key, data)
+    return written + _write_front(out, await dashboard_html(svc), await feed_xml(svc))
+
+
+async def _listed(svc: Services) -> list[tuple[Release, str]]:
+    async with svc.db.read() as session:
+        return [(rel, row.key) for rel, row in await releases.listing(session, states=None, limit=100_000)]
+
+
+def _write_front(out: Path, dashboard: str, feed: str) -> list[Path]:
+    return [_write(out / "style.css", STYLE.read_text()), _write(out / "index.html", dashboard), _write(out / "feed.xml", feed)]
+
+
+def _write_release(out: Path, project_key: str, data: dict) -> list[Path]:
+    folder = out / "releases" / project_key
+    number, version = data["release"]["number"], data["release"]["version"]
+    ref = version or f"r{number}"
+    written = [_write(folder / f"{ref}.html", html.release_page(data)), _write(folder / f"{ref}.json", json.dumps(data, indent=2))]
+    if version:  # links handed out before the release had a version keep working; stale data goes
+        written.append(_write(folder / f"r{number}.html", html.moved(f"{version}.html")))
+        (folder / f"r{number}.json").unlink(missing_ok=True)
+    return written
+
+
+class Publisher:
+    """Keeps `pages_dir` current. Each round renders the releases that can still change — open ones,
+    and closed ones for `settle_days` (retirement and the all-clear come after shipping) — and
+    rewrites those whose content differs from what it last wrote; the first round writes everything."""
+
+    def __init__(self, svc: Services, out: Path, settle_days: int = 60):
+        self.svc, self.out, self.settle = svc, out, timedelta(days=settle_days)
+        self.written: dict[int, str] = {}  # release id → the JSON last written
+
+    async def publish(self) -> int:
+        now, first, changed = self.svc.clock.now(), not self.written, 0
+        for rel, project_key in await _listed(self.svc):
+            if not first and rel.closed_at is not None and now - rel.closed_at > self.settle:
+                continue
+            data = await release_json(self.svc, project_key, f"r{rel.number}")
+            text = json.dumps(data, sort_keys=True)
+            if data is None or self.written.get(rel.id) == text:
+                continue
+            _write_release(self.out, project_key, data)
+            self.written[rel.id] = text
+            changed += 1
+        if changed:
+            _write_front(self.out, await dashboard_html(self.svc), await feed_xml(self.svc))
+        return changed
