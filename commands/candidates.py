@@ -28,6 +28,7 @@ from storage.queries import candidates, releases
 from storage.tables import Candidate
 
 IN_FLIGHT = timedelta(minutes=2)  # a pending cut younger than this is someone's cut in progress
+JUST_CUT = timedelta(minutes=2)  # a second cut of the same commit this soon is the same request twice
 
 
 async def cut(inv: Invocation, svc: Services) -> Reply:
@@ -57,6 +58,12 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
         notes = await _notes(forge, project, sha, rel.version)
     except ForgeError as err:
         raise CommandError(f"{err} Nothing was changed.") from None
+    twin = _just_cut_from(existing, plan.kind, sha, svc.clock.now())
+    if twin is not None and not inv.args.get("again") and not inv.args.get("dry-run"):
+        # Two people (or one double-click, or Slack and Discord at once) asking for the same thing.
+        seconds = int((svc.clock.now() - twin.created_at).total_seconds())
+        raise Conflict(f"{twin.tag} was cut from this same commit {seconds}s ago, so this looks like the same "
+                       "request twice; nothing was changed.", "To cut another candidate of the same code, add --again.")
     message = f"{plan.tag}\n\nCandidate {plan.kind} of {project.display} {rel.version}.\n\n{notes}".rstrip() + "\n"
     if inv.args.get("dry-run"):
         return Reply(text=f"Dry run: would tag {plan.tag} at {sha[:10]} (“{subject}”); nothing was written.",
@@ -70,6 +77,11 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
     except IntegrityError:
         raise Conflict(f"Someone cut {plan.tag} for {title} at the same moment.", f"See `/rc list {lookup.ref_text(proj.key, rel)}`.") from None
     return await _tag(inv, svc, forge, project, proj.id, rel, candidate, sha)
+
+
+def _just_cut_from(existing: list[Candidate], kind: str, sha: str, now) -> Candidate | None:
+    recent = [c for c in existing if c.kind == kind and c.commit_sha == sha and now - c.created_at < JUST_CUT]
+    return recent[-1] if recent else None
 
 
 async def _resume(inv, svc, forge, project, project_id, rel, candidate: Candidate) -> Reply:
@@ -171,6 +183,7 @@ COMMANDS = [
             Option("patch", Kind.FLAG, "an interim build of the latest RC (-rcN-pM)"),
             Option("boot", Kind.FLAG, "the bootstrap tag (-boot), before the first RC"),
             Option("ref", Kind.TEXT, "tag this branch, tag or commit instead of the release branch head"),
+            Option("again", Kind.FLAG, "cut even though a candidate was cut from the same commit minutes ago"),
             Option("dry-run", Kind.FLAG, "show the tag and its annotation, and write nothing"),
         ),
     ),

@@ -61,7 +61,7 @@ async def test_a_cut_tags_the_release_branch_with_the_notes(named):
 
 async def test_candidates_are_listed_in_the_order_they_were_cut_past_ten(named):
     for step in ["--boot", ""] + ["--patch"] + [""] * 10:
-        reply = await run(named, f"/rc cut demo {step}")
+        reply = await run(named, f"/rc cut demo {step} --again")  # all from one commit, on purpose
         assert reply.ok, reply.text
     listing = (await run(named, "/rc list demo")).sections[0].splitlines()
     assert [line.split("`")[1] for line in listing] == [
@@ -72,7 +72,7 @@ async def test_candidates_are_listed_in_the_order_they_were_cut_past_ten(named):
 @pytest.mark.parametrize("named", [{"tag_scheme": "build"}], indirect=True)
 async def test_the_build_scheme_counts_builds(named):
     for _ in range(11):
-        assert (await run(named, "/rc cut demo")).ok
+        assert (await run(named, "/rc cut demo --again")).ok
     assert sorted(tags(named.repo), key=lambda t: int(t.split("+")[1]))[-2:] == ["v1.3.0+10", "v1.3.0+11"]
     refused = await run(named, "/rc cut demo --patch")
     assert not refused.ok and "tags builds" in refused.text
@@ -111,7 +111,17 @@ async def test_a_cut_interrupted_by_a_timeout_is_finished_by_the_next_cut(named)
     assert tags(named.repo) == ["v1.3.0-rc1"]  # it did land
     resumed = await run(named, "/rc cut demo")
     assert resumed.ok and resumed.text.startswith("Finished the interrupted cut of v1.3.0-rc1")
-    assert (await run(named, "/rc cut demo")).text.startswith("Cut v1.3.0-rc2")
+    assert (await run(named, "/rc cut demo --again")).text.startswith("Cut v1.3.0-rc2")
+
+
+async def test_the_same_cut_asked_twice_in_a_row_is_refused_unless_meant(named, clock):
+    assert (await run(named, "/rc cut demo")).text.startswith("Cut v1.3.0-rc1")
+    twice = await run(named, "/rc cut demo")
+    assert not twice.ok and twice.text.startswith("v1.3.0-rc1 was cut from this same commit 0s ago")
+    assert "--again" in twice.text and tags(named.repo) == ["v1.3.0-rc1"]
+    assert (await run(named, "/rc cut demo --again")).text.startswith("Cut v1.3.0-rc2")
+    clock.advance(minutes=3)
+    assert (await run(named, "/rc cut demo")).text.startswith("Cut v1.3.0-rc3")  # minutes later: meant
 
 
 async def test_a_refused_tag_frees_its_number(named):

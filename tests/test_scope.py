@@ -73,7 +73,7 @@ async def test_results_per_candidate_make_features_ready_or_failing(named):
     assert (await run(named, "/scope result demo T12 pass")).text == "Recorded T12: pass on v1.3.0-rc1."
     await run(named, "/scope result demo T13 fail --candidate v1.3.0-rc1")
     assert "#1 IP over libp2p — failing (T12 pass, T13 fail)" in (await run(named, "/scope list demo")).sections[0]
-    await run(named, "/rc cut demo")  # a new candidate starts untested
+    await run(named, "/rc cut demo --again")  # a new candidate starts untested
     listing = await run(named, "/scope list demo")
     assert listing.text.endswith("results for v1.3.0-rc2):") and "untested" in listing.sections[0]
     await run(named, "/scope result demo T12 pass")
