@@ -6,6 +6,7 @@ changelog that has unreleased entries, so naming, tagging and deploying work off
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -105,6 +106,17 @@ def ensure_demo_repository(path: Path) -> bool:
     if shutil.which("git") is None:
         log.warning("git is not installed; the demo project has no repository")
         return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Two Towers starting together on one data directory (the shell beside `tower run`, replicas)
+    # take turns; the second finds the repository made.
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (path / "HEAD").exists():
+            return True
+        return _create_demo_repository(path)
+
+
+def _create_demo_repository(path: Path) -> bool:
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
