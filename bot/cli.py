@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot import config
+from bot import config, logs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     command = args.command or "shell"
     level = logging.DEBUG if args.verbose else (logging.INFO if command == "run" else logging.WARNING)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure(level, env.get("TOWER_LOG_FORMAT"))
     if not args.verbose:
         # Their INFO lines are about their internals; Tower says what matters itself.
         for noisy in ("alembic", "apscheduler"):

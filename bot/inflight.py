@@ -25,6 +25,9 @@ class InFlight:
     def __exit__(self, *exc: object) -> None:
         self._tasks.discard(asyncio.current_task())
 
+    def __len__(self) -> int:
+        return sum(1 for t in self._tasks if not t.done())
+
     async def drain(self, timeout: float = 20.0) -> None:
         pending = [t for t in self._tasks if not t.done()]
         if not pending:

@@ -13,6 +13,8 @@ from aiohttp import web
 from bot.app import StartupError, Tower, open_tower
 from bot.config import ChatEnvironment
 from bot.courier import Courier
+from bot.telemetry import Telemetry
+from bot.web import Replica
 from commands.settings import Settings
 from storage.database import redacted
 
@@ -21,6 +23,7 @@ log = logging.getLogger("tower")
 
 class Service:
     def __init__(self, tower: Tower, chat: ChatEnvironment, env: Mapping[str, str] | None = None):
+        from jobs.leader import Leadership
         from jobs.scheduler import Wakeups
 
         self.tower = tower
@@ -31,8 +34,19 @@ class Service:
         self._stopping = asyncio.Event()
         self.courier = Courier(tower.services.db, tower.services.clock, senders={})
         self.wakeups = Wakeups(tower.services, on_work=self.courier.wake)
+        # Replicas share the database; the one holding the scheduler lock wakes the jobs and
+        # publishes the pages, the others serve commands and deliver the outbox.
+        every = tower.settings.tower.election_seconds
+        self.leadership = Leadership(tower.services.db, on_gain=self._lead, on_loss=self._follow, retry_s=every)
+        # Discord delivers each interaction to every connection of a bot: one replica holds the gateway.
+        self.discord_role = Leadership(tower.services.db, on_gain=self._gain_discord, on_loss=self._lose_discord,
+                                       retry_s=every, role="discord")
         self.slack = None
         self.discord = None
+        self.telemetry = Telemetry(tower.services)
+        tower.dispatcher.observers.append(self.telemetry.record_command)
+        self.replica = Replica(telemetry=self.telemetry, is_leader=lambda: self.leadership.is_leader,
+                               in_flight=self._in_flight, ready=False)
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -50,8 +64,13 @@ class Service:
             )
             sender = SlackSender(self.slack.client, settings.people)
             self.courier.senders.update({"slack": sender, "slack-dm": sender})
+        # The election comes first, so that the first /healthz already tells leader from standby.
+        self.wakeups.start(paused=True)
+        if await self.leadership.try_once():
+            await self._lead()
+        self.leadership.start()
         app = build_web_app(self.tower, self.wakeups, slack=self.slack if self.chat.slack_mode == "http" else None,
-                            courier_wake=self.courier.wake)
+                            courier_wake=self.courier.wake, replica=self.replica)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         host, port = settings.tower.http_host, settings.tower.http_port
@@ -64,13 +83,36 @@ class Service:
         if self.chat.slack_mode == "socket":
             await self._connect_socket_mode()
         if self.chat.discord_token:
-            await self._start_discord()
+            if await self.discord_role.try_once():
+                await self._start_discord()  # at start-up a refused token is an error, not a retry loop
+            self.discord_role.start()
         self._start_pagers()
-        self.wakeups.start()
         self.courier.start()
-        if self.tower.settings.tower.pages_dir:
-            self._publishing = asyncio.create_task(self._publish_pages(), name="pages")
+        self.replica.ready = True
         self._report(host)
+
+    def _in_flight(self) -> int:
+        return sum(len(a.in_flight) for a in (self.slack, self.discord) if a is not None)
+
+    async def _lead(self) -> None:
+        self.wakeups.resume()
+        if self.tower.settings.tower.pages_dir and self._publishing is None:
+            self._stopping.clear()
+            self._publishing = asyncio.create_task(self._publish_pages(), name="pages")
+
+    async def _follow(self) -> None:
+        await self.wakeups.pause()
+        await self._stop_publishing()
+
+    async def _stop_publishing(self) -> None:
+        self._stopping.set()
+        if self._publishing is not None:
+            # Let a round in progress finish: cancelling it mid-query strands its connection.
+            done, _ = await asyncio.wait({self._publishing}, timeout=10)
+            if not done:
+                self._publishing.cancel()
+                await asyncio.gather(self._publishing, return_exceptions=True)
+            self._publishing = None
 
     async def _connect_socket_mode(self) -> None:
         from bot.platforms.slack import SocketModeRefused
@@ -84,6 +126,21 @@ class Service:
             ) from None
         except (OSError, TimeoutError) as err:
             raise StartupError(f"Can't connect to Slack in Socket Mode: {type(err).__name__}") from None
+
+    async def _gain_discord(self) -> None:
+        try:
+            await self._start_discord()
+        except StartupError as err:
+            log.warning("Discord: %s", err)
+            await self._lose_discord()
+            raise RuntimeError(str(err)) from None  # the election steps down and tries again later
+
+    async def _lose_discord(self) -> None:
+        discord_adapter, self.discord = self.discord, None
+        for name in ("discord", "discord-dm"):
+            self.courier.senders.pop(name, None)  # its outbox rows wait for the replica that takes over
+        if discord_adapter is not None:
+            await discord_adapter.close()
 
     async def _start_discord(self) -> None:
         import discord
@@ -139,7 +196,8 @@ class Service:
     def _report(self, host: str) -> None:
         settings = self.tower.settings
         log.info("Tower is running: config %s, database %s", settings.source, redacted(self.tower.services.db.url))
-        log.info("HTTP on http://%s:%s (/healthz); scheduler running", host, self.port)
+        role = "this replica runs the scheduler" if self.leadership.is_leader else "standby for the scheduler"
+        log.info("HTTP on http://%s:%s (/healthz, /readyz, /metrics); %s", host, self.port, role)
         if self.chat.slack_mode == "http":
             log.info("Slack: HTTP mode, requests at /slack/events")
         elif self.chat.slack_mode == "socket":
@@ -149,23 +207,26 @@ class Service:
         if self.discord is not None:
             where = ", ".join(self.chat.discord_guild_ids) or "all guilds (global commands)"
             log.info("Discord: connected as %s; commands synced to %s", self.discord.client.user, where)
+        elif self.chat.discord_token:
+            log.info("Discord: standby (another replica holds the gateway)")
         else:
             log.info("Discord: off (DISCORD_TOKEN is not set)")
 
     async def stop(self) -> None:
         log.info("shutting down")
-        if self.discord is not None:
-            await self.discord.close()
+        self.replica.draining = True  # /readyz turns 503 while in-flight commands finish
+        grace = self.tower.settings.tower.drain_seconds
+        if grace and self.replica.ready:
+            await asyncio.sleep(grace)  # time for a load balancer to see /readyz and look elsewhere
+        if self.runner is not None:
+            for site in list(self.runner.sites):
+                await site.stop()  # no new requests; those already in flight finish below
+        await self.discord_role.stop()  # closes the gateway (letting its commands finish) if held
         if self.slack is not None:
             await self.slack.close()
         await self.wakeups.shutdown()
-        self._stopping.set()
-        if self._publishing is not None:
-            # Let a round in progress finish: cancelling it mid-query strands its connection.
-            done, _ = await asyncio.wait({self._publishing}, timeout=10)
-            if not done:
-                self._publishing.cancel()
-                await asyncio.gather(self._publishing, return_exceptions=True)
+        await self.leadership.stop()
+        await self._stop_publishing()
         await self.courier.stop()
         for sender in self._pagers:
             await sender.close()

@@ -1,35 +1,85 @@
-"""Tower's HTTP server: /healthz, /slack/events, /hooks/ci, calendars, the dashboard, release pages, the feed."""
+"""Tower's HTTP server: /healthz, /readyz, /metrics, /slack/events, /hooks/ci, calendars, the
+dashboard, release pages and the feed."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import text
 
 from bot.app import Tower
+from bot.telemetry import Telemetry
 from jobs.scheduler import Wakeups
+
+@dataclass
+class Replica:
+    """What this process is doing, as the probes and /metrics report it."""
+
+    telemetry: Telemetry | None = None
+    is_leader: Callable[[], bool] = lambda: True  # a lone Tower (tests) runs its own scheduler
+    in_flight: Callable[[], int] = lambda: 0
+    ready: bool = True  # started: adapters connected, first scheduler election held
+    draining: bool = False  # shutting down: in-flight commands finish, new traffic should go elsewhere
+
 
 TOWER_KEY = web.AppKey("tower", Tower)
 WAKEUPS_KEY = web.AppKey("wakeups", Wakeups)
 COURIER_WAKE = web.AppKey("courier_wake", object)
+REPLICA_KEY = web.AppKey("replica", Replica)
+
+
+async def _database_ok(tower: Tower) -> str:
+    try:
+        async with asyncio.timeout(5):
+            async with tower.services.db.read() as session:
+                await session.exec(text("SELECT 1"))
+        return "ok"
+    except Exception as err:  # any failure means unavailable; the reason's type only, never a URL
+        return f"unavailable ({type(err).__name__})"
 
 
 async def healthz(request: web.Request) -> web.Response:
-    tower = request.app[TOWER_KEY]
-    wakeups = request.app[WAKEUPS_KEY]
-    checks = {"database": "ok", "scheduler": "running" if wakeups.running else "stopped"}
-    try:
-        async with tower.services.db.read() as session:
-            await session.exec(text("SELECT 1"))
-    except Exception as err:  # any failure means unhealthy; the reason is logged, not exposed
-        checks["database"] = f"unavailable ({type(err).__name__})"
-    healthy = checks["database"] == "ok" and wakeups.running
+    """Is this process healthy: its database reachable, its scheduler in the role it was elected to."""
+    tower, wakeups, replica = request.app[TOWER_KEY], request.app[WAKEUPS_KEY], request.app[REPLICA_KEY]
+    leader = replica.is_leader()
+    scheduler = ("running" if wakeups.running else "stopped") if leader else "standby"
+    checks = {"database": await _database_ok(tower), "scheduler": scheduler}
+    healthy = checks["database"] == "ok" and scheduler != "stopped"
     body = {"status": "ok" if healthy else "unhealthy", **checks}
     return web.json_response(body, status=200 if healthy else 503)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Should a load balancer send this replica traffic: started, not shutting down, database up."""
+    tower, replica = request.app[TOWER_KEY], request.app[REPLICA_KEY]
+    if replica.draining:
+        return web.json_response({"status": "draining"}, status=503)
+    if not replica.ready:
+        return web.json_response({"status": "starting"}, status=503)
+    database = await _database_ok(tower)
+    if database != "ok":
+        return web.json_response({"status": "unready", "database": database}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    from bot.telemetry import CONTENT_TYPE
+
+    replica, wakeups = request.app[REPLICA_KEY], request.app[WAKEUPS_KEY]
+    if replica.telemetry is None:
+        return web.Response(status=404, text="Metrics are off.\n")
+    age = None
+    if wakeups.last_tick is not None:
+        age = max(0.0, (request.app[TOWER_KEY].services.clock.now() - wakeups.last_tick).total_seconds())
+    body = await replica.telemetry.render(is_leader=replica.is_leader(), last_tick_age=age, in_flight=replica.in_flight())
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def project_calendar(request: web.Request) -> web.Response:
@@ -120,12 +170,16 @@ async def release_page(request: web.Request) -> web.Response:
     return web.Response(text=render(data), content_type="text/html")
 
 
-def build_web_app(tower: Tower, wakeups: Wakeups, slack=None, courier_wake=lambda: None) -> web.Application:
+def build_web_app(tower: Tower, wakeups: Wakeups, slack=None, courier_wake=lambda: None,
+                  replica: Replica | None = None) -> web.Application:
     app = web.Application()
     app[TOWER_KEY] = tower
     app[WAKEUPS_KEY] = wakeups
     app[COURIER_WAKE] = courier_wake
+    app[REPLICA_KEY] = replica or Replica()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/", dashboard)
     app.router.add_get("/index.html", dashboard)
     app.router.add_get("/style.css", stylesheet)

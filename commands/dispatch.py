@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -21,10 +23,24 @@ from commands.settings import PersonSettings
 
 log = logging.getLogger("tower.commands")
 
+OK, REFUSED, UNAVAILABLE, ERROR = "ok", "refused", "unavailable", "error"
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """One command as operators see it: in the log line and in the metrics."""
+
+    command: str  # "/rc cut", or "?" when the words matched no command
+    actor: str  # the person's handle, else platform:user id
+    platform: str
+    outcome: str  # ok, refused (bad input, permission, illegal transition), unavailable (database), error
+    seconds: float
+
 
 class Dispatcher:
     def __init__(self, services: Services):
         self.services = services
+        self.observers: list[Callable[[CommandRecord], None]] = []  # metrics subscribe here
 
     @property
     def registry(self):
@@ -42,23 +58,23 @@ class Dispatcher:
             if any(t.value == "--help" and not t.quoted for t in rest):
                 return command_help(spec)
             raw = grammar.parse(spec, rest)
-            reply = await self._run(spec, raw, caller, text.strip())
+            reply, outcome = await self._run(spec, raw, caller, text.strip())
         except CommandError as err:
-            reply = Reply.error(str(err))
-        self._log(spec, caller, reply, started)
+            reply, outcome = Reply.error(str(err)), REFUSED
+        self._record(spec, caller, outcome, started)
         return reply
 
     async def run_parsed(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> Reply:
         """Run a command whose options arrived already separated (Discord's typed options)."""
         started = time.perf_counter()
         try:
-            reply = await self._run(spec, raw, caller, text)
+            reply, outcome = await self._run(spec, raw, caller, text)
         except CommandError as err:
-            reply = Reply.error(str(err))
-        self._log(spec, caller, reply, started)
+            reply, outcome = Reply.error(str(err)), REFUSED
+        self._record(spec, caller, outcome, started)
         return reply
 
-    async def _run(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> Reply:
+    async def _run(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> tuple[Reply, str]:
         settings = self.services.settings
         args = arguments.convert(spec, raw, settings)
         person = self.person_of(caller)
@@ -72,9 +88,9 @@ class Dispatcher:
             if not spec.mutates:
                 # Reading is personal; changes are shown to the channel so the team sees them.
                 reply.ephemeral = True
-            return reply
+            return reply, OK if reply.ok else REFUSED
         except IllegalTransition as err:
-            return Reply.error(str(err))
+            return Reply.error(str(err)), REFUSED
         except CommandError:
             raise
         except Exception as err:
@@ -83,13 +99,13 @@ class Dispatcher:
                 return Reply.error(
                     "Tower's database is unreachable or busy right now, so nothing was changed. "
                     "Try again in a minute."
-                )
+                ), UNAVAILABLE
             incident = uuid.uuid4().hex[:8]
             log.exception("command /%s failed (incident %s)", spec.path, incident)
             return Reply.error(
                 f"Something went wrong inside Tower (incident {incident}); the command was rolled back. "
                 "Please tell whoever runs Tower and quote the incident id."
-            )
+            ), ERROR
 
     def person_of(self, caller: Caller) -> PersonSettings | None:
         settings = self.services.settings
@@ -97,14 +113,16 @@ class Dispatcher:
             return settings.person(caller.user_id)
         return settings.person_by_platform_id(caller.platform, caller.user_id)
 
-    def _log(self, spec: CommandSpec | None, caller: Caller, reply: Reply, started: float) -> None:
-        log.info(
-            "command=%s actor=%s outcome=%s ms=%.1f",
-            f"/{spec.path}" if spec else "?",
-            caller.label,
-            "ok" if reply.ok else "refused",
-            (time.perf_counter() - started) * 1000,
-        )
+    def _record(self, spec: CommandSpec | None, caller: Caller, outcome: str, started: float) -> None:
+        person = self.person_of(caller)
+        record = CommandRecord(command=f"/{spec.path}" if spec else "?", actor=person.handle if person else caller.label,
+                               platform=caller.platform, outcome=outcome, seconds=time.perf_counter() - started)
+        # What was typed stays out of the log: arguments are user text and may hold anything.
+        log.info("command=%s actor=%s outcome=%s ms=%.1f", record.command, record.actor, outcome, record.seconds * 1000,
+                 extra={"command": record.command, "actor": record.actor, "platform": record.platform,
+                        "outcome": outcome, "ms": round(record.seconds * 1000, 1)})
+        for observe in self.observers:
+            observe(record)
 
 
 def _project_of(spec: CommandSpec, args: dict[str, object]) -> str | None:

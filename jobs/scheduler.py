@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
 from commands.deploy_events import reconcile as reconcile_deployments
 from commands.escalation import escalate_due
@@ -47,7 +48,7 @@ class Wakeups:
                                next_run_time=datetime.now(timezone.utc), coalesce=True, max_instances=1, misfire_grace_time=None)
 
     async def _tick(self) -> None:
-        if self._stopping:
+        if self._stopping or self.scheduler.state != STATE_RUNNING:
             return
         self._busy.add(asyncio.current_task())
         self.last_tick = self.services.clock.now()
@@ -60,7 +61,7 @@ class Wakeups:
             self._busy.discard(asyncio.current_task())
 
     async def _sync_issues(self) -> None:
-        if self._stopping:
+        if self._stopping or self.scheduler.state != STATE_RUNNING:
             return
         self._busy.add(asyncio.current_task())
         try:
@@ -72,10 +73,24 @@ class Wakeups:
 
     @property
     def running(self) -> bool:
-        return self.scheduler.running
+        """Waking jobs now (not stopped, not a paused standby)."""
+        return self.scheduler.state == STATE_RUNNING
 
-    def start(self) -> None:
-        self.scheduler.start()
+    def start(self, paused: bool = False) -> None:
+        """Start; a standby replica starts paused and resumes when it wins the scheduler lock."""
+        self.scheduler.start(paused=paused)
+
+    def resume(self) -> None:
+        if self.scheduler.state == STATE_PAUSED and not self._stopping:
+            self.scheduler.resume()
+
+    async def pause(self) -> None:
+        """Stop waking jobs and let one that is running finish (another replica is taking over)."""
+        if self.scheduler.state == STATE_RUNNING:
+            self.scheduler.pause()
+        await asyncio.sleep(0.05)
+        if self._busy:
+            await asyncio.gather(*self._busy, return_exceptions=True)
 
     async def shutdown(self) -> None:
         """Stop waking up, and let a job that is running finish (it holds a database transaction)."""

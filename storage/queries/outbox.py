@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,6 +42,8 @@ async def due(
         .limit(limit)
     )
     if platforms is not None:
+        if not platforms:
+            return []  # nobody to deliver with (a replica without chat adapters)
         query = query.where(or_(*(col(OutboundMessage.channel).startswith(f"{p}:") for p in platforms)))
     return list((await session.exec(query)).all())
 
@@ -101,3 +103,13 @@ async def rewrite(session: AsyncSession, message_id: int, payload: str) -> bool:
     result = await session.exec(update(OutboundMessage).where(col(OutboundMessage.id) == message_id,
                                                               OutboundMessage.state == PENDING).values(payload=payload))
     return result.rowcount == 1
+
+
+async def pending_by_platform(session: AsyncSession) -> dict[str, int]:
+    """How many messages wait to go out, per platform (the queue depths operators watch)."""
+    platform = func.substr(OutboundMessage.channel, 1, func.instr(OutboundMessage.channel, ":") - 1) \
+        if session.bind.dialect.name == "sqlite" else func.split_part(OutboundMessage.channel, ":", 1)
+    rows = await session.exec(
+        select(platform, func.count()).where(OutboundMessage.state == PENDING).group_by(platform)
+    )
+    return {name: count for name, count in rows.all()}

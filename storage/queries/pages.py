@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,3 +70,8 @@ async def of_release(session: AsyncSession, release_id: int, states: tuple[str, 
 
 async def open_pages(session: AsyncSession) -> list[Page]:
     return list((await session.exec(select(Page).where(Page.state == OPEN).order_by(col(Page.id)))).all())
+
+
+async def count_by_state(session: AsyncSession) -> dict[str, int]:
+    rows = await session.exec(select(Page.state, func.count()).group_by(Page.state))
+    return {state: count for state, count in rows.all()}

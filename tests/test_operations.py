@@ -1,0 +1,88 @@
+"""What operators see: one structured log line per command (never its text), Prometheus metrics,
+and probes that tell a load balancer when to send traffic and when to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import httpx
+import pytest
+
+from bot.app import open_tower
+from bot.config import ChatEnvironment
+from bot.logs import JsonLines
+from bot.service import Service
+from commands.context import Caller
+from tests.support import make_settings
+
+
+@pytest.fixture
+async def service(tmp_path, db_target, clock):
+    settings = make_settings(tmp_path / "data", tower={"http_port": 0, "drain_seconds": 0.6, "tick_seconds": 0.2})
+    tower = await open_tower(settings, db_target.env(), clock=clock)
+    svc = Service(tower, ChatEnvironment.read({}, settings), {})
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        if not svc.replica.draining:
+            await svc.stop()
+
+
+def _sample(metrics: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in metrics.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        metric, _, found = key.partition("{")
+        found = ",".join(sorted(found.rstrip("}").split(","))) if found else ""
+        if metric == name and found == want:
+            return float(value)
+    raise AssertionError(f"{name}{{{want}}} not in /metrics")
+
+
+async def test_each_command_is_one_structured_log_line_without_what_was_typed(service, caplog):
+    caplog.set_level(logging.INFO, logger="tower.commands")
+    run = service.tower.dispatcher.run
+    await run("/release new demo", Caller("console", "alice"))
+    await run("/page demo the password is hunter2", Caller("console", "nobody-known"))
+    await run("/release frobnicate demo", Caller("slack", "U0STRANGER"))
+    lines = [json.loads(JsonLines().format(r)) for r in caplog.records if r.name == "tower.commands"]
+    assert [(line["command"], line["actor"], line["outcome"]) for line in lines] == [
+        ("/release new", "alice", "ok"), ("/page", "console:nobody-known", "refused"), ("?", "slack:U0STRANGER", "refused")]
+    assert all(line["ms"] >= 0 and line["level"] == "info" and line["platform"] for line in lines)
+    assert "hunter2" not in caplog.text
+
+
+async def test_metrics_count_commands_by_outcome_and_show_queues_and_pages(service):
+    run = service.tower.dispatcher.run
+    await run("/release new demo", Caller("console", "alice"))
+    await run("/release new nosuchproject", Caller("console", "alice"))
+    await run("/page demo the database is down", Caller("console", "alice"))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert _sample(text, "tower_commands_total", command="/release new", platform="console", outcome="ok") == 1
+    assert _sample(text, "tower_commands_total", command="/release new", platform="console", outcome="refused") == 1
+    assert _sample(text, "tower_command_seconds_count", platform="console") == 3
+    assert _sample(text, "tower_pages", state="open") == 1
+    assert _sample(text, "tower_outbox_pending", platform="console") >= 1  # the team hears of the release and page
+    assert _sample(text, "tower_scheduler_leader") == 1 and _sample(text, "tower_database_up") == 1
+    assert 0 <= _sample(text, "tower_scheduler_lag_seconds") < 60
+
+
+async def test_readyz_turns_away_traffic_while_shutting_down(service):
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+        assert (await http.get("/readyz")).json() == {"status": "ready"}
+        stopping = asyncio.create_task(service.stop())
+        await asyncio.sleep(0.2)  # inside the drain grace: still listening, no longer ready
+        response = await http.get("/readyz")
+        assert response.status_code == 503 and response.json() == {"status": "draining"}
+        await stopping
+        with pytest.raises(httpx.ConnectError):
+            await http.get("/readyz")
+
