@@ -10,7 +10,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from commands.catalog import build_registry
-from storage.queries import audit
+from storage.queries import audit, outbox
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 from tests.platform_harness import (OTHER, SIGNING_SECRET, SLACK_TOKEN, TEAM, SlackSide, headline,
@@ -211,3 +211,39 @@ async def test_a_page_reaches_the_pilot_directly_and_its_button_acknowledges_it(
     assert embed_text(clicked).startswith("Acknowledged page #1 for demo#1")
     slack_dm = await both.slack.fake.wait_for_call("conversations.open")
     assert slack_dm.params["users"] == "U0DEMOBOB"
+
+
+async def test_a_storm_of_rate_limits_and_server_errors_is_waited_out_and_posts_once(both):
+    """Both platforms answer 429 again and again, then 5xx, then recover: each team channel gets its
+    message exactly once, after a bounded number of attempts."""
+    slack = both.slack.fake
+    slack.rate_limit_next("chat.postMessage", retry_after=1, count=3)
+    slack.fail_next("chat.postMessage", status=503, count=2)
+    both.discord.rate_limit_next("POST", rf"/channels/{CHANNEL}/messages$", retry_after=0.2, count=4)
+    both.discord.fail_next("POST", rf"/channels/{CHANNEL}/messages$", status=502, count=2)
+    await both.slack.reply((await both.slack.command("new demo"))[2])  # from Slack's team channel: the others hear
+    await _until(lambda: both.discord.messages.get(CHANNEL) and slack.messages.get(OTHER))
+    await asyncio.sleep(1.5)  # long enough for any stray retry to land
+    assert len(slack.messages[OTHER]) == 1 and len(both.discord.messages[CHANNEL]) == 1
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 429, 429, 503, 503, 200]
+    discord_calls = [c.status for c in both.discord.calls if c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL}/messages")]
+    assert discord_calls.count(200) == 1 and len(discord_calls) <= 8
+
+
+async def test_a_platform_that_keeps_failing_is_retried_a_bounded_number_of_times(both, clock):
+    slack = both.slack.fake
+    slack.fail_next("chat.postMessage", status=503, count=1000)
+    await both.command("release new", project="demo")
+    await _until(lambda: len(slack.calls_to("chat.postMessage")) >= 8)  # each channel: once, then 3 retries in place
+    await asyncio.sleep(1.5)
+    assert len(slack.calls_to("chat.postMessage")) == 8  # then the messages wait, rescheduled
+    async with both.db.read() as s:
+        rows = [*await outbox.all_for(s, f"slack:{TEAM}"), *await outbox.all_for(s, f"slack:{OTHER}")]
+    assert [(r.state, r.attempts) for r in rows] == [("pending", 1)] * 2
+    assert all("503" in (r.last_error or "") and r.next_attempt_at > clock.now() for r in rows)
+
+
+async def _until(check, timeout: float = 40) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.05)
