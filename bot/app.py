@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import database_url
-from bot.integrations.clock import SystemClock
+from bot.integrations.clock import clock_from_env
 from bot.integrations.cis import ProjectCIs
 from bot.integrations.forges import ProjectForges
 from bot.integrations.probes import Prober
@@ -49,7 +49,11 @@ class Tower:
 
 
 async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | None = None) -> Tower:
-    clock = clock or SystemClock()
+    if clock is None:
+        try:
+            clock = clock_from_env(env)
+        except ValueError as err:
+            raise StartupError(str(err)) from None
     from bot.demo import DEMO_SOURCE, ensure_demo_repository
 
     if settings.source == DEMO_SOURCE:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -86,3 +87,18 @@ async def test_readyz_turns_away_traffic_while_shutting_down(service):
         with pytest.raises(httpx.ConnectError):
             await http.get("/readyz")
 
+
+
+async def test_a_rehearsal_clock_is_shared_by_processes_and_a_bad_one_stops_start_up(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from bot.app import StartupError
+    from bot.integrations.clock import clock_from_env
+
+    anchor = time.time() - 1  # a real second ago: an hour of rehearsal time
+    clock = clock_from_env({"TOWER_REHEARSAL_CLOCK": f"2026-11-02T10:00:00+00:00 {anchor} 3600"})
+    clock_b = clock_from_env({"TOWER_REHEARSAL_CLOCK": f"2026-11-02T10:00:00+00:00 {anchor} 3600"})
+    assert abs((clock.now() - clock_b.now()).total_seconds()) < 3600  # within a real second of each other
+    assert clock.now() - datetime(2026, 11, 2, 10, tzinfo=timezone.utc) >= timedelta(hours=1)
+    with pytest.raises(StartupError, match="TOWER_REHEARSAL_CLOCK must be 'START ANCHOR RATE'"):
+        await open_tower(make_settings(tmp_path / "data"), {"TOWER_REHEARSAL_CLOCK": "tomorrow, fast"})

@@ -8,9 +8,10 @@ from tests.fakes.local_server import LocalServer
 
 
 class FakeHealth(LocalServer):
-    def __init__(self, value: float = 100):
+    def __init__(self, value: float = 100, step: float = 0):
         super().__init__()
         self.value: float | None = value
+        self.step = step  # added after each read: a deployment that keeps advancing on its own
         self.down = False
         self.reads = 0
 
@@ -25,4 +26,7 @@ class FakeHealth(LocalServer):
         self.reads += 1
         if self.down:
             return web.json_response({"error": "unavailable"}, status=503)
-        return web.json_response({"result": {"verified_layer": self.value}})
+        reading = self.value
+        if self.value is not None:
+            self.value += self.step
+        return web.json_response({"result": {"verified_layer": reading}})
