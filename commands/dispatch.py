@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from commands import arguments, grammar
 from commands.context import Caller, Invocation, Reply
@@ -138,6 +139,7 @@ def _project_of(spec: CommandSpec, args: dict[str, object]) -> str | None:
 
 
 def _database_unreachable(err: Exception) -> bool:
-    if isinstance(err, (ConnectionError, OperationalError, InterfaceError)):
+    # PoolTimeout: every connection busy for the pool's whole wait, which under load is "busy", not a bug.
+    if isinstance(err, (ConnectionError, OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(err, DBAPIError) and err.connection_invalidated

@@ -47,7 +47,8 @@ def redacted(url: str | URL) -> str:
 
 
 class Database:
-    def __init__(self, url: str, schema: str | None = None, pool_size: int = 5):
+    def __init__(self, url: str, schema: str | None = None, pool_size: int = 5, max_overflow: int = 10,
+                 pool_timeout: float = 30):
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
         self.schema = schema
@@ -63,7 +64,8 @@ class Database:
             if schema:
                 connect_args["server_settings"] = {"search_path": schema}
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args
+                self.url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
+                pool_pre_ping=True, connect_args=connect_args
             )
         self._reader = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._writer = async_sessionmaker(

@@ -68,3 +68,19 @@ async def test_commands_ride_out_a_database_restart(tmp_path, db_target, clock):
             assert len(unconfirmed) <= 4 and all("(before)" in t or "(during)" in t for t in unconfirmed)
         finally:
             await tower.close()
+
+
+@pytest.mark.parametrize("db_target", ["postgresql"], indirect=True)
+async def test_a_command_that_cannot_get_a_connection_in_time_is_told_the_database_is_busy(tmp_path, db_target, clock):
+    from storage.database import Database
+
+    tower = await open_tower(make_settings(tmp_path / "data"), db_target.env(), clock=clock)
+    await tower.services.db.close()
+    tower.services.db = Database(db_target.url, schema=db_target.schema, pool_size=1, max_overflow=0, pool_timeout=0.3)
+    try:
+        async with tower.services.db.engine.connect():  # the only connection, held by someone else
+            reply = await tower.dispatcher.run("/release new demo", Caller("console", "alice"))
+        assert not reply.ok and reply.text == UNAVAILABLE
+        assert (await tower.dispatcher.run("/release list", Caller("console", "alice"))).text.startswith("No open releases.")
+    finally:
+        await tower.close()
