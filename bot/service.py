@@ -151,6 +151,7 @@ class Service:
             self.tower.services, self.tower.dispatcher, token=self.chat.discord_token,
             guild_ids=self.chat.discord_guild_ids, api_url=self.chat.discord_api_url,
             gateway_url=self.chat.discord_gateway_url, on_change=self.courier.wake,
+            shard_count=self.tower.settings.tower.shard_count,
         )
         try:
             await self.discord.start()

@@ -4,6 +4,10 @@ embeds, buttons that run their command as whoever clicks them.
 Every interaction is deferred first — before any database or network work — and answered by
 editing the deferred response; when the interaction token has expired (15 minutes) the answer
 falls back to a channel message.
+
+With `[tower] shard_count` the client is discord.py's AutoShardedClient running all the shards in
+this process: Discord sends each guild's events (interactions included) on its shard's connection
+only, so every interaction still reaches Tower exactly once.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from storage.queries import releases
 
 log = logging.getLogger("tower.discord")
 READY_TIMEOUT_S = 60
+IDENTIFY_WINDOW_S = 5.0  # Discord: each IDENTIFY rate-limit bucket allows one IDENTIFY per 5 s
 
 
 def point_discord_at(api_url: str | None, gateway_url: str | None) -> None:
@@ -47,12 +52,14 @@ def point_discord_at(api_url: str | None, gateway_url: str | None) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-class _Client(discord.Client):
-    def __init__(self, adapter: DiscordAdapter):
+class _TowerClient:
+    """What Tower's client adds to discord.py's, sharded or not; mixed in before the discord.py class."""
+
+    def __init__(self, adapter: DiscordAdapter, **options):
         intents = discord.Intents.none()
         intents.guilds = True  # interactions need no privileged intents
         # on_ready waits this long after the last GUILD_CREATE (2 s by default): Tower needs no member cache.
-        super().__init__(intents=intents, guild_ready_timeout=0.5)
+        super().__init__(intents=intents, guild_ready_timeout=0.5, **options)
         self.adapter = adapter
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -62,16 +69,46 @@ class _Client(discord.Client):
                 await self.adapter.on_button(interaction, command)
 
 
+class _Client(_TowerClient, discord.Client):
+    """One gateway connection for every guild."""
+
+
+class _ShardedClient(_TowerClient, discord.AutoShardedClient):
+    """Shards 0 to shard_count - 1, all in this process; discord.py talks to each guild through its shard."""
+
+    def __init__(self, adapter: DiscordAdapter, shard_count: int):
+        super().__init__(adapter, shard_count=shard_count)
+        self.max_concurrency = 1  # from GET /gateway/bot, before connecting
+        self._identify_slots: dict[int, float] = {}  # rate-limit bucket -> loop time of its latest IDENTIFY
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Discord lets max_concurrency shards IDENTIFY at once: shard s is in bucket s % max_concurrency, and
+        each bucket may IDENTIFY once per 5 s. (discord.py's default waits 5 s before every IDENTIFY but the
+        first, whatever the concurrency.)"""
+        loop = asyncio.get_running_loop()
+        bucket = (shard_id or 0) % max(1, self.max_concurrency)
+        last = self._identify_slots.get(bucket)
+        slot = loop.time() if last is None else max(loop.time(), last + IDENTIFY_WINDOW_S)
+        self._identify_slots[bucket] = slot  # taken before waiting, so no two IDENTIFYs share a slot
+        await asyncio.sleep(slot - loop.time())
+
+
+def _client(adapter: DiscordAdapter, shard_count: int | None) -> discord.Client:
+    return _ShardedClient(adapter, shard_count) if shard_count else _Client(adapter)
+
+
 class DiscordAdapter:
     def __init__(self, services: Services, dispatcher: Dispatcher, *, token: str, guild_ids: list[str],
-                 api_url: str | None = None, gateway_url: str | None = None, on_change=None):
+                 api_url: str | None = None, gateway_url: str | None = None, on_change=None,
+                 shard_count: int | None = None):
         self.services = services
         self.dispatcher = dispatcher
         self.token = token
         self.guild_ids = guild_ids
         self.api_url, self.gateway_url = api_url, gateway_url
         self.on_change = on_change or (lambda: None)
-        self.client = _Client(self)
+        self.shard_count = shard_count  # None: one connection, no sharding
+        self.client = _client(self, shard_count)
         self.tree = app_commands.CommandTree(self.client)
         for command in build(services.registry, self.on_command, self.complete):
             self.tree.add_command(command)
@@ -82,16 +119,34 @@ class DiscordAdapter:
     async def start(self, sync: bool = True) -> None:
         point_discord_at(self.api_url, self.gateway_url)
         await self.client.login(self.token)
+        timeout = READY_TIMEOUT_S
+        if isinstance(self.client, _ShardedClient):
+            timeout += await self._plan_shards(self.client)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
-        done, _ = await asyncio.wait({ready, self._task}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({ready, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
             ready.cancel()
             if self._task in done:
                 self._task.result()  # raises the connection error
-            raise TimeoutError(f"Discord did not become ready within {READY_TIMEOUT_S}s")
+            raise TimeoutError(f"Discord did not become ready within {timeout:.0f}s")
         if sync:
             await self.sync()
+
+    async def _plan_shards(self, client: _ShardedClient) -> float:
+        """Ask Discord (GET /gateway/bot) how many shards may IDENTIFY at once; returns how much longer than
+        one connection the shards take to start, their IDENTIFYs being spaced by Discord's rate limit."""
+        data = await client.http.request(discord.http.Route("GET", "/gateway/bot"))
+        limits = data.get("session_start_limit") or {}
+        client.max_concurrency = max(1, int(limits.get("max_concurrency") or 1))
+        count, recommended = self.shard_count or 1, data.get("shards")
+        log.info("discord: %d shards, %d at a time (Discord recommends %s)", count, client.max_concurrency, recommended)
+        if isinstance(recommended, int) and recommended > count:
+            log.warning("discord: shard_count is %d but Discord recommends %d shards", count, recommended)
+        if isinstance(limits.get("remaining"), int) and limits["remaining"] < count:
+            log.warning("discord: only %d session starts left today, for %d shards", limits["remaining"], count)
+        waves = -(-count // client.max_concurrency)  # rounds of IDENTIFYs
+        return IDENTIFY_WINDOW_S * (waves - 1)
 
     async def sync(self) -> list[str]:
         """Register the commands: in each configured guild at once, else globally (which Discord

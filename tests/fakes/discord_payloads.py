@@ -29,6 +29,11 @@ class Snowflakes:
         return str(self._last)
 
 
+def shard_of(guild_id: str | int, shard_count: int) -> int:
+    """The shard that gets a guild's gateway events, by Discord's rule."""
+    return (int(guild_id) >> 22) % shard_count
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 

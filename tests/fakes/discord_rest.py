@@ -80,7 +80,8 @@ class _Fault:
 
 class DiscordRest:
     """The REST half of ``FakeDiscord``, which mixes it in. It owns ``calls`` and the injected faults; what
-    else it reads and changes is FakeDiscord's, shared with the gateway side: the bot and guild settings,
+    else it reads and changes is FakeDiscord's, shared with the gateway side: the bot and guild settings
+    (``guild_channels``, ``recommended_shards``, ``max_concurrency``),
     ``ids``, ``commands``, ``messages``, ``interactions``, ``identify_payloads``, and ``_user``, ``_member``,
     ``_channel``, ``_dm_channel``, ``dispatch``, ``wait_until`` and ``_notify``."""
 
@@ -215,8 +216,8 @@ class DiscordRest:
     async def _get_gateway(self, call: RecordedCall) -> tuple[int, Any]:
         data: JSON = {"url": self.gateway_url}
         if call.route == "gateway_bot":
-            data.update(shards=1, session_start_limit={"total": 1000, "remaining": 999, "reset_after": 14400000,
-                                                       "max_concurrency": 1})
+            data.update(shards=self.recommended_shards, session_start_limit={
+                "total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": self.max_concurrency})
         return 200, data
 
     async def _get_app(self, call: RecordedCall) -> tuple[int, Any]:
@@ -226,7 +227,7 @@ class DiscordRest:
     # application commands
 
     def _command_scope(self, app: str, guild: str | None) -> tuple[int, JSON] | None:
-        if app != self.application_id or (guild is not None and guild != self.guild_id):
+        if app != self.application_id or (guild is not None and guild not in self.guild_channels):
             return self._error(403, 50001, "Missing Access")
         return None
 

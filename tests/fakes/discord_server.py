@@ -5,8 +5,13 @@ Point discord.py at it with ``discord.http.Route.BASE = fake.api_url`` and
 It behaves like Discord where Tower depends on it: sessions and RESUME with replay, sequence numbers,
 interaction acknowledgement rules (one callback, within 3 s), rate limits the way Discord signals them,
 message limits and nonce de-duplication. Everything the bot sends is recorded for tests to read.
-This module is the server, the gateway, the guild and the interactions users make; the REST endpoints
-are ``discord_rest.DiscordRest``, which ``FakeDiscord`` mixes in."""
+This module is the server, the gateway, the guilds and the interactions users make; the REST endpoints
+are ``discord_rest.DiscordRest``, which ``FakeDiscord`` mixes in.
+
+Sharding works as on Discord: a client may IDENTIFY with ``shard: [id, count]``; each shard is its own session
+(sequence numbers, RESUME), READY lists and GUILD_CREATE sends only the guilds the shard owns
+(``(guild_id >> 22) % count == id``), and every event of a guild goes to the session of its shard alone — events
+without a guild (DMs) to shard 0. A client that sends no ``shard`` is shard 0 of 1 and gets everything."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ __all__ = ["FakeDiscord", "Interaction", "RecordedCall"]
 
 API_PREFIX = "/api/v10"
 CLOSE_UNKNOWN_OP, CLOSE_DECODE, CLOSE_NOT_AUTHED, CLOSE_AUTH_FAILED, CLOSE_ALREADY_AUTHED = 4001, 4002, 4003, 4004, 4005
+CLOSE_INVALID_SHARD = 4010
 
 
 class _Conn:
@@ -34,6 +40,25 @@ class _Conn:
         self.authed = False
         self.ready = False  # READY or RESUMED sent on this connection
         self.dropped = False  # closed by the fake, not by the client
+        self.session: _Session | None = None  # the session this connection identified or resumed
+
+
+class _Session:
+    """One gateway session: of one shard, or of an unsharded client (shard 0 of 1). Its dispatches are
+    numbered and kept, for RESUME."""
+
+    def __init__(self, shard_id: int, shard_count: int):
+        self.shard_id, self.shard_count = shard_id, shard_count
+        self.id: str | None = uuid.uuid4().hex  # None once ended: it can't be resumed and gets no events
+        self.seq = 0
+        self.log: list[JSON] = []
+        self.live: _Conn | None = None  # the connection its dispatches go to
+
+    def owns(self, guild_id: str | None) -> bool:
+        """Discord sends a guild's events to its shard only; events outside guilds (DMs) to shard 0."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return P.shard_of(guild_id, self.shard_count) == self.shard_id
 
 
 class FakeDiscord(DiscordRest, LocalServer):
@@ -43,9 +68,14 @@ class FakeDiscord(DiscordRest, LocalServer):
                  guild_id: str = "800000000000000001", channel_id: str = "700000000000000001",
                  members: dict[str, str] | None = None, roles: dict[str, str] | None = None,
                  member_roles: dict[str, list[str]] | None = None, token: str = "fake-bot-token",
-                 bot_name: str = "tower", heartbeat_interval_ms: int = 41250, ack_timeout: float | None = 3.0):
+                 bot_name: str = "tower", heartbeat_interval_ms: int = 41250, ack_timeout: float | None = 3.0,
+                 guilds: dict[str, str] | None = None, recommended_shards: int = 1, max_concurrency: int = 1):
+        """``guilds``: more guilds the bot is in besides ``guild_id``, each with one text channel (guild id ->
+        channel id). ``recommended_shards`` and ``max_concurrency`` are what GET /gateway/bot advises."""
         self.application_id, self.bot_user_id, self.guild_id, self.channel_id = (
             application_id, bot_user_id, guild_id, channel_id)
+        self.guild_channels = {guild_id: channel_id, **(guilds or {})}  # every guild -> its text channel
+        self.recommended_shards, self.max_concurrency = recommended_shards, max_concurrency
         self.token, self.heartbeat_interval_ms, self.ack_timeout = token, heartbeat_interval_ms, ack_timeout
         self.members = dict(members or {})  # user_id -> username
         self.roles = dict(roles or {})  # role_id -> name (@everyone is added, with the guild's id)
@@ -61,10 +91,8 @@ class FakeDiscord(DiscordRest, LocalServer):
         self.identify_payloads: list[JSON] = []
         self.gateway_queries: list[dict[str, str]] = []  # query string of every gateway connection
         self.received_ops: list[JSON] = []  # every gateway payload from the client
-        self.session_id: str | None = None
-        self.seq = 0
-        self._log: list[JSON] = []  # dispatches of this session, for RESUME replay
-        self._live: _Conn | None = None  # the connection dispatches go to
+        self.sessions: dict[int, _Session] = {}  # shard id -> its current session
+        self.deliveries: list[tuple[int, str, JSON]] = []  # (shard id, event, data) of every dispatch, in order
         self._conns: set[_Conn] = set()
         self._send_lock = asyncio.Lock()
         self._changed = asyncio.Event()
@@ -90,6 +118,26 @@ class FakeDiscord(DiscordRest, LocalServer):
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
+    # --- sessions (one per shard) ---------------------------------------------------------------------------
+
+    def _session(self, shard: int) -> _Session:
+        session = self.sessions.get(shard)
+        if session is None:
+            raise RuntimeError(f"no gateway session for shard {shard}")
+        return session
+
+    @property
+    def session_id(self) -> str | None:
+        """The id of shard 0's session (the only one of an unsharded client); None when there is none."""
+        session = self.sessions.get(0)
+        return session.id if session else None
+
+    @property
+    def seq(self) -> int:
+        """The last sequence number of shard 0's session."""
+        session = self.sessions.get(0)
+        return session.seq if session else 0
+
     # --- waiting --------------------------------------------------------------------------------------------
 
     def _notify(self) -> None:
@@ -105,7 +153,13 @@ class FakeDiscord(DiscordRest, LocalServer):
         return await asyncio.wait_for(loop(), timeout)
 
     async def wait_ready(self, timeout: float = 10) -> None:
-        await self.wait_until(lambda: self._live is not None and self._live.ready, timeout)
+        """Wait until every shard of the client (0 to the count shard 0 identified with) is live and ready."""
+        def ready() -> bool:
+            first = self.sessions.get(0)
+            return first is not None and all(
+                (s := self.sessions.get(i)) is not None and s.live is not None and s.live.ready
+                for i in range(first.shard_count))
+        await self.wait_until(ready, timeout)
 
     # --- gateway --------------------------------------------------------------------------------------------
 
@@ -131,11 +185,13 @@ class FakeDiscord(DiscordRest, LocalServer):
                 await self._on_op(conn, payload)
         finally:
             self._conns.discard(conn)
-            if self._live is conn:
-                self._live = None
+            session = conn.session
+            if session is not None and session.live is conn:
+                session.live = None
             # Discord ends a session when the client closes with 1000/1001; other codes keep it resumable.
-            if ws.close_code in (1000, 1001) and conn.authed and self._live is None and not conn.dropped:
-                self.session_id = None
+            if (ws.close_code in (1000, 1001) and conn.authed and session is not None and session.live is None
+                    and not conn.dropped):
+                session.id = None
             self._notify()
         return ws
 
@@ -155,10 +211,11 @@ class FakeDiscord(DiscordRest, LocalServer):
             await self._resume(conn, d or {})
         elif not conn.authed:
             await conn.ws.close(code=CLOSE_NOT_AUTHED, message=b"You sent a payload prior to identifying.")
-        elif op == 8:  # request guild members: all of them fit one chunk
-            await self.dispatch("GUILD_MEMBERS_CHUNK", {"guild_id": self.guild_id, "members": self._members(),
-                                                        "chunk_index": 0, "chunk_count": 1, "not_found": [],
-                                                        **({"nonce": d["nonce"]} if (d or {}).get("nonce") else {})})
+        elif op == 8:  # request guild members: all of them fit one chunk, on the connection that asked
+            guild = str((d or {}).get("guild_id") or self.guild_id)
+            await self._dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", {
+                "guild_id": guild, "members": self._members(), "chunk_index": 0, "chunk_count": 1, "not_found": [],
+                **({"nonce": d["nonce"]} if (d or {}).get("nonce") else {})})
         elif op in (3, 4):  # presence / voice state: accepted, recorded in received_ops
             pass
         else:
@@ -166,38 +223,47 @@ class FakeDiscord(DiscordRest, LocalServer):
         self._notify()
 
     async def _identify(self, conn: _Conn, d: JSON) -> None:
+        shard = d.get("shard", [0, 1])
+        if not (isinstance(shard, list) and len(shard) == 2 and all(type(n) is int for n in shard)
+                and 0 <= shard[0] < shard[1]):
+            await conn.ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+            return
         self.identifies += 1
         self.identify_payloads.append(d)
         conn.authed = True
-        async with self._send_lock:
-            self.session_id, self.seq, self._log = uuid.uuid4().hex, 0, []
-            if self._live is not None and self._live is not conn:
-                self._live.ready = False
-            self._live = conn
-        await self.dispatch("READY", {
+        session = _Session(*shard)
+        async with self._send_lock:  # a new IDENTIFY of the same shard replaces its session
+            old = self.sessions.get(session.shard_id)
+            if old is not None and old.live is not None and old.live is not conn:
+                old.live.ready = False
+            self.sessions[session.shard_id], session.live, conn.session = session, conn, session
+        guilds = [g for g in self.guild_channels if session.owns(g)]
+        await self._dispatch_to(session, "READY", {
             "v": 10, "user": P.bot_user(self.bot_user_id, self.bot_name), "guilds": [
-                {"id": self.guild_id, "unavailable": True}], "session_id": self.session_id,
+                {"id": g, "unavailable": True} for g in guilds], "session_id": session.id,
             "resume_gateway_url": self.gateway_url, "session_type": "normal", "private_channels": [],
             "relationships": [], "user_settings": {}, "presences": [], "geo_ordered_rtc_regions": [],
-            "guild_join_requests": [], "shard": [0, 1], "application": {"id": self.application_id, "flags": 0},
+            "guild_join_requests": [], "shard": shard, "application": {"id": self.application_id, "flags": 0},
             "_trace": ["fake-discord"]})
-        await self.dispatch("GUILD_CREATE", self.guild_payload())  # the guild READY listed as unavailable
+        for guild in guilds:  # the guilds READY listed as unavailable
+            await self._dispatch_to(session, "GUILD_CREATE", self.guild_payload(guild))
         conn.ready = True
 
     async def _resume(self, conn: _Conn, d: JSON) -> None:
-        if not self.session_id or d.get("session_id") != self.session_id or d.get("token") != self.token:
+        session = next((s for s in self.sessions.values() if s.id and s.id == d.get("session_id")), None)
+        if session is None or d.get("token") != self.token:
             await self._send(conn, {"op": 9, "d": False, "s": None, "t": None})  # not resumable: identify anew
             return
         self.resumes += 1
         conn.authed = True
         async with self._send_lock:  # replay and go live atomically, so no dispatch is lost or doubled
             since = d.get("seq") or 0
-            for event in self._log:
+            for event in session.log:
                 if event["s"] > since:
                     await self._send(conn, event)
-            self.seq += 1
-            await self._send(conn, {"op": 0, "t": "RESUMED", "s": self.seq, "d": {"_trace": ["fake-discord"]}})
-            self._live, conn.ready = conn, True
+            session.seq += 1
+            await self._send(conn, {"op": 0, "t": "RESUMED", "s": session.seq, "d": {"_trace": ["fake-discord"]}})
+            session.live, conn.session, conn.ready = conn, session, True
 
     async def _send(self, conn: _Conn, payload: JSON) -> bool:
         try:
@@ -207,23 +273,37 @@ class FakeDiscord(DiscordRest, LocalServer):
             return False
 
     async def dispatch(self, event: str, data: JSON) -> int:
-        """Send a DISPATCH (op 0) in this session; if no connection is live it is replayed on RESUME."""
+        """Send a DISPATCH (op 0) as Discord routes it: to the session of the shard that owns the event's guild,
+        or shard 0's for an event outside guilds (a DM). If that session has no live connection, the event is
+        replayed on RESUME. Returns its sequence number in that session, 0 if no session takes it."""
+        guild = data.get("guild_id")
+        if guild is None and event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+            guild = data.get("id")
+        seq = 0
+        for session in [s for s in self.sessions.values() if s.id and s.owns(None if guild is None else str(guild))]:
+            seq = await self._dispatch_to(session, event, data)
+        self._notify()
+        return seq
+
+    async def _dispatch_to(self, session: _Session, event: str, data: JSON) -> int:
         async with self._send_lock:
-            self.seq += 1
-            payload = {"op": 0, "t": event, "s": self.seq, "d": data}
-            self._log.append(payload)
-            if self._live is not None and not await self._send(self._live, payload):
-                self._live = None
+            session.seq += 1
+            payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+            session.log.append(payload)
+            self.deliveries.append((session.shard_id, event, data))
+            if session.live is not None and not await self._send(session.live, payload):
+                session.live = None
         self._notify()
         return payload["s"]
 
-    async def drop_connection(self, code: int = 4000, *, abort: bool = False) -> None:
-        """End the live gateway connection the way a network fault or a Discord restart does; the session
-        stays resumable. ``abort`` cuts the TCP connection without a close frame."""
-        conn = self._live
+    async def drop_connection(self, code: int = 4000, *, abort: bool = False, shard: int = 0) -> None:
+        """End the live gateway connection (of ``shard``) the way a network fault or a Discord restart does;
+        the session stays resumable. ``abort`` cuts the TCP connection without a close frame."""
+        session = self._session(shard)
+        conn = session.live
         if conn is None:
-            raise RuntimeError("no live gateway connection to drop")
-        self._live = None
+            raise RuntimeError(f"no live gateway connection of shard {shard} to drop")
+        session.live = None
         conn.dropped = True
         if abort and conn.request.transport is not None:
             conn.request.transport.abort()
@@ -231,17 +311,20 @@ class FakeDiscord(DiscordRest, LocalServer):
             await conn.ws.close(code=code, message=b"fake: connection dropped")
         self._notify()
 
-    async def request_reconnect(self) -> None:
-        """op 7 RECONNECT: the client should close and RESUME."""
-        if self._live is not None:
-            await self._send(self._live, {"op": 7, "d": None, "s": None, "t": None})
+    async def request_reconnect(self, shard: int = 0) -> None:
+        """op 7 RECONNECT: the client should close (that shard's connection) and RESUME."""
+        conn = self._session(shard).live
+        if conn is not None:
+            await self._send(conn, {"op": 7, "d": None, "s": None, "t": None})
 
-    async def invalidate_session(self, resumable: bool = False) -> None:
-        """op 9 INVALID_SESSION on the live connection; unless ``resumable`` the client must IDENTIFY again."""
-        conn = self._live
+    async def invalidate_session(self, resumable: bool = False, shard: int = 0) -> None:
+        """op 9 INVALID_SESSION on the live connection (of ``shard``); unless ``resumable`` the client must
+        IDENTIFY again."""
+        session = self._session(shard)
+        conn = session.live
         if conn is not None:
             if not resumable:
-                self.session_id, self._live = None, None
+                session.id, session.live = None, None
             await self._send(conn, {"op": 9, "d": resumable, "s": None, "t": None})
 
     # --- guild state ----------------------------------------------------------------------------------------
@@ -258,15 +341,20 @@ class FakeDiscord(DiscordRest, LocalServer):
         return [self._member(uid) for uid in [self.bot_user_id, *self.members]]
 
     def _channel(self, channel_id: str) -> JSON | None:
-        if channel_id == self.channel_id:
-            return P.text_channel(channel_id, self.guild_id, "releases")
+        for guild_id, text_channel_id in self.guild_channels.items():
+            if channel_id == text_channel_id:
+                return P.text_channel(channel_id, guild_id, "releases")
         return next((c for c in self.dm_channels.values() if c["id"] == channel_id), None)
 
-    def guild_payload(self) -> JSON:
-        roles = [P.role(self.guild_id, "@everyone", position=0)] + [
-            P.role(rid, name, position=i + 1) for i, (rid, name) in enumerate(self.roles.items())]
-        return P.guild(self.guild_id, "Tower Test Guild", owner_id=next(iter(self.members), self.bot_user_id),
-                       channels=[self._channel(self.channel_id)], roles=roles, members=self._members())
+    def guild_payload(self, guild_id: str | None = None) -> JSON:
+        """GUILD_CREATE of a guild (by default the first); ``roles`` are the first guild's."""
+        guild_id = guild_id or self.guild_id
+        roles = [P.role(guild_id, "@everyone", position=0)]
+        if guild_id == self.guild_id:
+            roles += [P.role(rid, name, position=i + 1) for i, (rid, name) in enumerate(self.roles.items())]
+        name = "Tower Test Guild" if guild_id == self.guild_id else f"Tower Test Guild {guild_id[-4:]}"
+        return P.guild(guild_id, name, owner_id=next(iter(self.members), self.bot_user_id),
+                       channels=[self._channel(self.guild_channels[guild_id])], roles=roles, members=self._members())
 
     # --- interactions ---------------------------------------------------------------------------------------
 
@@ -289,13 +377,14 @@ class FakeDiscord(DiscordRest, LocalServer):
         are the leaf options ({"name", "value"[, "focused"]}; types come from the registered command), or
         give Discord's nested options yourself. The command must have been registered (synced) — Discord
         cannot deliver an unknown one. kind 3 (component): ``custom_id`` of a button (or a select with
-        ``values``) on ``message_id``, by default the newest message carrying that custom_id."""
+        ``values``) on ``message_id``, by default the newest message carrying that custom_id. In a guild
+        (``guild_id``, by default the first) it happens in ``channel_id``, by default the guild's text channel."""
         guild = None if dm else (guild_id or self.guild_id)
         if dm:
             channel = await self._dm_channel(user_id)
         else:
-            channel = self._channel(channel_id or self.channel_id) or P.text_channel(
-                channel_id or self.channel_id, guild, "channel")
+            where = channel_id or self.guild_channels.get(guild, self.channel_id)
+            channel = self._channel(where) or P.text_channel(where, guild, "channel")
         if kind in (2, 4):
             data = self._command_data(name, options or [], guild)
             message_obj = None
