@@ -74,4 +74,4 @@ async def test_a_kill_after_the_ci_accepted_leaves_one_pipeline(tmp_path, db_tar
                 assert len(await deploys.of_release(s, 1)) == 1
         finally:
             await db.close()
-            assert second.stop() == 0, second.errors()
+            assert await asyncio.to_thread(second.stop) == 0, second.errors()

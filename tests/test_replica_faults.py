@@ -75,7 +75,7 @@ async def test_killing_the_scheduler_leader_mid_escalation_loses_and_repeats_no_
         assert (await slack_command(slack_fake, other, "bob", "/ack", "1"))["text"] == \
             "Acknowledged page #1 for demo#1; it stops escalating."
     finally:
-        codes = [r.stop() for r in replicas]
+        codes = [await asyncio.to_thread(r.stop) for r in replicas]
     assert codes.count(0) == 1, [r.errors() for r in replicas]
 
 
@@ -117,5 +117,5 @@ async def test_two_rc_cuts_at_once_from_slack_and_discord_make_one_candidate(tmp
         listing = json.dumps(await slack_command(slack_fake, a, "alice", "/rc", "list demo"))
         assert "v1.3.0-rc1" in listing and "rc2" not in listing and "2. " not in listing, listing
     finally:
-        codes = [r.stop() for r in replicas]
+        codes = [await asyncio.to_thread(r.stop) for r in replicas]
     assert codes == [0, 0], [r.errors() for r in replicas]

@@ -75,5 +75,5 @@ async def test_killing_the_leader_mid_simmer_delivers_every_daily_report_once(tm
             assert survivor.health()["scheduler"] == "running"
             assert health.reads >= 40  # it kept sampling hourly after the takeover
         finally:
-            codes = [r.stop() for r in replicas]
+            codes = [await asyncio.to_thread(r.stop) for r in replicas]
         assert sorted(codes) == [-9, 0], [r.errors() for r in replicas]
