@@ -23,6 +23,7 @@ from commands.links import page_url
 from commands.rules.simmer import day_of, judge, trend
 from commands.services import Services
 from storage.queries import candidates, deploys, directory, pages, releases
+from storage.queries import outbox as outbox_rows
 from storage.tables import Simmer
 
 
@@ -105,9 +106,14 @@ async def _report_if_due(svc: Services, simmer: Simmer, now: datetime) -> int:
     today = local_day(now, project.timezone)
     if now < local_moment(today, project.report_time, project.timezone) or today <= local_day(simmer.started_at, project.timezone):
         return 0  # not yet today, or the simmer began today (its start was announced)
+    key = f"simmer:{simmer.id}:report:{today}"
+    if project.channels.team:
+        async with svc.db.read() as session:
+            if await outbox_rows.by_key(session, f"{key}@{project.channels.team[-1]}"):
+                return 0  # today's is queued: every later tick of the day costs one indexed read
     async with svc.db.write() as session:
         report = await report_for(session, svc, simmer, now)
-        return await outbox.post_many(session, project.channels.team, report, key=f"simmer:{simmer.id}:report:{today}", now=now)
+        return await outbox.post_many(session, project.channels.team, report, key=key, now=now)
 
 
 async def report_for(session, svc: Services, simmer: Simmer, now: datetime) -> Reply:
