@@ -76,7 +76,7 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
     services = Services(settings=settings, db=db, clock=clock, registry=build_registry(), forges=ProjectForges(env),
                         cis=cis, prober=Prober())
     cis.report = lambda event: record_ci_event(services, event)  # local runs report like a CI's callbacks
-    return Tower(services=services, dispatcher=Dispatcher(services), secrets=env)
+    return Tower(services=services, dispatcher=Dispatcher(services, in_parallel=settings.tower.commands_in_parallel), secrets=env)
 
 
 def _first_line(err: BaseException) -> str:

@@ -124,6 +124,6 @@ COMMANDS = [
         options=(Option("release", Kind.RELEASE, "the release", positional=True, required=True),
                  Option("at", Kind.TEXT, "when, in the project's local time: YYYY-MM-DD HH:MM"),
                  Option("to", Kind.LIST, "channels instead of the project's announce channels (slack:C…, discord:…)"),
-                 Option("correct", Kind.TEXT, "the corrected text of the latest announcement")),
+                 Option("correct", Kind.TEXT, "the corrected text of the latest announcement", max_length=3000)),
     ),
 ]

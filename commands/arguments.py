@@ -45,6 +45,10 @@ def _convert(opt: Option | None, value: object, settings: Settings) -> object:
     if opt.kind is Kind.FLAG:
         return bool(value)
     text = str(value).strip()
+    if "\x00" in text:
+        raise UsageError(f"{_label(opt)} contains a NUL character, which Tower can't store.")
+    if opt.kind in (Kind.TEXT, Kind.LIST) and len(text) > opt.max_length:
+        raise UsageError(f"{_label(opt)} is too long ({len(text):,} characters; at most {opt.max_length:,}).")
     if opt.kind is Kind.TEXT:
         if not text:
             raise UsageError(f"{_label(opt)} is empty.", "Write some text, in quotes if it has spaces.")
@@ -63,10 +67,10 @@ def _convert(opt: Option | None, value: object, settings: Settings) -> object:
         except ValueError:
             raise UsageError(f"{_label(opt)} `{text}` is not a date.", "Write it as YYYY-MM-DD, e.g. `2026-12-01`.")
     if opt.kind is Kind.INT:
-        try:
-            return int(text)
-        except ValueError:
-            raise UsageError(f"{_label(opt)} `{text}` is not a whole number.")
+        number = _whole_number(text)
+        if number is None:
+            raise UsageError(f"{_label(opt)} `{text[:40]}` is not a whole number Tower can use.")
+        return number
     if opt.kind is Kind.CHOICE:
         if text.lower() not in opt.choices:
             raise UsageError(f"{_label(opt)} `{text}` is not one of {', '.join(opt.choices)}.")
@@ -77,6 +81,18 @@ def _convert(opt: Option | None, value: object, settings: Settings) -> object:
             raise UsageError(f"{_label(opt)} is empty.", "Separate items with commas: `T12,T13`.")
         return items
     raise AssertionError(f"unhandled option kind {opt.kind}")
+
+
+LARGEST = 2**31 - 1  # the columns are 32-bit integers on PostgreSQL
+
+
+def _whole_number(text: str) -> int | None:
+    """A whole number a column can hold, written in ASCII digits; None otherwise."""
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
+        return None
+    number = int(text)
+    return number if -LARGEST <= number <= LARGEST else None
 
 
 def _label(opt: Option) -> str:
@@ -104,8 +120,8 @@ def release_ref(text: str, settings: Settings) -> ReleaseRef:
         return ReleaseRef(project(name, settings), version=str(version(ver)))
     if "#" in text:
         name, _, num = text.partition("#")
-        if not num.isdigit() or int(num) < 1:
-            raise UsageError(f"`{text}` is not a release.", f"Write `{name}#1` for release number 1.")
+        if (_whole_number(num) or 0) < 1:
+            raise UsageError(f"`{text[:60]}` is not a release.", f"Write `{name[:30]}#1` for release number 1.")
         return ReleaseRef(project(name, settings), number=int(num))
     return ReleaseRef(project(text, settings))
 

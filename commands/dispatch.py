@@ -3,6 +3,7 @@ run the handler. Every refusal comes back as an error Reply; nothing here raises
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -14,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from commands import arguments, grammar
 from commands.context import Caller, Invocation, Reply
-from commands.errors import CommandError
+from commands.errors import CommandError, UsageError
 from commands.help import command_help
 from commands.permissions import authorize, roles_of
 from commands.registry import CommandSpec, Kind
@@ -25,6 +26,7 @@ from commands.settings import PersonSettings
 log = logging.getLogger("tower.commands")
 
 OK, REFUSED, UNAVAILABLE, ERROR = "ok", "refused", "unavailable", "error"
+MAX_COMMAND_CHARS = 4000  # the audit log keeps the command as typed
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,12 @@ class CommandRecord:
 
 
 class Dispatcher:
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, in_parallel: int = 8):
         self.services = services
         self.observers: list[Callable[[CommandRecord], None]] = []  # metrics subscribe here
+        # Commands acknowledged faster than they can be run wait here, in order, rather than all
+        # at once for the database pool (where they would time out) and the event loop.
+        self._slots = asyncio.Semaphore(in_parallel)
 
     @property
     def registry(self):
@@ -59,7 +64,8 @@ class Dispatcher:
             if any(t.value == "--help" and not t.quoted for t in rest):
                 return command_help(spec)
             raw = grammar.parse(spec, rest)
-            reply, outcome = await self._run(spec, raw, caller, text.strip())
+            async with self._slots:
+                reply, outcome = await self._run(spec, raw, caller, text.strip())
         except CommandError as err:
             reply, outcome = Reply.error(str(err)), REFUSED
         self._record(spec, caller, outcome, started)
@@ -69,7 +75,8 @@ class Dispatcher:
         """Run a command whose options arrived already separated (Discord's typed options)."""
         started = time.perf_counter()
         try:
-            reply, outcome = await self._run(spec, raw, caller, text)
+            async with self._slots:
+                reply, outcome = await self._run(spec, raw, caller, text)
         except CommandError as err:
             reply, outcome = Reply.error(str(err)), REFUSED
         self._record(spec, caller, outcome, started)
@@ -77,6 +84,8 @@ class Dispatcher:
 
     async def _run(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> tuple[Reply, str]:
         settings = self.services.settings
+        if len(text) > MAX_COMMAND_CHARS:
+            raise UsageError(f"That command is too long ({len(text):,} characters; at most {MAX_COMMAND_CHARS:,}).")
         args = arguments.convert(spec, raw, settings)
         person = self.person_of(caller)
         project_key = _project_of(spec, args)

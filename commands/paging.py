@@ -92,7 +92,8 @@ COMMANDS = [
         details="Unacknowledged, a page goes on to the co-pilot, the previous release's pilot, then the release "
                 "managers, every few minutes (per project), and starts again.",
         options=(Option("release", Kind.RELEASE, "the release", positional=True, required=True),
-                 Option("message", Kind.TEXT, "what is wrong", positional=True, required=True, greedy=True)),
+                 Option("message", Kind.TEXT, "what is wrong", positional=True, required=True, greedy=True,
+                        max_length=2000)),
     ),
     CommandSpec(
         group=None, name="ack", summary="acknowledge a page (also a button on the page)", example="/ack 12",

@@ -44,6 +44,7 @@ class Option:
     required: bool = False
     choices: tuple[str, ...] = ()
     greedy: bool = False  # a last positional TEXT that takes the rest of the words
+    max_length: int = 500  # TEXT and LIST: longer is refused (what is stored must fit its column on every database)
 
     @property
     def metavar(self) -> str:
