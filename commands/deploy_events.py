@@ -28,11 +28,18 @@ class UnknownOperation(LookupError):
     pass
 
 
-async def record_ci_event(svc: Services, event: dict) -> str:
+DUPLICATE = "duplicate"
+
+
+async def record_ci_event(svc: Services, event: dict, delivery: str | None = None) -> str:
+    """Apply a CI's report; with `delivery`, at most once per delivery id — the id is recorded in
+    the same transaction as the change, so a retry or a concurrent twin finds it (DUPLICATE)."""
     op, kind = str(event.get("operation_id", "")), str(event.get("event", ""))
     now = svc.clock.now()
     follow_up: list = []
     async with svc.db.write() as session:
+        if delivery is not None and not await deploys.first_delivery(session, delivery, now):
+            return DUPLICATE
         deployment = await deploys.by_operation(session, op)
         if deployment is None:
             return await _integrate_event(session, svc, op, kind, event, now)
