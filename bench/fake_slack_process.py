@@ -9,6 +9,7 @@ routes it answers:
 
     POST /bench/response-urls?count=N   {"urls": [...]}: N fresh response_urls
     GET  /bench/stats                   {"responses": n, "messages": n}: replies received so far
+    GET  /bench/reply?url=U&timeout=S   200 once the reply to response_url U has arrived, else 404
 """
 
 from __future__ import annotations
@@ -29,10 +30,19 @@ class BenchFakeSlack(FakeSlack):
         super()._add_routes(app)
         app.router.add_post("/bench/response-urls", self._mint)
         app.router.add_get("/bench/stats", self._stats)
+        app.router.add_get("/bench/reply", self._reply)
 
     async def _mint(self, request: web.Request) -> web.Response:
         count = int(request.query.get("count", "1"))
         return web.json_response({"urls": [self.new_response_url() for _ in range(count)]})
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        """Answer once the reply to `url` has arrived (404 if it does not within `timeout` s)."""
+        try:
+            await self.wait_for_response(request.query["url"], timeout=float(request.query.get("timeout", "30")))
+        except TimeoutError:
+            return web.json_response({"replied": False}, status=404)
+        return web.json_response({"replied": True})
 
     async def _stats(self, request: web.Request) -> web.Response:
         responses = sum(len(bodies) for bodies in self.responses.values())
@@ -62,6 +72,12 @@ class FakeSlackClient:
             async with session.post(f"{self.base_url}/bench/response-urls", params={"count": str(batch)}) as resp:
                 self._pool.extend((await resp.json())["urls"])
         return self._pool.pop()
+
+    async def replied(self, session: aiohttp.ClientSession, url: str, timeout: float) -> bool:
+        params = {"url": url, "timeout": str(timeout)}
+        async with session.get(f"{self.base_url}/bench/reply", params=params,
+                               timeout=aiohttp.ClientTimeout(total=timeout + 5)) as resp:
+            return resp.status == 200
 
     async def stats(self) -> dict[str, int]:
         async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/bench/stats") as resp:

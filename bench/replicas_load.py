@@ -52,6 +52,7 @@ TARGET_P99_MS = 150.0
 USER, CHANNEL = "U0DEMOALICE", "C0TEAM00001"  # alice of the built-in demo: she may write
 READS = ("/release", "status demo"), ("/release", "list")
 REQUEST_TIMEOUT_S = 10.0
+REPLY_TIMEOUT_S = 30.0  # --pace reply: a command not answered within this counts as an error
 WARMUP_SECONDS = 2.0
 REPLY_WAIT_S = 120.0
 MAX_LOG_LINES_SHOWN = 3
@@ -95,7 +96,7 @@ def signed_request(command: str, text: str, response_url: str) -> tuple[str, dic
 
 
 async def send_one(session: aiohttp.ClientSession, url: str, body: str, headers: dict[str, str],
-                   result: Result) -> None:
+                   result: Result) -> bool:
     started = time.perf_counter()
     try:
         async with session.post(url, data=body, headers=headers) as response:
@@ -103,16 +104,18 @@ async def send_one(session: aiohttp.ClientSession, url: str, body: str, headers:
             status = response.status
     except (aiohttp.ClientError, asyncio.TimeoutError) as err:
         result.errors[type(err).__name__] += 1
-        return
+        return False
     if status == 200:
         result.latencies.append(time.perf_counter() - started)
-    else:
-        result.errors[f"HTTP {status}"] += 1
+        return True
+    result.errors[f"HTTP {status}"] += 1
+    return False
 
 
 async def run_load(result: Result, targets: list[str], fake: FakeSlackClient, *, clients: int, seconds: float,
-                   write_share: float, only_release: bool) -> None:
-    """`clients` workers, each sending its next request as soon as the last was answered, until
+                   write_share: float, only_release: bool, wait_reply: bool = False) -> None:
+    """`clients` workers, each sending its next request as soon as the last was answered — acked,
+    or with `wait_reply` replied to (as a person types, reads the answer, types again) — until
     `seconds` have passed; targets are taken round-robin across all workers."""
     next_target, mix = itertools.cycle(targets), command_mix(write_share, seed=random.getrandbits(32))
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
@@ -122,12 +125,14 @@ async def run_load(result: Result, targets: list[str], fake: FakeSlackClient, *,
         async def worker(deadline: float) -> None:
             while time.monotonic() < deadline:
                 command, text, write = next(mix)
-                body, headers = signed_request("/release" if only_release else command, text,
-                                               await fake.response_url(session))
+                response_url = await fake.response_url(session)
+                body, headers = signed_request("/release" if only_release else command, text, response_url)
                 url = next(next_target)
                 result.per_target[url] += 1
                 result.writes += write
-                await send_one(session, url, body, headers, result)
+                if await send_one(session, url, body, headers, result) and wait_reply:
+                    if not await fake.replied(session, response_url, REPLY_TIMEOUT_S):
+                        result.errors["no reply"] += 1
 
         started = time.monotonic()
         await asyncio.gather(*(worker(started + seconds) for _ in range(clients)))
@@ -265,7 +270,7 @@ async def measure(args: argparse.Namespace, fake: FakeSlackClient, bare_urls: li
                        write_share=args.write_share, only_release=True)
         before = len(results["tower"].latencies)
         await run_load(results["tower"], tower_urls, fake, clients=args.clients, seconds=args.seconds,
-                       write_share=args.write_share, only_release=False)
+                       write_share=args.write_share, only_release=False, wait_reply=args.pace == "reply")
         await replies.settle(fake, len(results["tower"].latencies) - before, args.seconds)
     replies.posted -= warm
     replies.owed -= warm
@@ -291,7 +296,8 @@ async def benchmark(args: argparse.Namespace, db_env: dict[str, str], workdir: P
         for url in bare_urls:
             await wait_http(url)
         results, replies = await measure(args, fake, bare_urls, [f"{r.url}/slack/events" for r in replicas])
-        print(f"{args.replicas} replicas on PostgreSQL, {args.clients} clients, {args.rounds} x {args.seconds:g} s per app")
+        print(f"{args.replicas} replicas on PostgreSQL, {args.clients} clients, {args.rounds} x {args.seconds:g} s per app, "
+              f"Tower's clients paced by {args.pace}; the bare apps' by ack (they never reply)")
         print_results(results)
         print_verdict(results["bare"], results["tower"])
         print_replies(replies)
@@ -312,6 +318,9 @@ async def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--write-share", type=float, default=0.1, help="share of requests that write; 0: reads only")
+    parser.add_argument("--pace", choices=["reply", "ack"], default="reply",
+                        help="Tower's clients send again when answered (reply, like people) or when acked (ack: "
+                             "an open flood that outruns any app that acks first and works after)")
     args = parser.parse_args()
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         os.environ.pop(name, None)
