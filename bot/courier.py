@@ -122,19 +122,24 @@ class Courier:
     # -- delivering ------------------------------------------------------------------------------
     async def drain(self) -> int:
         """Deliver everything due now, channel by channel; returns how many were sent."""
-        async with self.db.read() as session:
-            rows = await outbox.due(session, self.clock.now(), platforms=list(self.senders))
         sent = 0
-        for channel in dict.fromkeys(r.channel for r in rows):
-            sent += await self.deliver_channel(channel)
-        return sent
+        while True:  # more channels may wait than one read returns
+            async with self.db.read() as session:
+                rows = await outbox.due(session, self.clock.now(), platforms=list(self.senders))
+            this_round = 0
+            for channel in dict.fromkeys(r.channel for r in rows):
+                this_round += await self.deliver_channel(channel)
+            sent += this_round
+            if not this_round:
+                return sent
 
     async def deliver_channel(self, channel: str) -> int:
         sent = 0
         while True:
+            if channel.partition(":")[0] not in self.senders:
+                return sent  # its sender went away (this replica gave up the Discord gateway)
             async with self.db.read() as session:
-                rows = [r for r in await outbox.due(session, self.clock.now(), platforms=list(self.senders))
-                        if r.channel == channel]
+                rows = await outbox.due(session, self.clock.now(), channel=channel, limit=50)
             if not rows:
                 return sent
             # Every row leaves the due set: sent, failed, rescheduled, or claimed by someone else.

@@ -180,3 +180,10 @@ async def test_a_courier_that_died_mid_send_does_not_cause_a_second_post(databas
     clock.advance(minutes=3)
     assert await courier.drain() == 1
     assert platform.texts("C1") == ["sent just before the crash"]
+
+
+async def test_drain_delivers_every_channel_even_when_more_wait_than_one_read_returns(database, clock, platform, courier):
+    for n in range(230):  # more channels than the courier reads at once
+        await queue(database, clock, f"slack:C{n}", f"to C{n}", f"many-{n}")
+    assert await courier.drain() == 230
+    assert all(platform.texts(f"C{n}") == [f"to C{n}"] for n in range(230))

@@ -32,7 +32,8 @@ async def enqueue(session: AsyncSession, *, key: str, channel: str, payload: str
 
 
 async def due(
-    session: AsyncSession, now: datetime, platforms: Collection[str] | None = None, limit: int = 200
+    session: AsyncSession, now: datetime, platforms: Collection[str] | None = None, limit: int = 200,
+    channel: str | None = None,
 ) -> list[OutboundMessage]:
     query = (
         select(OutboundMessage)
@@ -41,6 +42,8 @@ async def due(
         .order_by(col(OutboundMessage.id))
         .limit(limit)
     )
+    if channel is not None:
+        query = query.where(OutboundMessage.channel == channel)
     if platforms is not None:
         if not platforms:
             return []  # nobody to deliver with (a replica without chat adapters)
