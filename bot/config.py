@@ -69,7 +69,7 @@ def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
     data["data_dir"] = _data_dir(env, tower.get("data_dir"))
     # Per-machine overrides: a container binds 0.0.0.0, a test picks a free port.
     pairs = (("TOWER_HTTP_PORT", "http_port"), ("TOWER_HTTP_HOST", "http_host"), ("TOWER_TICK_SECONDS", "tick_seconds"),
-             ("TOWER_ELECTION_SECONDS", "election_seconds"))
+             ("TOWER_ELECTION_SECONDS", "election_seconds"), ("TOWER_COMMANDS_IN_PARALLEL", "commands_in_parallel"))
     overrides = {key: env[var] for var, key in pairs if env.get(var)}
     if overrides:
         data["tower"] = {**tower, **overrides}
