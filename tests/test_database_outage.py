@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -19,11 +21,45 @@ from tests.support import make_settings
 UNAVAILABLE = "Tower's database is unreachable or busy right now, so nothing was changed. Try again in a minute."
 
 
+class ServerRestart:
+    """The real thing: `pg_ctlcluster` stops the server (every session ends) and starts it again.
+    Opt-in, with TOWER_TEST_PG_RESTART="VERSION CLUSTER": it takes PostgreSQL away from everything
+    on the machine for a few seconds. CI sets it."""
+
+    def __init__(self, cluster: str):
+        self.version, self.name = cluster.split()
+
+    async def _ctl(self, action: str) -> None:
+        proc = await asyncio.create_subprocess_exec("pg_ctlcluster", "--skip-systemctl-redirect", self.version,
+                                                    self.name, action, stdout=asyncio.subprocess.DEVNULL)
+        assert await proc.wait() == 0, f"pg_ctlcluster {action} failed"
+
+    async def outage(self) -> None:
+        await self._ctl("stop")
+
+    async def restore(self) -> None:
+        await self._ctl("start")
+
+
+@asynccontextmanager
+async def an_outage(kind: str, url: str):
+    """(how to reach the database, the outage's controls)."""
+    real = make_url(url)
+    if kind == "proxy":
+        async with OutageProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
+            yield real.set(port=proxy.port).render_as_string(hide_password=False), proxy
+        return
+    cluster = os.environ.get("TOWER_TEST_PG_RESTART")
+    if not cluster:
+        pytest.skip("a real PostgreSQL restart needs TOWER_TEST_PG_RESTART='VERSION CLUSTER' (CI sets it)")
+    yield url, ServerRestart(cluster)
+
+
+@pytest.mark.parametrize("kind", ["proxy", "restart"])
 @pytest.mark.parametrize("db_target", ["postgresql"], indirect=True)
-async def test_commands_ride_out_a_database_restart(tmp_path, db_target, clock):
-    real = make_url(db_target.url)
-    async with OutageProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
-        env = {**db_target.env(), "TOWER_DATABASE_URL": real.set(port=proxy.port).render_as_string(hide_password=False)}
+async def test_commands_ride_out_a_database_restart(tmp_path, db_target, clock, kind):
+    async with an_outage(kind, db_target.url) as (url, server):
+        env = {**db_target.env(), "TOWER_DATABASE_URL": url}
         tower = await open_tower(make_settings(tmp_path / "data"), env, clock=clock)
         try:
             alice = Caller("console", "alice")
@@ -41,11 +77,13 @@ async def test_commands_ride_out_a_database_restart(tmp_path, db_target, clock):
 
             workers = [asyncio.create_task(worker(n)) for n in range(4)]
             await asyncio.sleep(1.0)
+            phase["now"] = "stopping"
+            await server.outage()
             phase["now"] = "during"
-            await proxy.outage()
             await asyncio.sleep(2.0)
+            phase["now"] = "starting"
+            await server.restore()
             phase["now"] = "after"
-            await proxy.restore()
             await asyncio.sleep(2.0)
             phase["now"] = "done"
             await asyncio.gather(*workers)
@@ -65,7 +103,7 @@ async def test_commands_ride_out_a_database_restart(tmp_path, db_target, clock):
             # A commit cut off in flight may have landed although its reply said otherwise: at most
             # one per worker, and only at the moment of the cut.
             unconfirmed = set(stored) - confirmed
-            assert len(unconfirmed) <= 4 and all("(before)" in t or "(during)" in t for t in unconfirmed)
+            assert len(unconfirmed) <= 4 and all("(stopping)" in t for t in unconfirmed)
         finally:
             await tower.close()
 
