@@ -103,6 +103,9 @@ async def test_a_restart_mid_escalation_delivers_each_step_once(tmp_path):
                 "Page #1 sent to bob (pilot of demo#1)."
             await wait_until(lambda: seen.reached("bob") == (1, 1))
             await wait_until(lambda: seen.reached("jane") == (1, 1))
+            # and the team heard of both steps: a post cut off mid-send would wait out its two-minute
+            # lease before the next Tower may look it up and send it (the courier tests cover that)
+            await wait_until(lambda: len([m for m in slack_fake.messages.get(TEAM_SLACK, []) if "paging the" in m["text"]]) == 2)
         finally:
             first.send_signal(signal.SIGKILL)  # no goodbye: whatever was in flight stays in flight
             first.wait(timeout=10)
