@@ -23,6 +23,7 @@ from commands.services import Services
 from commands.settings import Settings
 from storage import migrate
 from storage.database import Database, DatabaseError, redacted
+from storage.locks import across_processes_on_sqlite
 
 log = logging.getLogger("tower")
 
@@ -64,8 +65,9 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
     except DatabaseError as err:
         raise StartupError(str(err)) from None
     try:
-        await migrate.upgrade(db)
-        await sync_from_settings(db, settings, clock.now())
+        async with across_processes_on_sqlite(db, "start"):
+            await migrate.upgrade(db)
+            await sync_from_settings(db, settings, clock.now())
     except (OSError, DBAPIError) as err:
         await db.close()
         reason = getattr(err, "orig", None) or err

@@ -1,12 +1,17 @@
-"""Named locks that serialise work across processes sharing one database.
+"""Locks that serialise work across processes sharing one database.
 
-On PostgreSQL a transaction-level advisory lock; on SQLite nothing is needed, because every write
-transaction already begins with BEGIN IMMEDIATE and so runs alone.
+On PostgreSQL a transaction-level advisory lock; on SQLite a write transaction already runs alone
+(BEGIN IMMEDIATE), and only start-up needs a file lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,3 +26,20 @@ async def hold_for_transaction(session: AsyncSession, name: str) -> None:
     """Wait for, then hold until this transaction ends, the lock called `name`."""
     if session.bind.dialect.name == "postgresql":
         await session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=lock_key(name)))
+
+
+@asynccontextmanager
+async def across_processes_on_sqlite(db, name: str) -> AsyncIterator[None]:
+    """Hold an OS file lock beside a SQLite database while the block runs: Towers starting together
+    on one file take turns preparing it (switching to WAL, migrating, mirroring the config), which
+    SQLite would otherwise refuse with "database is locked". PostgreSQL needs none of this."""
+    database = db.url.database if db.dialect == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}.{name}-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)  # off the loop: a twin in this process may hold it
+        yield
+    finally:
+        os.close(fd)  # frees the lock
