@@ -206,11 +206,12 @@ async def test_a_page_reaches_the_pilot_directly_and_its_button_acknowledges_it(
     assert dm[0]["content"] == f"<@{BOB_D}>"  # the mention that notifies, outside the embed
     assert dm[0]["embeds"][0]["description"].startswith("Page #1 for demo#1: the database is down")
     assert dm[0]["components"][0]["components"][0]["custom_id"] == "tower:/ack 1"
+    # Slack too (before the ack: an acknowledged page stops sending what has not gone out yet)
+    slack_dm = await both.slack.fake.wait_for_call("conversations.open", timeout=30)
+    assert slack_dm.params["users"] == "U0DEMOBOB"
     clicked = await both.discord.send_interaction(user_id=BOB_D, kind=3, custom_id="tower:/ack 1")
     await both.discord.wait_until(lambda: answered(clicked))
     assert embed_text(clicked).startswith("Acknowledged page #1 for demo#1")
-    slack_dm = await both.slack.fake.wait_for_call("conversations.open")
-    assert slack_dm.params["users"] == "U0DEMOBOB"
 
 
 async def test_a_storm_of_rate_limits_and_server_errors_is_waited_out_and_posts_once(both):
