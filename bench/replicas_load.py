@@ -43,7 +43,7 @@ import aiohttp
 from bench.fake_slack_process import FakeSlackClient
 from bench.pg_schema import URL_ENV, fresh_schema
 from bench.slack_ack import SECRET, TOKEN, free_port, pct, wait_http
-from tests.fakes.slack_server import sign, slash_command_body
+from tests.fakes.slack_requests import sign, slash_command_body
 from tests.replicas import ReplicaProcess
 from tests.shell_process import run_tower, tower_env
 

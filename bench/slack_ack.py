@@ -23,7 +23,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.slack_server import FakeSlack, sign, slash_command_body
+from tests.fakes.slack_requests import sign, slash_command_body
+from tests.fakes.slack_server import FakeSlack
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-test-token"

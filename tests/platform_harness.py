@@ -9,7 +9,8 @@ from bot.app import open_tower
 from bot.config import ChatEnvironment
 from bot.service import Service
 from commands.settings import Settings
-from tests.fakes.slack_server import FakeSlack, block_action_body, post_signed, slash_command_body
+from tests.fakes.slack_requests import block_action_body, post_signed, slash_command_body
+from tests.fakes.slack_server import FakeSlack
 from tests.support import make_settings
 
 SIGNING_SECRET = "test-signing-secret"

@@ -14,7 +14,8 @@ from storage.database import Database
 from storage.queries import deploys
 from tests.deploy_support import ready_to_deploy
 from tests.fakes.ci_webhook import FakeCIWebhook
-from tests.fakes.slack_server import FakeSlack, post_signed, slash_command_body
+from tests.fakes.slack_requests import post_signed, slash_command_body
+from tests.fakes.slack_server import FakeSlack
 from tests.replicas import ReplicaProcess
 from tests.shell_process import tower_env
 from tests.toml_out import dumps

@@ -18,7 +18,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.fakes.slack_server import FakeSlack, block_action_body, post_signed, sign, slash_command_body
+from tests.fakes.slack_server import FakeSlack
+
+from tests.fakes.slack_requests import block_action_body, post_signed, sign, slash_command_body
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"

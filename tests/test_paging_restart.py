@@ -7,7 +7,8 @@ import subprocess
 import pytest
 
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.slack_server import FakeSlack, post_signed, slash_command_body
+from tests.fakes.slack_requests import post_signed, slash_command_body
+from tests.fakes.slack_server import FakeSlack
 from tests.shell_process import tower_command, tower_env
 from tests.test_run import free_port
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.slack_server import FakeSlack, post_signed, slash_command_body
+from tests.fakes.slack_requests import post_signed, slash_command_body
+from tests.fakes.slack_server import FakeSlack
 from tests.replicas import ReplicaProcess, wait_for_one_leader
 from tests.shell_process import tower_env
 from tests.git_repos import build_repository

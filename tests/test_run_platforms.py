@@ -10,7 +10,8 @@ import pytest
 from commands.catalog import build_registry
 
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.slack_server import FakeSlack, post_signed, slash_command_body
+from tests.fakes.slack_requests import post_signed, slash_command_body
+from tests.fakes.slack_server import FakeSlack
 from tests.shell_process import run_tower, tower_command, tower_env
 from tests.test_run import free_port
 

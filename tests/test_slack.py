@@ -129,7 +129,7 @@ async def test_text_with_slack_escapes_round_trips(slack):
 async def test_an_expired_response_url_falls_back_to_a_channel_message(slack):
     url = slack.fake.new_response_url()
     slack.fake.expire_response_url(url)
-    from tests.fakes.slack_server import post_signed, slash_command_body
+    from tests.fakes.slack_requests import post_signed, slash_command_body
 
     body = slash_command_body(command="/release", text="new demo", user_id=ALICE, channel_id=TEAM, response_url=url)
     assert (await post_signed(slack.events_url, SIGNING_SECRET, body))[0] == 200
