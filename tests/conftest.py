@@ -88,3 +88,22 @@ async def database(db_target) -> AsyncIterator[Database]:
     await migrate.upgrade(db)
     yield db
     await db.close()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_without_proxy(monkeypatch):
+    # slack_sdk and aiohttp honour HTTP(S)_PROXY but not NO_PROXY (the websocket too): a proxy in
+    # the environment would swallow the requests to the fakes on 127.0.0.1.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _discord_endpoints_restored():
+    # discord.py keeps its endpoints in class attributes; Tower points them at a fake, tests put them back.
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    original = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = original

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer

@@ -167,10 +167,6 @@ async def test_messages_for_platforms_without_a_sender_wait(database, clock, pla
 async def test_a_courier_that_died_mid_send_does_not_cause_a_second_post(database, clock, platform, courier):
     from datetime import timedelta
 
-    from sqlalchemy import update
-
-    from storage.tables import OutboundMessage
-
     await queue(database, clock, "slack:C1", "sent just before the crash", "k")
     async with database.write() as s:  # the dead courier's claim, and the post that did go out
         row = await outbox.by_key(s, "k@slack:C1")

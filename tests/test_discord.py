@@ -3,11 +3,7 @@ gateway), through Tower's real service — and the same commands from Slack, for
 
 import asyncio
 
-import discord
 import pytest
-import yarl
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
 from commands.catalog import build_registry
 from storage.queries import audit, outbox
@@ -19,16 +15,6 @@ from tests.support import snapshot
 
 GUILD, CHANNEL, APP = "800000000000000001", "700000000000000001", "900000000000000001"
 ALICE_D, BOB_D, STRANGER_D = "100000000000000001", "100000000000000002", "555555555555555555"
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_globals(monkeypatch):
-    # discord.py keeps its endpoints in class attributes; Tower sets them, tests put them back.
-    original = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    yield
-    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = original
 
 
 class Both:

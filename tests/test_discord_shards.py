@@ -6,8 +6,6 @@ import asyncio
 
 import discord
 import pytest
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
 import bot.platforms.discord as discord_platform
 from commands.settings import Settings
@@ -21,16 +19,6 @@ GUILD_A, CHANNEL_A = "800000000000000001", "700000000000000001"  # on shard 1 of
 GUILD_B, CHANNEL_B = "800000000004194305", "700000000000000002"  # on shard 0 of 2
 APP = "900000000000000001"
 ALICE_D, BOB_D = "100000000000000001", "100000000000000002"
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_globals(monkeypatch):
-    # discord.py keeps its endpoints in class attributes; Tower sets them, tests put them back.
-    original = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    yield
-    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = original
 
 
 def test_the_two_guilds_are_on_different_shards():

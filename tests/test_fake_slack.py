@@ -26,13 +26,6 @@ SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    # slack_sdk reads HTTP(S)_PROXY itself and ignores NO_PROXY: a CI proxy would swallow 127.0.0.1.
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(bot_token=TOKEN) as f:

@@ -4,7 +4,6 @@ import asyncio
 import signal
 import subprocess
 
-import pytest
 
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_requests import post_signed, slash_command_body
@@ -29,12 +28,6 @@ channels = {{ team = ["slack:{slack}", "discord:{discord}"] }}
 escalate_after_minutes = 0.05
 repeat = false
 """
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def write_config(tmp_path):

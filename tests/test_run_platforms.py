@@ -5,7 +5,6 @@ import asyncio
 import signal
 import subprocess
 
-import pytest
 
 from commands.catalog import build_registry
 
@@ -17,12 +16,6 @@ from tests.test_run import free_port
 
 SECRET, TOKEN = "test-signing-secret", "xoxb-test-token"
 GUILD, APP, ALICE_D = "800000000000000001", "900000000000000001", "100000000000000001"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 async def _wait_log(proc, needle: str, seen: list[str], timeout: float = 30) -> None:

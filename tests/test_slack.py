@@ -13,13 +13,6 @@ from tests.platform_harness import (ALICE, BOB, OTHER, SIGNING_SECRET, SLACK_TOK
 from tests.support import snapshot
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    # slack_sdk honours HTTP(S)_PROXY but not NO_PROXY; a proxy would swallow 127.0.0.1.
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def slack(tmp_path, db_target, clock):
     async with FakeSlack(bot_token=SLACK_TOKEN) as fake:

@@ -16,13 +16,6 @@ from tests.fakes.slack_socket import APP_TOKEN, FakeSlackWithSocketMode
 from tests.platform_harness import ALICE, BOB, SLACK_TOKEN, TEAM, block_texts, headline, platform_settings, start_service
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    # slack_sdk honours HTTP(S)_PROXY but not NO_PROXY, for the websocket too; a proxy would swallow 127.0.0.1.
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def socket_env(fake, db_target, app_token: str = APP_TOKEN) -> dict[str, str]:
     # No SLACK_SIGNING_SECRET: the app token alone selects Socket Mode.
     return {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_APP_TOKEN": app_token,

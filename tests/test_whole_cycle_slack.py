@@ -3,7 +3,6 @@ service (scheduler, courier, local CI), against a fake Slack."""
 
 import asyncio
 
-import pytest
 
 from commands.settings import Settings
 from tests.fakes.slack_server import FakeSlack
@@ -11,12 +10,6 @@ from tests.platform_harness import BOB, OTHER, SIGNING_SECRET, SLACK_TOKEN, TEAM
 from tests.release_repos import repo_settings
 
 ANNOUNCE = "C0ANNOUNCE1"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 async def until(check, timeout=20.0):
