@@ -43,8 +43,6 @@ class Leadership:
         self.on_gain, self.on_loss = on_gain, on_loss
         self.retry_s = retry_s  # how often a standby asks, and how often the leader checks its hold
         self.is_leader = False
-        self.since: float | None = None  # loop time when leadership was won
-        self.ballots = 0  # attempts so far: after the first, `is_leader` is meaningful
         self._lock = _PostgresLock(db, role) if db.dialect == "postgresql" else _FileLock(db, role)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -57,9 +55,7 @@ class Leadership:
             log.warning("%s election failed: %s", self.role, type(err).__name__)
             await self._lock.release()
             won = False
-        self.ballots += 1
-        if won:
-            self.is_leader, self.since = True, asyncio.get_running_loop().time()
+        self.is_leader = won
         return won
 
     def start(self) -> None:
@@ -77,19 +73,16 @@ class Leadership:
         while not self._stopping.is_set():
             try:
                 if not self.is_leader:
-                    won = await self._lock.acquire()
-                    self.ballots += 1
-                    if won:
-                        self.is_leader, self.since = True, asyncio.get_running_loop().time()
+                    if await self._lock.acquire():
+                        self.is_leader = True
                         log.info("this replica now holds the %s role", self.role)
                         await self.on_gain()
-                elif self.is_leader and not await self._lock.still_held():
+                elif not await self._lock.still_held():
                     await self._step_down("lost the lock (database connection gone)")
             except Exception as err:  # the database is down: a standby keeps asking, a leader steps down
                 if self.is_leader:
                     await self._step_down(f"can't confirm the lock: {type(err).__name__}")
                 else:
-                    self.ballots += 1
                     log.debug("%s election failed: %s", self.role, type(err).__name__)
                 await self._lock.release()
             try:
@@ -100,7 +93,7 @@ class Leadership:
 
     async def _step_down(self, why: str, quietly: bool = False) -> None:
         log.log(logging.INFO if quietly else logging.WARNING, "this replica no longer holds the %s role: %s", self.role, why)
-        self.is_leader, self.since = False, None
+        self.is_leader = False
         try:
             await self.on_loss()
         finally:
@@ -122,13 +115,12 @@ class _PostgresLock:
         return bool(got)
 
     async def still_held(self) -> bool:
+        """A session-level lock lasts as long as its session: if the connection answers, it is held."""
         if self.conn is None:
             return False
         async with asyncio.timeout(5):
-            held = await self.conn.execute(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-                     "AND objid = :k AND granted"), {"k": self.key & 0xFFFFFFFF})
-            return held.scalar() > 0
+            await self.conn.execute(text("SELECT 1"))
+        return True
 
     async def release(self) -> None:
         conn, self.conn = self.conn, None

@@ -3,6 +3,7 @@ republished into `[tower] pages_dir` whenever a release changes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -105,9 +106,9 @@ class Publisher:
             text = json.dumps(data, sort_keys=True)
             if data is None or self.written.get(rel.id) == text:
                 continue
-            _write_release(self.out, project_key, data)
+            await asyncio.to_thread(_write_release, self.out, project_key, data)  # files: off the event loop
             self.written[rel.id] = text
             changed += 1
         if changed:
-            _write_front(self.out, await dashboard_html(self.svc), await feed_xml(self.svc))
+            await asyncio.to_thread(_write_front, self.out, await dashboard_html(self.svc), await feed_xml(self.svc))
         return changed
