@@ -1,6 +1,6 @@
 """The baseline for the Slack benchmark: a bare slack-bolt app that only acknowledges.
 
-    python -m bench.bare_bolt PORT SLACK_API_URL
+python -m bench.bare_bolt PORT SLACK_API_URL
 """
 
 from __future__ import annotations

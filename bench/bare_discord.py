@@ -1,6 +1,6 @@
 """The baseline for the Discord benchmark: a bare discord.py client whose only command defers.
 
-    python -m bench.bare_discord API_URL GATEWAY_URL TOKEN GUILD_ID
+python -m bench.bare_discord API_URL GATEWAY_URL TOKEN GUILD_ID
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench import processes
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 
@@ -43,8 +43,9 @@ async def measure(fake: FakeDiscord, count: int, concurrency: int) -> list[float
     latencies: list[float] = []
 
     async def one() -> None:
-        interaction = await fake.send_interaction(user_id=ALICE, name="release status",
-                                                  options=[{"name": "release", "value": "demo"}])
+        interaction = await fake.send_interaction(
+            user_id=ALICE, name="release status", options=[{"name": "release", "value": "demo"}]
+        )
         await fake.wait_until(lambda: interaction.callbacks, timeout=30)
         callback = next(c for c in fake.calls if c.path.startswith(f"/interactions/{interaction.id}/"))
         latencies.append(callback.at - interaction.dispatched_at)
@@ -67,10 +68,10 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
-async def wait_connected(fake: FakeDiscord, proc: subprocess.Popen, timeout: float = 60) -> None:
+async def wait_connected(fake: FakeDiscord, proc: asyncio.subprocess.Process, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not fake.commands.get(GUILD):
-        if proc.poll() is not None or time.monotonic() > deadline:
+        if proc.returncode is not None or time.monotonic() > deadline:
             raise RuntimeError("the app did not connect and sync its commands")
         await asyncio.sleep(0.1)
     await fake.wait_ready(timeout=timeout)
@@ -88,15 +89,21 @@ async def main() -> int:
     await bare_fake.start()
     async with FakeSlack() as slack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TOWER_", "SLACK_", "DISCORD_"))}
-        env.update(TOWER_DATA_DIR=data, TOWER_HTTP_PORT="0", DISCORD_TOKEN=tower_fake.token,
-                   DISCORD_API_URL=tower_fake.api_url, DISCORD_GATEWAY_URL=tower_fake.gateway_url,
-                   DISCORD_GUILD_ID=GUILD, SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET="s",
-                   SLACK_API_URL=slack.api_url)
-        subprocess.run([*tower_argv(), "shell", "--as", "alice", "-c", "/release new demo"], env=env, check=True,
-                       capture_output=True)
-        tower = subprocess.Popen([*tower_argv(), "run"], env=env, stderr=subprocess.DEVNULL)
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_discord", bare_fake.api_url, bare_fake.gateway_url,
-                                 bare_fake.token, GUILD], stdout=subprocess.DEVNULL)
+        env.update(
+            TOWER_DATA_DIR=data,
+            TOWER_HTTP_PORT="0",
+            DISCORD_TOKEN=tower_fake.token,
+            DISCORD_API_URL=tower_fake.api_url,
+            DISCORD_GATEWAY_URL=tower_fake.gateway_url,
+            DISCORD_GUILD_ID=GUILD,
+            SLACK_BOT_TOKEN="xoxb-test-token",
+            SLACK_SIGNING_SECRET="s",
+            SLACK_API_URL=slack.api_url,
+        )
+        await processes.run([*tower_argv(), "shell", "--as", "alice", "-c", "/release new demo"], env)
+        tower = await processes.start([*tower_argv(), "run"], env)
+        bare_argv = [sys.executable, "-m", "bench.bare_discord", bare_fake.api_url, bare_fake.gateway_url]
+        bare = await processes.start([*bare_argv, bare_fake.token, GUILD])
         try:
             await wait_connected(tower_fake, tower)
             await wait_connected(bare_fake, bare)
@@ -106,17 +113,20 @@ async def main() -> int:
                 results = {}
                 for name, fake in (("bare", bare_fake), ("tower", tower_fake)):
                     results[name] = await measure(fake, args.interactions, concurrency)
-                    print(f"{concurrency:>8} {name:<6} {pct(results[name], .5):>8.2f} {pct(results[name], .99):>8.2f}")
-                ratio = pct(results["tower"], .99) / pct(results["bare"], .99)
+                    print(
+                        f"{concurrency:>8} {name:<6} {pct(results[name], 0.5):>8.2f} {pct(results[name], 0.99):>8.2f}"
+                    )
+                ratio = pct(results["tower"], 0.99) / pct(results["bare"], 0.99)
                 print(f"{concurrency:>8} p99 ratio tower/bare {ratio:.2f}x")
             busy = {"tower": rss_mb(tower.pid), "bare": rss_mb(bare.pid)}
-            print(f"resident memory: tower run (Slack + Discord) {idle['tower']:.1f} MB idle, {busy['tower']:.1f} MB "
-                  f"after the load; bare discord.py client {busy['bare']:.1f} MB; ratio {busy['tower'] / busy['bare']:.2f}x; "
-                  f"target < {MEMORY_TARGET_MB} MB: {'met' if busy['tower'] < MEMORY_TARGET_MB else 'MISSED'}")
+            print(
+                f"resident memory: tower run (Slack + Discord) {idle['tower']:.1f} MB idle, {busy['tower']:.1f} MB "
+                f"after the load; bare discord.py client {busy['bare']:.1f} MB; "
+                f"ratio {busy['tower'] / busy['bare']:.2f}x; "
+                f"target < {MEMORY_TARGET_MB} MB: {'met' if busy['tower'] < MEMORY_TARGET_MB else 'MISSED'}"
+            )
         finally:
-            for proc in (tower, bare):
-                proc.terminate()
-                proc.wait(timeout=20)
+            await processes.stop(tower, bare)
             await tower_fake.stop()
             await bare_fake.stop()
     return 0

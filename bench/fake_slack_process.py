@@ -60,8 +60,7 @@ class FakeSlackClient:
 
     @classmethod
     async def start(cls, token: str) -> FakeSlackClient:
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", MODULE, token,
-                                                    stdout=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", MODULE, token, stdout=asyncio.subprocess.PIPE)
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
         if line[:1] != ["ready"]:
             raise RuntimeError(f"the fake Slack did not start: {line}")
@@ -75,8 +74,9 @@ class FakeSlackClient:
 
     async def replied(self, session: aiohttp.ClientSession, url: str, timeout: float) -> bool:
         params = {"url": url, "timeout": str(timeout)}
-        async with session.get(f"{self.base_url}/bench/reply", params=params,
-                               timeout=aiohttp.ClientTimeout(total=timeout + 5)) as resp:
+        async with session.get(
+            f"{self.base_url}/bench/reply", params=params, timeout=aiohttp.ClientTimeout(total=timeout + 5)
+        ) as resp:
             return resp.status == 200
 
     async def stats(self) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """A fresh PostgreSQL schema for one benchmark run, dropped when the run ends.
 
-    async with fresh_schema(url) as env:   # {"TOWER_DATABASE_URL": ..., "TOWER_DATABASE_SCHEMA": ...}
-        ...
+async with fresh_schema(url) as env:   # {"TOWER_DATABASE_URL": ..., "TOWER_DATABASE_SCHEMA": ...}
+    ...
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ import asyncio
 import itertools
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import processes
 from bench.fake_slack_process import FakeSlackClient
 from bench.pg_schema import URL_ENV, fresh_schema
 from bench.slack_ack import SECRET, TOKEN, free_port, pct, wait_http
@@ -95,14 +95,15 @@ def signed_request(command: str, text: str, response_url: str) -> tuple[str, dic
     return body, {**sign(SECRET, body), "Content-Type": "application/x-www-form-urlencoded"}
 
 
-async def send_one(session: aiohttp.ClientSession, url: str, body: str, headers: dict[str, str],
-                   result: Result) -> bool:
+async def send_one(
+    session: aiohttp.ClientSession, url: str, body: str, headers: dict[str, str], result: Result
+) -> bool:
     started = time.perf_counter()
     try:
         async with session.post(url, data=body, headers=headers) as response:
             await response.read()
             status = response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+    except (TimeoutError, aiohttp.ClientError) as err:
         result.errors[type(err).__name__] += 1
         return False
     if status == 200:
@@ -112,8 +113,17 @@ async def send_one(session: aiohttp.ClientSession, url: str, body: str, headers:
     return False
 
 
-async def run_load(result: Result, targets: list[str], fake: FakeSlackClient, *, clients: int, seconds: float,
-                   write_share: float, only_release: bool, wait_reply: bool = False) -> None:
+async def run_load(
+    result: Result,
+    targets: list[str],
+    fake: FakeSlackClient,
+    *,
+    clients: int,
+    seconds: float,
+    write_share: float,
+    only_release: bool,
+    wait_reply: bool = False,
+) -> None:
     """`clients` workers, each sending its next request as soon as the last was answered — acked,
     or with `wait_reply` replied to (as a person types, reads the answer, types again) — until
     `seconds` have passed; targets are taken round-robin across all workers."""
@@ -130,9 +140,9 @@ async def run_load(result: Result, targets: list[str], fake: FakeSlackClient, *,
                 url = next(next_target)
                 result.per_target[url] += 1
                 result.writes += write
-                if await send_one(session, url, body, headers, result) and wait_reply:
-                    if not await fake.replied(session, response_url, REPLY_TIMEOUT_S):
-                        result.errors["no reply"] += 1
+                sent = await send_one(session, url, body, headers, result)
+                if sent and wait_reply and not await fake.replied(session, response_url, REPLY_TIMEOUT_S):
+                    result.errors["no reply"] += 1
 
         started = time.monotonic()
         await asyncio.gather(*(worker(started + seconds) for _ in range(clients)))
@@ -159,10 +169,9 @@ async def wait_for_replies(fake: FakeSlackClient, expected: int) -> tuple[int, f
         await asyncio.sleep(0.2)
 
 
-def start_bare_apps(count: int, api_url: str) -> tuple[list[subprocess.Popen], list[str]]:
+async def start_bare_apps(count: int, api_url: str) -> tuple[list[asyncio.subprocess.Process], list[str]]:
     ports = [free_port() for _ in range(count)]
-    procs = [subprocess.Popen([sys.executable, "-m", "bench.bare_bolt", str(port), api_url], stdout=subprocess.DEVNULL)
-             for port in ports]
+    procs = [await processes.start([sys.executable, "-m", "bench.bare_bolt", str(port), api_url]) for port in ports]
     return procs, [f"http://127.0.0.1:{port}/slack/events" for port in ports]
 
 
@@ -178,11 +187,16 @@ def start_replicas(count: int, workdir: Path, env: dict[str, str]) -> list[Repli
 
 
 def print_results(results: dict[str, Result]) -> None:
-    print(f"{'app':<6} {'requests':>9} {'errors':>7} {'writes':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    print(
+        f"{'app':<6} {'requests':>9} {'errors':>7} {'writes':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    )
     for result in results.values():
         samples = result.latencies or [float("nan")]
-        print(f"{result.name:<6} {result.requests:>9} {sum(result.errors.values()):>7} {result.writes:>7} "
-              f"{result.throughput:>8.1f} {pct(samples, .5):>8.2f} {pct(samples, .99):>8.2f} {max(samples) * 1000:>8.2f}")
+        print(
+            f"{result.name:<6} {result.requests:>9} {sum(result.errors.values()):>7} {result.writes:>7} "
+            f"{result.throughput:>8.1f} {pct(samples, 0.5):>8.2f} {pct(samples, 0.99):>8.2f} "
+            f"{max(samples) * 1000:>8.2f}"
+        )
         if result.errors:
             print(f"       errors: {dict(result.errors)}")
         split = " / ".join(str(n) for n in result.per_target.values())
@@ -193,12 +207,14 @@ def print_verdict(bare: Result, tower: Result) -> None:
     if not (bare.latencies and tower.latencies):
         print("no successful requests on one side: no ratio")
         return
-    tower_p99, bare_p99 = pct(tower.latencies, .99), pct(bare.latencies, .99)
+    tower_p99, bare_p99 = pct(tower.latencies, 0.99), pct(bare.latencies, 0.99)
     errors = sum(tower.errors.values())
     met = tower_p99 < TARGET_P99_MS and errors == 0
     print(f"p99 ratio tower/bare: {tower_p99 / bare_p99:.2f}x")
-    print(f"target: tower p99 < {TARGET_P99_MS:.0f} ms with zero errors: {'met' if met else 'MISSED'} "
-          f"(p99 {tower_p99:.1f} ms, {errors} errors)")
+    print(
+        f"target: tower p99 < {TARGET_P99_MS:.0f} ms with zero errors: {'met' if met else 'MISSED'} "
+        f"(p99 {tower_p99:.1f} ms, {errors} errors)"
+    )
 
 
 def exceptions_in(lines: list[str]) -> Counter:
@@ -233,8 +249,10 @@ def print_replica_notes(replicas: list[ReplicaProcess]) -> None:
         problems = [line for line in lines if " WARNING " in line or " ERROR " in line]
         role = (replica.health() or {}).get("scheduler", "?")
         mean = f"{total / count * 1000:.0f} ms" if count else "n/a"
-        print(f"{replica.name} ({role}): commands by outcome {dict(outcomes(replica))}; mean arrival-to-reply {mean}; "
-              f"log: {sum('Traceback' in line for line in lines)} tracebacks, {len(problems)} warning/error lines")
+        print(
+            f"{replica.name} ({role}): commands by outcome {dict(outcomes(replica))}; mean arrival-to-reply {mean}; "
+            f"log: {sum('Traceback' in line for line in lines)} tracebacks, {len(problems)} warning/error lines"
+        )
         for line in dict.fromkeys(line.split(" ", 2)[-1] for line in problems[:MAX_LOG_LINES_SHOWN]):
             print(f"    {line[:200]}")
         for line, times in exceptions_in(lines).most_common(MAX_LOG_LINES_SHOWN):
@@ -257,8 +275,9 @@ class Replies:
         self.busy_s += load_s + waited
 
 
-async def measure(args: argparse.Namespace, fake: FakeSlackClient, bare_urls: list[str],
-                  tower_urls: list[str]) -> tuple[dict[str, Result], Replies]:
+async def measure(
+    args: argparse.Namespace, fake: FakeSlackClient, bare_urls: list[str], tower_urls: list[str]
+) -> tuple[dict[str, Result], Replies]:
     replies = Replies()
     await warm_up(bare_urls, fake, only_release=True)
     await replies.settle(fake, await warm_up(tower_urls, fake, only_release=False), 0)
@@ -266,11 +285,26 @@ async def measure(args: argparse.Namespace, fake: FakeSlackClient, bare_urls: li
     replies.busy_s, warm = 0.0, replies.posted
     results = {"bare": Result("bare"), "tower": Result("tower")}
     for _ in range(args.rounds):
-        await run_load(results["bare"], bare_urls, fake, clients=args.clients, seconds=args.seconds,
-                       write_share=args.write_share, only_release=True)
+        await run_load(
+            results["bare"],
+            bare_urls,
+            fake,
+            clients=args.clients,
+            seconds=args.seconds,
+            write_share=args.write_share,
+            only_release=True,
+        )
         before = len(results["tower"].latencies)
-        await run_load(results["tower"], tower_urls, fake, clients=args.clients, seconds=args.seconds,
-                       write_share=args.write_share, only_release=False, wait_reply=args.pace == "reply")
+        await run_load(
+            results["tower"],
+            tower_urls,
+            fake,
+            clients=args.clients,
+            seconds=args.seconds,
+            write_share=args.write_share,
+            only_release=False,
+            wait_reply=args.pace == "reply",
+        )
         await replies.settle(fake, len(results["tower"].latencies) - before, args.seconds)
     replies.posted -= warm
     replies.owed -= warm
@@ -279,35 +313,42 @@ async def measure(args: argparse.Namespace, fake: FakeSlackClient, bare_urls: li
 
 def print_replies(replies: Replies) -> None:
     late = " / ".join(f"{s:.1f}" for s in replies.late_s)
-    print(f"replies Tower posted to response_url: {replies.posted} of {replies.owed} acknowledged commands; "
-          f"the last reply of each round came {late} s after its load stopped")
-    print(f"commands Tower completed (reply posted) per second, load and backlog together: "
-          f"{replies.posted / replies.busy_s:.1f}")
+    print(
+        f"replies Tower posted to response_url: {replies.posted} of {replies.owed} acknowledged commands; "
+        f"the last reply of each round came {late} s after its load stopped"
+    )
+    print(
+        f"commands Tower completed (reply posted) per second, load and backlog together: "
+        f"{replies.posted / replies.busy_s:.1f}"
+    )
 
 
 async def benchmark(args: argparse.Namespace, db_env: dict[str, str], workdir: Path) -> None:
     fake = await FakeSlackClient.start(TOKEN)
-    env = tower_env(workdir / "data", {**db_env, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-                                       "SLACK_API_URL": fake.api_url})
+    env = tower_env(
+        workdir / "data",
+        {**db_env, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url},
+    )
     replicas: list[ReplicaProcess] = []
-    bare_procs, bare_urls = start_bare_apps(args.replicas, fake.api_url)
+    bare_procs, bare_urls = await start_bare_apps(args.replicas, fake.api_url)
     try:
         replicas = await asyncio.to_thread(start_replicas, args.replicas, workdir, env)
         for url in bare_urls:
             await wait_http(url)
         results, replies = await measure(args, fake, bare_urls, [f"{r.url}/slack/events" for r in replicas])
-        print(f"{args.replicas} replicas on PostgreSQL, {args.clients} clients, {args.rounds} x {args.seconds:g} s per app, "
-              f"Tower's clients paced by {args.pace}; the bare apps' by ack (they never reply)")
+        print(
+            f"{args.replicas} replicas on PostgreSQL, {args.clients} clients, "
+            f"{args.rounds} x {args.seconds:g} s per app, "
+            f"Tower's clients paced by {args.pace}; the bare apps' by ack (they never reply)"
+        )
         print_results(results)
         print_verdict(results["bare"], results["tower"])
         print_replies(replies)
         print_replica_notes(replicas)
     finally:
-        for replica in replicas:
-            replica.stop()
-        for proc in bare_procs:
-            proc.terminate()
-            proc.wait(timeout=20)
+        # Stopped off the loop and together: waiting for one would keep the others' shutdown waiting.
+        await asyncio.gather(*(asyncio.to_thread(replica.stop) for replica in replicas))
+        await processes.stop(*bare_procs)
         await fake.stop()
 
 
@@ -318,9 +359,13 @@ async def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--write-share", type=float, default=0.1, help="share of requests that write; 0: reads only")
-    parser.add_argument("--pace", choices=["reply", "ack"], default="reply",
-                        help="Tower's clients send again when answered (reply, like people) or when acked (ack: "
-                             "an open flood that outruns any app that acks first and works after)")
+    parser.add_argument(
+        "--pace",
+        choices=["reply", "ack"],
+        default="reply",
+        help="Tower's clients send again when answered (reply, like people) or when acked (ack: "
+        "an open flood that outruns any app that acks first and works after)",
+    )
     args = parser.parse_args()
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         os.environ.pop(name, None)

@@ -94,7 +94,11 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=5)
     args = parser.parse_args()
     data = tempfile.mkdtemp(prefix="tower-bench-")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}, "TOWER_DATA_DIR": data, "TERM": "dumb"}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TOWER_")},
+        "TOWER_DATA_DIR": data,
+        "TERM": "dumb",
+    }
     tower = [*tower_argv(), "shell", "--as", "alice"]
     baseline = [sys.executable, "-c", BASELINE]
     try:
@@ -113,14 +117,18 @@ def main() -> int:
 
     ts, bs = statistics.median(tower_starts), statistics.median(base_starts)
     print(f"start-up to first prompt   first run {first:.3f} s (creates database and demo repo)")
-    print(f"                           median {ts:.3f} s   baseline {bs:.3f} s   ratio {ts / bs:.1f}x   "
-          f"target < {STARTUP_TARGET_S} s: {'met' if ts < STARTUP_TARGET_S else 'MISSED'}")
+    print(
+        f"                           median {ts:.3f} s   baseline {bs:.3f} s   ratio {ts / bs:.1f}x   "
+        f"target < {STARTUP_TARGET_S} s: {'met' if ts < STARTUP_TARGET_S else 'MISSED'}"
+    )
     for name, samples in (("/release status demo", status), ("/release list --all", listing)):
         p50, p99 = pct(samples, 0.5) * 1000, pct(samples, 0.99) * 1000
         b50, b99 = pct(echo, 0.5) * 1000, pct(echo, 0.99) * 1000
-        print(f"{name:<26} p50 {p50:.1f} ms  p99 {p99:.1f} ms   baseline p50 {b50:.2f} ms  p99 {b99:.2f} ms   "
-              f"added p50 {p50 - b50:.1f} ms   target < {COMMAND_TARGET_MS:.0f} ms: "
-              f"{'met' if p99 < COMMAND_TARGET_MS else 'MISSED'}")
+        print(
+            f"{name:<26} p50 {p50:.1f} ms  p99 {p99:.1f} ms   baseline p50 {b50:.2f} ms  p99 {b99:.2f} ms   "
+            f"added p50 {p50 - b50:.1f} ms   target < {COMMAND_TARGET_MS:.0f} ms: "
+            f"{'met' if p99 < COMMAND_TARGET_MS else 'MISSED'}"
+        )
     return 0
 
 

@@ -30,7 +30,8 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, time as day_time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -38,10 +39,10 @@ from sqlalchemy import insert
 from bench.pg_schema import URL_ENV, fresh_schema
 from bot.app import Tower, open_tower
 from bot.courier import Courier, Pace
-from commands import readiness
-from commands.context import Reply
+from commands.engine.reply import Reply
+from commands.engine.settings import Settings
 from commands.rules.lifecycle import Action, State
-from commands.settings import Settings
+from commands.scope import readiness
 from jobs.scheduler import due_work
 from storage.queries import candidates, deploys, directory, outbox, releases
 from storage.tables import HealthSample
@@ -76,20 +77,34 @@ def bench_settings(data_dir: Path, count: int, probe_url: str, sender: str) -> S
     """The demo team, and `count` projects shaped like the demo with a probe and a channel each."""
     base = make_settings(data_dir).model_dump()
     demo = base["projects"]["demo"]
-    probe = {"kind": "http", "url": probe_url, "json_path": "result.verified_layer", "expect": "advancing",
-             "interval_minutes": int(PROBE_INTERVAL.total_seconds() // 60), "stall_minutes": 360}
+    probe = {
+        "kind": "http",
+        "url": probe_url,
+        "json_path": "result.verified_layer",
+        "expect": "advancing",
+        "interval_minutes": int(PROBE_INTERVAL.total_seconds() // 60),
+        "stall_minutes": 360,
+    }
     projects = {
-        project_key(n): {**demo, "key": project_key(n), "name": f"Service {n}", "repository": str(data_dir / "repo.git"),
-                         "timezone": "UTC", "report_time": REPORT_TIME, "simmer_days": SIMMER_DAYS, "probe": probe,
-                         "ci": {"provider": "local", "command": "true"},
-                         "channels": {"team": [team_channel(n, sender)], "announce": []}}
+        project_key(n): {
+            **demo,
+            "key": project_key(n),
+            "name": f"Service {n}",
+            "repository": str(data_dir / "repo.git"),
+            "timezone": "UTC",
+            "report_time": REPORT_TIME,
+            "simmer_days": SIMMER_DAYS,
+            "probe": probe,
+            "ci": {"provider": "local", "command": "true"},
+            "channels": {"team": [team_channel(n, sender)], "announce": []},
+        }
         for n in range(count)
     }
     return make_settings(data_dir, projects=projects)
 
 
 def report_moment() -> datetime:
-    return datetime.combine(REPORT_DAY, day_time.fromisoformat(REPORT_TIME), tzinfo=timezone.utc)
+    return datetime.combine(REPORT_DAY, day_time.fromisoformat(REPORT_TIME), tzinfo=UTC)
 
 
 # -- the simmering releases, written directly -------------------------------------------------
@@ -99,24 +114,69 @@ async def seed_one(session, tower: Tower, n: int, opened_by: int, started: datet
     """One release, simmering since `started`; returns its health samples, for one bulk insert."""
     project = tower.settings.project(project_key(n))
     row = await directory.project_by_key(session, project.key)
-    release = await releases.create(session, project_id=row.id, state=State.PLANNING.value, action=Action.OPEN.value,
-                                    opened_by_id=opened_by, now=started - timedelta(days=3))
+    release = await releases.create(
+        session,
+        project_id=row.id,
+        state=State.PLANNING.value,
+        action=Action.OPEN.value,
+        opened_by_id=opened_by,
+        now=started - timedelta(days=3),
+    )
     await readiness.ensure_checklist(session, project, release)
-    cut = await candidates.add(session, release_id=release.id, kind="rc", tag="v1.3.0-rc1", rc=1, patch=None, build=None,
-                               notes=None, commit_sha=f"{n:040x}", created_by_id=opened_by, now=started - timedelta(hours=1))
+    cut = await candidates.add(
+        session,
+        release_id=release.id,
+        kind="rc",
+        tag="v1.3.0-rc1",
+        rc=1,
+        patch=None,
+        build=None,
+        notes=None,
+        commit_sha=f"{n:040x}",
+        created_by_id=opened_by,
+        now=started - timedelta(hours=1),
+    )
     await candidates.mark_cut(session, cut.id, cut.commit_sha)
-    await releases.move(session, release, to_state=State.SIMMERING.value, action=Action.SMOKE_PASSED.value,
-                        actor_id=None, now=started, also={"version": "1.3.0", "scope_frozen_at": started - timedelta(hours=2)})
-    deployment = await deploys.add(session, release_id=release.id, candidate_id=cut.id, environment="production",
-                                   operation_id=f"bench-deploy-{n}", state="live", created_at=started - timedelta(minutes=30),
-                                   created_by_id=opened_by, finished_at=started)
-    simmer = await deploys.start_simmer(session, release_id=release.id, deployment_id=deployment.id, now=started,
-                                        ends_at=started + timedelta(days=SIMMER_DAYS))
+    await releases.move(
+        session,
+        release,
+        to_state=State.SIMMERING.value,
+        action=Action.SMOKE_PASSED.value,
+        actor_id=None,
+        now=started,
+        also={"version": "1.3.0", "scope_frozen_at": started - timedelta(hours=2)},
+    )
+    deployment = await deploys.add(
+        session,
+        release_id=release.id,
+        candidate_id=cut.id,
+        environment="production",
+        operation_id=f"bench-deploy-{n}",
+        state="live",
+        created_at=started - timedelta(minutes=30),
+        created_by_id=opened_by,
+        finished_at=started,
+    )
+    simmer = await deploys.start_simmer(
+        session,
+        release_id=release.id,
+        deployment_id=deployment.id,
+        now=started,
+        ends_at=started + timedelta(days=SIMMER_DAYS),
+    )
     times = [started + PROBE_INTERVAL * (i + 1) for i in range(samples)]
-    await deploys.set_simmer(session, simmer.id, "running", sampled_at=times[-1], best_value=1000.0 + 10 * (samples - 1),
-                             last_advance_at=times[-1])
-    return [dict(simmer_id=simmer.id, at=at, value=1000.0 + 10 * i, ok=True, detail=str(1000 + 10 * i))
-            for i, at in enumerate(times)]
+    await deploys.set_simmer(
+        session,
+        simmer.id,
+        "running",
+        sampled_at=times[-1],
+        best_value=1000.0 + 10 * (samples - 1),
+        last_advance_at=times[-1],
+    )
+    return [
+        {"simmer_id": simmer.id, "at": at, "value": 1000.0 + 10 * i, "ok": True, "detail": str(1000 + 10 * i)}
+        for i, at in enumerate(times)
+    ]
 
 
 async def seed(tower: Tower, count: int) -> int:
@@ -161,7 +221,9 @@ class MemorySender:
 
 def slack_keys(fake: FakeSlack) -> list[str]:
     """The outbox keys of the messages the fake Slack received (they travel as metadata)."""
-    return [m["metadata"]["event_payload"]["key"] for posted in fake.messages.values() for m in posted if m.get("metadata")]
+    return [
+        m["metadata"]["event_payload"]["key"] for posted in fake.messages.values() for m in posted if m.get("metadata")
+    ]
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -228,13 +290,20 @@ async def timed(work) -> float:
 async def run(args: argparse.Namespace, workdir: Path) -> dict:
     """Seed, tick to the report moment, queue and deliver; returns the figures."""
     clock = FakeClock(report_moment() - timedelta(minutes=1))
-    async with database_env() as (db_name, env), FakeHealth(value=HEALTH_VALUE) as health, \
-            delivery(args.sender) as (senders, fake, memory):
+    async with (
+        database_env() as (db_name, env),
+        FakeHealth(value=HEALTH_VALUE) as health,
+        delivery(args.sender) as (senders, fake, memory),
+    ):
         settings = bench_settings(workdir / "data", args.releases, health.url, args.sender)
         began = time.perf_counter()
         tower = await open_tower(settings, env, clock=clock)
         try:
-            f = {"database": db_name, "samples": await seed(tower, args.releases), "seed_s": time.perf_counter() - began}
+            f = {
+                "database": db_name,
+                "samples": await seed(tower, args.releases),
+                "seed_s": time.perf_counter() - began,
+            }
             f["early_tick_s"] = await timed(due_work(tower.services))  # a minute before: nothing is due yet
             f["early"] = len(await report_rows(tower))
 
@@ -261,19 +330,29 @@ def print_figures(args: argparse.Namespace, f: dict) -> None:
     with_report, surplus_rows, not_once = check_rows(f["rows"])
     keys = f["report_keys"]
     duplicates, delivered = len(keys) - len(set(keys)), len(set(keys))
-    met = f["total_s"] < TARGET_S and delivered == with_report == args.releases and not (duplicates or surplus_rows or not_once)
+    met = (
+        f["total_s"] < TARGET_S
+        and delivered == with_report == args.releases
+        and not (duplicates or surplus_rows or not_once)
+    )
     print(f"database: {f['database']}; sender: {args.sender}")
     print(f"seeded {args.releases} simmering releases, {f['samples']} health samples: {f['seed_s']:.1f} s (not timed)")
     print(f"a tick a minute before the report time: {f['early_tick_s']:.1f} s, reports queued: {f['early']}")
     print(f"releases:             {args.releases}")
-    print(f"reports queued:       {f['queued']} in {f['ticks']} tick(s), {f['queued_s']:.1f} s "
-          f"({f['probe_reads']} probe reads)")
+    print(
+        f"reports queued:       {f['queued']} in {f['ticks']} tick(s), {f['queued_s']:.1f} s "
+        f"({f['probe_reads']} probe reads)"
+    )
     print(f"reports delivered:    {delivered} (the courier sent {f['sent']} messages)")
-    print(f"report rows:          {len(f['rows'])} for {with_report} simmers; surplus {surplus_rows}; "
-          f"not sent exactly once {not_once}")
+    print(
+        f"report rows:          {len(f['rows'])} for {with_report} simmers; surplus {surplus_rows}; "
+        f"not sent exactly once {not_once}"
+    )
     print(f"duplicates delivered: {duplicates}")
-    print(f"total seconds, report moment to all delivered: {f['total_s']:.1f} "
-          f"(queueing {f['queued_s']:.1f}, delivering {f['total_s'] - f['queued_s']:.1f})")
+    print(
+        f"total seconds, report moment to all delivered: {f['total_s']:.1f} "
+        f"(queueing {f['queued_s']:.1f}, delivering {f['total_s'] - f['queued_s']:.1f})"
+    )
     print(f"target: every report delivered once within {TARGET_S:.0f} s: {'met' if met else 'MISSED'}")
     print(f"the next tick, with nothing left to queue: {f['later_tick_s']:.1f} s")
 

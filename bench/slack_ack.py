@@ -15,7 +15,6 @@ import asyncio
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import processes
 from tests.fakes.slack_requests import sign, slash_command_body
 from tests.fakes.slack_server import FakeSlack
 
@@ -61,8 +61,13 @@ async def measure(url: str, fake: FakeSlack, text: str, total: int, concurrency:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def one() -> None:
-            body = slash_command_body(command="/release", text=text, user_id="U0DEMOALICE",
-                                      channel_id="C0TEAM00001", response_url=fake.new_response_url())
+            body = slash_command_body(
+                command="/release",
+                text=text,
+                user_id="U0DEMOALICE",
+                channel_id="C0TEAM00001",
+                response_url=fake.new_response_url(),
+            )
             headers = {**sign(SECRET, body), "Content-Type": "application/x-www-form-urlencoded"}
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as response:
@@ -97,13 +102,16 @@ async def main() -> int:
     async with FakeSlack(bot_token=TOKEN) as fake:
         tower_port, bare_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TOWER_", "SLACK_", "DISCORD_"))}
-        env.update(TOWER_DATA_DIR=data, TOWER_HTTP_PORT=str(tower_port), SLACK_BOT_TOKEN=TOKEN,
-                   SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url)
-        subprocess.run([*tower_argv(), "shell", "--as", "alice", "-c", "/release new demo"], env=env,
-                       check=True, capture_output=True)
-        tower = subprocess.Popen([*tower_argv(), "run"], env=env, stderr=subprocess.DEVNULL)
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_bolt", str(bare_port), fake.api_url],
-                                stdout=subprocess.DEVNULL)
+        env.update(
+            TOWER_DATA_DIR=data,
+            TOWER_HTTP_PORT=str(tower_port),
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.api_url,
+        )
+        await processes.run([*tower_argv(), "shell", "--as", "alice", "-c", "/release new demo"], env)
+        tower = await processes.start([*tower_argv(), "run"], env)
+        bare = await processes.start([sys.executable, "-m", "bench.bare_bolt", str(bare_port), fake.api_url])
         try:
             tower_url = f"http://127.0.0.1:{tower_port}/slack/events"
             bare_url = f"http://127.0.0.1:{bare_port}/slack/events"
@@ -115,18 +123,20 @@ async def main() -> int:
                 for name, url in (("bare", bare_url), ("tower", tower_url)):
                     samples = await measure(url, fake, "status demo", args.requests, concurrency)
                     results[name] = samples
-                    print(f"{concurrency:>8} {name:<6} {pct(samples, .5):>8.2f} {pct(samples, .99):>8.2f} "
-                          f"{statistics.mean(samples) * 1000:>8.2f}")
-                ratio = pct(results["tower"], .99) / pct(results["bare"], .99)
-                print(f"{concurrency:>8} p99 ratio tower/bare {ratio:.2f}x  (target <= {TARGET_RATIO}x: "
-                      f"{'met' if ratio <= TARGET_RATIO else 'MISSED'})")
+                    print(
+                        f"{concurrency:>8} {name:<6} {pct(samples, 0.5):>8.2f} {pct(samples, 0.99):>8.2f} "
+                        f"{statistics.mean(samples) * 1000:>8.2f}"
+                    )
+                ratio = pct(results["tower"], 0.99) / pct(results["bare"], 0.99)
+                print(
+                    f"{concurrency:>8} p99 ratio tower/bare {ratio:.2f}x  (target <= {TARGET_RATIO}x: "
+                    f"{'met' if ratio <= TARGET_RATIO else 'MISSED'})"
+                )
             await asyncio.sleep(1.0)
             answered = sum(len(v) for v in fake.responses.values())
             print(f"replies Tower posted to response_url: {answered}")
         finally:
-            for proc in (tower, bare):
-                proc.terminate()
-                proc.wait(timeout=20)
+            await processes.stop(tower, bare)
     return 0
 
 

@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import database_url
-from bot.integrations.clock import clock_from_env
 from bot.integrations.cis import ProjectCIs
+from bot.integrations.clock import clock_from_env
 from bot.integrations.forges import ProjectForges
 from bot.integrations.probes import Prober
 from commands.catalog import build_registry
-from commands.deploy_events import record_ci_event
-from commands.directory import sync_from_settings
-from commands.dispatch import Dispatcher
-from commands.ports import Clock
-from commands.services import Services
-from commands.settings import Settings
+from commands.crew.directory import sync_from_settings
+from commands.deploy.events import record_ci_event
+from commands.engine.dispatch import Dispatcher
+from commands.engine.ports import Clock
+from commands.engine.services import Services
+from commands.engine.settings import Settings
 from storage import migrate
 from storage.database import Database, DatabaseError, redacted
 from storage.locks import across_processes_on_sqlite
@@ -75,10 +75,19 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
             f"Can't use the database at {redacted(url)}: {type(reason).__name__}: {_first_line(reason)}"
         ) from None
     cis = ProjectCIs(env, settings.data_dir)
-    services = Services(settings=settings, db=db, clock=clock, registry=build_registry(), forges=ProjectForges(env),
-                        cis=cis, prober=Prober())
+    services = Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        registry=build_registry(),
+        forges=ProjectForges(env),
+        cis=cis,
+        prober=Prober(),
+    )
     cis.report = lambda event: record_ci_event(services, event)  # local runs report like a CI's callbacks
-    return Tower(services=services, dispatcher=Dispatcher(services, in_parallel=settings.tower.commands_in_parallel), secrets=env)
+    return Tower(
+        services=services, dispatcher=Dispatcher(services, in_parallel=settings.tower.commands_in_parallel), secrets=env
+    )
 
 
 def _first_line(err: BaseException) -> str:

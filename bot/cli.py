@@ -17,12 +17,19 @@ from bot import config, logs
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tower", description="Chat-ops for software releases.")
-    parser.add_argument("--config", metavar="PATH", help="tower.toml to use (default: TOWER_CONFIG, ./tower.toml, or the built-in demo)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="tower.toml to use (default: TOWER_CONFIG, ./tower.toml, or the built-in demo)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     shell = sub.add_parser("shell", help="run commands from the terminal (interactive, or one per line from a pipe)")
-    shell.add_argument("--as", dest="person", metavar="PERSON", help="act as this configured person (default: TOWER_AS or your login name)")
+    shell.add_argument(
+        "--as",
+        dest="person",
+        metavar="PERSON",
+        help="act as this configured person (default: TOWER_AS or your login name)",
+    )
     shell.add_argument("-c", "--command", dest="one", metavar="TEXT", help="run one command and exit")
 
     sub.add_parser("run", help="run Tower: HTTP server, scheduler and the chat adapters")
@@ -80,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         from bot.platforms.slack_manifest import manifest
         from commands.catalog import build_registry
 
-        doc = manifest(build_registry(), public_url=args.url or settings.tower.public_url,
-                       prefix=settings.tower.slack_command_prefix, socket_mode=args.socket_mode)
+        doc = manifest(
+            build_registry(),
+            public_url=args.url or settings.tower.public_url,
+            prefix=settings.tower.slack_command_prefix,
+            socket_mode=args.socket_mode,
+        )
         print(json.dumps(doc, indent=2))
         return 0
     if command == "pages":
@@ -168,7 +179,7 @@ async def _pages(settings, env: dict[str, str], out: Path) -> int:
 
 async def _calendar(settings, env: dict[str, str], key: str, output: str | None) -> int:
     from bot.app import open_tower
-    from commands.calendar import project_calendar
+    from commands.crew.calendar import project_calendar
 
     project = settings.project(key)
     if project is None:
@@ -180,7 +191,7 @@ async def _calendar(settings, env: dict[str, str], key: str, output: str | None)
     finally:
         await tower.close()
     if output:
-        Path(output).write_text(text, encoding="utf-8", newline="")
+        await asyncio.to_thread(Path(output).write_text, text, encoding="utf-8", newline="")
         print(f"Wrote {output}.")
     else:
         sys.stdout.write(text)
@@ -197,8 +208,14 @@ async def _discord_sync(settings, env: dict[str, str]) -> int:
         print("tower: DISCORD_TOKEN is not set", file=sys.stderr)
         return 2
     tower = await open_tower(settings, env)
-    adapter = DiscordAdapter(tower.services, tower.dispatcher, token=chat.discord_token, guild_ids=chat.discord_guild_ids,
-                             api_url=chat.discord_api_url, gateway_url=chat.discord_gateway_url)
+    adapter = DiscordAdapter(
+        tower.services,
+        tower.dispatcher,
+        token=chat.discord_token,
+        guild_ids=chat.discord_guild_ids,
+        api_url=chat.discord_api_url,
+        gateway_url=chat.discord_gateway_url,
+    )
     try:
         await adapter.login_only()
         synced = await adapter.sync()
@@ -219,7 +236,14 @@ async def _db(settings, env: dict[str, str], action: str) -> int:
     try:
         if action == "upgrade":
             result = await migrate.upgrade(db)
-            print(f"{redacted(url)}: " + (f"upgraded {result.before or 'empty'} → {result.after}" if result.changed else f"already at {result.after}"))
+            print(
+                f"{redacted(url)}: "
+                + (
+                    f"upgraded {result.before or 'empty'} → {result.after}"
+                    if result.changed
+                    else f"already at {result.after}"
+                )
+            )
             return 0
         current = await migrate.current_revision(db)
         head = migrate.head_revision()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from storage.database import sqlite_url
 
 EXAMPLE = Path(__file__).with_name("tower.example.toml")
@@ -68,8 +68,13 @@ def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
     data["source"] = source
     data["data_dir"] = _data_dir(env, tower.get("data_dir"))
     # Per-machine overrides: a container binds 0.0.0.0, a test picks a free port.
-    pairs = (("TOWER_HTTP_PORT", "http_port"), ("TOWER_HTTP_HOST", "http_host"), ("TOWER_TICK_SECONDS", "tick_seconds"),
-             ("TOWER_ELECTION_SECONDS", "election_seconds"), ("TOWER_COMMANDS_IN_PARALLEL", "commands_in_parallel"))
+    pairs = (
+        ("TOWER_HTTP_PORT", "http_port"),
+        ("TOWER_HTTP_HOST", "http_host"),
+        ("TOWER_TICK_SECONDS", "tick_seconds"),
+        ("TOWER_ELECTION_SECONDS", "election_seconds"),
+        ("TOWER_COMMANDS_IN_PARALLEL", "commands_in_parallel"),
+    )
     overrides = {key: env[var] for var, key in pairs if env.get(var)}
     if overrides:
         data["tower"] = {**tower, **overrides}
@@ -96,7 +101,11 @@ def _describe(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         options = _fields_at(error["loc"][:-1])
         close = difflib.get_close_matches(loc[-1], options, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else (f"; expected one of: {', '.join(options)}" if options else "")
+        hint = (
+            f"; did you mean '{close[0]}'?"
+            if close
+            else (f"; expected one of: {', '.join(options)}" if options else "")
+        )
         return f"{key}: unknown key{hint}"
     if error["type"] == "missing":
         return f"{key}: required but missing"

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from commands.context import Reply
-from commands.outbox import decode
-from commands.ports import Clock
+from commands.engine.outbox import decode
+from commands.engine.ports import Clock
+from commands.engine.reply import Reply
 from storage.database import Database
 from storage.queries import outbox
 
@@ -72,8 +72,14 @@ DEFAULT_PACE = {"slack": Pace(1.0), "discord": Pace(0.25), "console": Pace(0.0)}
 
 
 class Courier:
-    def __init__(self, db: Database, clock: Clock, senders: Mapping[str, Sender],
-                 pace: Mapping[str, Pace] | None = None, poll_s: float = 1.0):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        senders: Mapping[str, Sender],
+        pace: Mapping[str, Pace] | None = None,
+        poll_s: float = 1.0,
+    ):
         self.db = db
         self.clock = clock
         self.senders = dict(senders)

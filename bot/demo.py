@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from commands.settings import Settings
+from commands.engine.settings import Settings
 
 log = logging.getLogger("tower.demo")
 
@@ -122,15 +122,20 @@ def _create_demo_repository(path: Path) -> bool:
     tmp.mkdir(parents=True)
     env = {
         **os.environ,
-        "GIT_AUTHOR_NAME": "Tower demo", "GIT_AUTHOR_EMAIL": "demo@tower.invalid",
-        "GIT_COMMITTER_NAME": "Tower demo", "GIT_COMMITTER_EMAIL": "demo@tower.invalid",
+        "GIT_AUTHOR_NAME": "Tower demo",
+        "GIT_AUTHOR_EMAIL": "demo@tower.invalid",
+        "GIT_COMMITTER_NAME": "Tower demo",
+        "GIT_COMMITTER_EMAIL": "demo@tower.invalid",
     }
 
     def git(*args: str) -> None:
         # Ignore the user's global config: signing or hooks there must not break the demo.
         subprocess.run(
             ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "core.hooksPath=/dev/null", *args],
-            cwd=tmp, env=env, check=True, capture_output=True,
+            cwd=tmp,
+            env=env,
+            check=True,
+            capture_output=True,
         )
 
     git("init", "-q")

@@ -15,7 +15,7 @@ from bot.config import ChatEnvironment
 from bot.courier import Courier
 from bot.telemetry import Telemetry
 from bot.web import Replica
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from storage.database import redacted
 
 log = logging.getLogger("tower")
@@ -39,14 +39,19 @@ class Service:
         every = tower.settings.tower.election_seconds
         self.leadership = Leadership(tower.services.db, on_gain=self._lead, on_loss=self._follow, retry_s=every)
         # Discord delivers each interaction to every connection of a bot: one replica holds the gateway.
-        self.discord_role = Leadership(tower.services.db, on_gain=self._gain_discord, on_loss=self._lose_discord,
-                                       retry_s=every, role="discord")
+        self.discord_role = Leadership(
+            tower.services.db, on_gain=self._gain_discord, on_loss=self._lose_discord, retry_s=every, role="discord"
+        )
         self.slack = None
         self.discord = None
         self.telemetry = Telemetry(tower.services)
         tower.dispatcher.observers.append(self.telemetry.record_command)
-        self.replica = Replica(telemetry=self.telemetry, is_leader=lambda: self.leadership.is_leader,
-                               in_flight=self._in_flight, ready=False)
+        self.replica = Replica(
+            telemetry=self.telemetry,
+            is_leader=lambda: self.leadership.is_leader,
+            in_flight=self._in_flight,
+            ready=False,
+        )
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -58,9 +63,13 @@ class Service:
             from bot.platforms.slack import SlackAdapter, SlackSender
 
             self.slack = SlackAdapter(
-                services, self.tower.dispatcher, bot_token=self.chat.slack_bot_token,
-                signing_secret=self.chat.slack_signing_secret or "", api_url=self.chat.slack_api_url,
-                command_prefix=settings.tower.slack_command_prefix, on_change=self.courier.wake,
+                services,
+                self.tower.dispatcher,
+                bot_token=self.chat.slack_bot_token,
+                signing_secret=self.chat.slack_signing_secret or "",
+                api_url=self.chat.slack_api_url,
+                command_prefix=settings.tower.slack_command_prefix,
+                on_change=self.courier.wake,
             )
             sender = SlackSender(self.slack.client, settings.people)
             self.courier.senders.update({"slack": sender, "slack-dm": sender})
@@ -69,8 +78,13 @@ class Service:
         if await self.leadership.try_once():
             await self._lead()
         self.leadership.start()
-        app = build_web_app(self.tower, self.wakeups, slack=self.slack if self.chat.slack_mode == "http" else None,
-                            courier_wake=self.courier.wake, replica=self.replica)
+        app = build_web_app(
+            self.tower,
+            self.wakeups,
+            slack=self.slack if self.chat.slack_mode == "http" else None,
+            courier_wake=self.courier.wake,
+            replica=self.replica,
+        )
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         host, port = settings.tower.http_host, settings.tower.http_port
@@ -78,7 +92,9 @@ class Service:
         try:
             await site.start()
         except OSError as err:
-            raise StartupError(f"Can't listen on {host}:{port}: {err.strerror}. Set TOWER_HTTP_PORT to a free port.") from None
+            raise StartupError(
+                f"Can't listen on {host}:{port}: {err.strerror}. Set TOWER_HTTP_PORT to a free port."
+            ) from None
         self.port = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
         if self.chat.slack_mode == "socket":
             await self._connect_socket_mode()
@@ -148,9 +164,13 @@ class Service:
         from bot.platforms.discord import DiscordAdapter, DiscordSender
 
         self.discord = DiscordAdapter(
-            self.tower.services, self.tower.dispatcher, token=self.chat.discord_token,
-            guild_ids=self.chat.discord_guild_ids, api_url=self.chat.discord_api_url,
-            gateway_url=self.chat.discord_gateway_url, on_change=self.courier.wake,
+            self.tower.services,
+            self.tower.dispatcher,
+            token=self.chat.discord_token,
+            guild_ids=self.chat.discord_guild_ids,
+            api_url=self.chat.discord_api_url,
+            gateway_url=self.chat.discord_gateway_url,
+            on_change=self.courier.wake,
             shard_count=self.tower.settings.tower.shard_count,
         )
         try:
@@ -160,15 +180,20 @@ class Service:
         except (discord.HTTPException, OSError, TimeoutError) as err:
             raise StartupError(f"Can't connect to Discord: {type(err).__name__}: {err}") from None
         people = self.tower.settings.people
-        self.courier.senders.update({"discord": DiscordSender(self.discord.client, people),
-                                     "discord-dm": DiscordSender(self.discord.client, people, direct=True)})
+        self.courier.senders.update(
+            {
+                "discord": DiscordSender(self.discord.client, people),
+                "discord-dm": DiscordSender(self.discord.client, people, direct=True),
+            }
+        )
 
     async def _publish_pages(self) -> None:
         from pathlib import Path
 
         from bot.pages.site import Publisher
 
-        publisher = Publisher(self.tower.services, Path(self.tower.settings.tower.pages_dir).expanduser())
+        pages_dir = Path(self.tower.settings.tower.pages_dir).expanduser()  # noqa: ASYNC240 (once, at start)
+        publisher = Publisher(self.tower.services, pages_dir)
         while not self._stopping.is_set():
             try:
                 await publisher.publish()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: F401  (re-exported for the web app)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from commands.dispatch import CommandRecord
-from commands.services import Services
+from commands.engine.dispatch import CommandRecord
+from commands.engine.services import Services
 from storage.queries import outbox, pages
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -24,16 +24,26 @@ class Telemetry:
     def __init__(self, services: Services):
         self.services = services
         self.registry = r = CollectorRegistry()
-        self.commands = Counter("tower_commands", "Commands run, by command and outcome",
-                                ["command", "platform", "outcome"], registry=r)
-        self.latency = Histogram("tower_command_seconds", "Time from a command's arrival to its reply",
-                                 ["platform"], buckets=LATENCY_BUCKETS, registry=r)
-        self.outbox = Gauge("tower_outbox_pending", "Messages waiting to be delivered, per platform",
-                            ["platform"], registry=r)
+        self.commands = Counter(
+            "tower_commands", "Commands run, by command and outcome", ["command", "platform", "outcome"], registry=r
+        )
+        self.latency = Histogram(
+            "tower_command_seconds",
+            "Time from a command's arrival to its reply",
+            ["platform"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.outbox = Gauge(
+            "tower_outbox_pending", "Messages waiting to be delivered, per platform", ["platform"], registry=r
+        )
         self.pages = Gauge("tower_pages", "Pages by state (open ones are waking someone)", ["state"], registry=r)
         self.leader = Gauge("tower_scheduler_leader", "1 on the replica that runs the scheduler", registry=r)
-        self.lag = Gauge("tower_scheduler_lag_seconds", "Seconds since the scheduler last looked for due work "
-                         "(on the leader; 0 elsewhere)", registry=r)
+        self.lag = Gauge(
+            "tower_scheduler_lag_seconds",
+            "Seconds since the scheduler last looked for due work (on the leader; 0 elsewhere)",
+            registry=r,
+        )
         self.in_flight = Gauge("tower_commands_in_flight", "Commands acknowledged and still running", registry=r)
         self.up = Gauge("tower_database_up", "1 when the last scrape could read the database", registry=r)
 
@@ -62,5 +72,3 @@ class Telemetry:
 def _set_all(gauge: Gauge, values: dict[str, int], always: tuple[str, ...]) -> None:
     for label in {*always, *values}:
         gauge.labels(label).set(values.get(label, 0))
-
-

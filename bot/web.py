@@ -19,6 +19,7 @@ from bot.app import Tower
 from bot.telemetry import Telemetry
 from jobs.scheduler import Wakeups
 
+
 @dataclass
 class Replica:
     """What this process is doing, as the probes and /metrics report it."""
@@ -79,19 +80,22 @@ async def metrics(request: web.Request) -> web.Response:
     age = None
     if wakeups.last_tick is not None:
         age = max(0.0, (request.app[TOWER_KEY].services.clock.now() - wakeups.last_tick).total_seconds())
-    body = await replica.telemetry.render(is_leader=replica.is_leader(), last_tick_age=age, in_flight=replica.in_flight())
+    body = await replica.telemetry.render(
+        is_leader=replica.is_leader(), last_tick_age=age, in_flight=replica.in_flight()
+    )
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def project_calendar(request: web.Request) -> web.Response:
-    from commands.calendar import project_calendar as render
+    from commands.crew.calendar import project_calendar as render
 
     tower = request.app[TOWER_KEY]
     project = tower.settings.project(request.match_info["project"])
     if project is None:
         return web.Response(status=404, text="No such project.\n")
-    return web.Response(body=(await render(tower.services, project)).encode(), content_type="text/calendar",
-                        charset="utf-8")
+    return web.Response(
+        body=(await render(tower.services, project)).encode(), content_type="text/calendar", charset="utf-8"
+    )
 
 
 CALLBACK_WINDOW_S = 300
@@ -100,7 +104,7 @@ CALLBACK_WINDOW_S = 300
 async def ci_hook(request: web.Request) -> web.Response:
     """POST /hooks/ci: a CI reporting on a run. Signed with the project's secret (HMAC-SHA256 of
     "timestamp.body"), fresh (five minutes), and never applied twice (its delivery id)."""
-    from commands.deploy_events import DUPLICATE, UnknownOperation, record_ci_event
+    from commands.deploy.events import DUPLICATE, UnknownOperation, record_ci_event
 
     tower = request.app[TOWER_KEY]
     raw = await request.read()
@@ -200,8 +204,9 @@ async def release_page(request: web.Request) -> web.Response:
     return web.Response(text=render(data), content_type="text/html")
 
 
-def build_web_app(tower: Tower, wakeups: Wakeups, slack=None, courier_wake=lambda: None,
-                  replica: Replica | None = None) -> web.Application:
+def build_web_app(
+    tower: Tower, wakeups: Wakeups, slack=None, courier_wake=lambda: None, replica: Replica | None = None
+) -> web.Application:
     app = web.Application()
     app[TOWER_KEY] = tower
     app[WAKEUPS_KEY] = wakeups

@@ -3,15 +3,32 @@
 Adding a command group means adding its module here; adapters need no change.
 """
 
-from commands import (announce, candidates, checklist, deploys, meta, naming, paging, release, rotation, schedule, scope,
-                      shipping, simmer)
-from commands.registry import Registry
+from commands.crew import paging, rotation
+from commands.deploy import deploys, simmer
+from commands.engine import meta
+from commands.engine.registry import Registry
+from commands.release import announce, naming, shipping
+from commands.release import cycle as release
+from commands.scope import candidates, checklist, schedule
+from commands.scope import features as scope
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for group in (meta.COMMANDS, release.COMMANDS, naming.COMMANDS, shipping.COMMANDS, scope.COMMANDS,
-                  checklist.COMMANDS, candidates.COMMANDS, schedule.COMMANDS, deploys.COMMANDS, simmer.COMMANDS,
-                  announce.COMMANDS, rotation.COMMANDS, paging.COMMANDS):
+    for group in (
+        meta.COMMANDS,
+        release.COMMANDS,
+        naming.COMMANDS,
+        shipping.COMMANDS,
+        scope.COMMANDS,
+        checklist.COMMANDS,
+        candidates.COMMANDS,
+        schedule.COMMANDS,
+        deploys.COMMANDS,
+        simmer.COMMANDS,
+        announce.COMMANDS,
+        rotation.COMMANDS,
+        paging.COMMANDS,
+    ):
         registry.extend(group)
     return registry

@@ -92,7 +92,9 @@ class Leadership:
                 pass
 
     async def _step_down(self, why: str, quietly: bool = False) -> None:
-        log.log(logging.INFO if quietly else logging.WARNING, "this replica no longer holds the %s role: %s", self.role, why)
+        log.log(
+            logging.INFO if quietly else logging.WARNING, "this replica no longer holds the %s role: %s", self.role, why
+        )
         self.is_leader = False
         try:
             await self.on_loss()

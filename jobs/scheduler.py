@@ -7,17 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
-from commands.deploy_events import reconcile as reconcile_deployments
-from commands.escalation import escalate_due
-from commands.issue_sync import sync_release_issues
-from commands.reminders import send_due_reminders
-from commands.services import Services
-from commands.simmer import tick as simmer_tick
+from commands.crew.escalation import escalate_due
+from commands.deploy.events import reconcile as reconcile_deployments
+from commands.deploy.simmer import tick as simmer_tick
+from commands.engine.services import Services
+from commands.release.issue_sync import sync_release_issues
+from commands.scope.reminders import send_due_reminders
 
 log = logging.getLogger("tower.jobs")
 
@@ -36,16 +36,32 @@ class Wakeups:
     def __init__(self, services: Services, on_work: Callable[[], None] = lambda: None):
         self.services = services
         self.on_work = on_work  # new messages are in the outbox: wake the courier
-        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.last_tick: datetime | None = None
         self._busy: set[asyncio.Task] = set()  # jobs running now: shutdown lets them finish
         self._stopping = False
         tick = services.settings.tower.tick_seconds
-        self.scheduler.add_job(self._tick, "interval", seconds=tick, id="tick", next_run_time=datetime.now(timezone.utc),
-                               coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=tick,
+            id="tick",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
         # Forge issues cost API calls: a slower beat, which is fine for ticked boxes.
-        self.scheduler.add_job(self._sync_issues, "interval", seconds=max(60.0, tick), id="issues",
-                               next_run_time=datetime.now(timezone.utc), coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.add_job(
+            self._sync_issues,
+            "interval",
+            seconds=max(60.0, tick),
+            id="issues",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
 
     async def _tick(self) -> None:
         if self._stopping or self.scheduler.state != STATE_RUNNING:

@@ -29,7 +29,7 @@ def normalise_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except Exception:
-        raise DatabaseError("TOWER_DATABASE_URL is not a database URL (e.g. postgresql://user@host/db)")
+        raise DatabaseError("TOWER_DATABASE_URL is not a database URL (e.g. postgresql://user@host/db)") from None
     backend = parsed.get_backend_name()
     if backend in ("postgres", "postgresql"):
         return parsed.set(drivername="postgresql+asyncpg")
@@ -47,25 +47,28 @@ def redacted(url: str | URL) -> str:
 
 
 class Database:
-    def __init__(self, url: str, schema: str | None = None, pool_size: int = 5, max_overflow: int = 10,
-                 pool_timeout: float = 30):
+    def __init__(
+        self, url: str, schema: str | None = None, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30
+    ):
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
         self.schema = schema
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: AsyncEngine = create_async_engine(
-                self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
-            )
+            self.engine: AsyncEngine = create_async_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(self.engine)
         else:
             connect_args = {}
             if schema:
                 connect_args["server_settings"] = {"search_path": schema}
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
-                pool_pre_ping=True, connect_args=connect_args
+                self.url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+                pool_pre_ping=True,
+                connect_args=connect_args,
             )
         self._reader = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._writer = async_sessionmaker(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from commands.ports import CI, RunRequest
+from commands.engine.ports import CI, RunRequest
 
 
 @dataclass
@@ -19,8 +19,15 @@ class CIUnderTest:
 
 
 def request(op: str = "op-1", pipeline: str = "deploy") -> RunRequest:
-    return RunRequest(operation_id=op, pipeline=pipeline, project="demo", version="1.3.0", tag="v1.3.0-rc1",
-                      environment="devnet", callback_url="http://127.0.0.1:9/hooks/ci")
+    return RunRequest(
+        operation_id=op,
+        pipeline=pipeline,
+        project="demo",
+        version="1.3.0",
+        tag="v1.3.0-rc1",
+        environment="devnet",
+        callback_url="http://127.0.0.1:9/hooks/ci",
+    )
 
 
 async def test_trigger_starts_one_run(ci_under_test: CIUnderTest):
@@ -39,7 +46,9 @@ async def test_a_triggered_run_can_be_found_by_its_operation_id(ci_under_test: C
         assert found is None
 
 
-async def test_triggering_the_same_operation_again_starts_nothing_new_when_it_cannot_be_found(ci_under_test: CIUnderTest):
+async def test_triggering_the_same_operation_again_starts_nothing_new_when_it_cannot_be_found(
+    ci_under_test: CIUnderTest,
+):
     if ci_under_test.findable:
         return  # Tower finds the run instead of triggering again
     await ci_under_test.ci.trigger(request("op-twice"))

@@ -23,6 +23,8 @@ async def closing(ci: C) -> AsyncIterator[C]:
 
 def under_test(ci: Any, fake: Any, **flags: bool) -> CIUnderTest:
     """The CI for the contract tests; the fake's `started` counts the runs it really started."""
+
     async def started() -> int:
         return fake.started
+
     return CIUnderTest(ci, started, **flags)

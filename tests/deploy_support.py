@@ -13,8 +13,13 @@ async def ready_to_deploy(tmp_path, db_target, clock, *, ci: dict | None = None,
     settings, _ = repo_settings(tmp_path, ci=ci, checklist=[], **project)
     tower = await open_tower(settings, db_target.env(), clock=clock)
     tower.repo = tmp_path / "repo.git"
-    for text in ("/release new demo", "/rotation assign demo", "/release name demo --yes", "/scope freeze demo",
-                 "/rc cut demo"):
+    for text in (
+        "/release new demo",
+        "/rotation assign demo",
+        "/release name demo --yes",
+        "/scope freeze demo",
+        "/rc cut demo",
+    ):
         reply = await run(tower, text)
         assert reply.ok, f"{text}: {reply.text}"
     return tower

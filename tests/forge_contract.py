@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from commands.ports import Commit, Forge, ForgeConflict, ForgeNotFound
+from commands.engine.ports import Commit, Forge, ForgeConflict, ForgeNotFound
 
 CHANGELOG_V120 = """\
 # Changelog
@@ -34,9 +34,12 @@ CHANGELOG_NEXT = CHANGELOG_V120.replace("## [Unreleased]\n", "## [Unreleased]\n\
 SEED = [
     {
         "message": "Releasing v1.2.0",
-        "files": {"README.md": "# Demo\n", "CHANGELOG.md": CHANGELOG_V120,
-                  "changelog.d/12.feature.md": "Pause block production.\n",
-                  "changelog.d/13.bugfix.md": "No stall on clock jumps.\n"},
+        "files": {
+            "README.md": "# Demo\n",
+            "CHANGELOG.md": CHANGELOG_V120,
+            "changelog.d/12.feature.md": "Pause block production.\n",
+            "changelog.d/13.bugfix.md": "No stall on clock jumps.\n",
+        },
         "tag": ("v1.2.0", "v1.2.0"),
     },
     {"message": "feat: pause block production", "files": {"CHANGELOG.md": CHANGELOG_NEXT}},
@@ -94,8 +97,9 @@ async def test_commit_files_writes_and_deletes_in_one_commit(seeded: Seeded):
     forge, shas = seeded.forge, seeded.shas
     await forge.create_branch("release", shas[2])
     new = CHANGELOG_NEXT.replace("## [Unreleased]\n", "## [Unreleased]\n\n## [1.3.0] - 2026-11-21\n", 1)
-    sha = await forge.commit_files("release", "Releasing v1.3.0", {"CHANGELOG.md": new, "changelog.d/12.feature.md": None},
-                                   parent_sha=shas[2])
+    sha = await forge.commit_files(
+        "release", "Releasing v1.3.0", {"CHANGELOG.md": new, "changelog.d/12.feature.md": None}, parent_sha=shas[2]
+    )
     assert await forge.head("release") == Commit(sha=sha, message="Releasing v1.3.0")
     assert await forge.read_file("CHANGELOG.md", "release") == new
     assert await forge.list_dir("changelog.d", "release") == ["13.bugfix.md"]
@@ -115,7 +119,7 @@ async def test_commit_files_on_a_moved_branch_is_a_conflict_and_writes_nothing(s
 
 async def test_tags_listing_and_creation(seeded: Seeded):
     forge, shas = seeded.forge, seeded.shas
-    assert [t for t in await forge.tags("v") if t.name == "v1.2.0"][0].commit_sha == shas[0]
+    assert next(t for t in await forge.tags("v") if t.name == "v1.2.0").commit_sha == shas[0]
     await forge.create_tag("v1.3.0-rc1", shas[2], "Candidate rc1 of 1.3.0")
     await forge.create_tag("v1.3.0-rc1", shas[2], "Candidate rc1 of 1.3.0")  # again: fine
     found = {t.name: t for t in await forge.tags("v1.3")}

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from jobs.scheduler import due_work
 from storage.queries import deploys
 from tests.git_repos import build_repository
 from tests.release_repos import released_then
 from tests.support import make_settings, run
 
-STATES = ["planning", "named", "frozen", "candidate", "deploying", "simmering", "released", "retired", "aborted", "failed"]
+STATES = [
+    "planning",
+    "named",
+    "frozen",
+    "candidate",
+    "deploying",
+    "simmering",
+    "released",
+    "retired",
+    "aborted",
+    "failed",
+]
 XSS = "<script>alert('pwned')</script> & friends"
 
 
@@ -26,9 +37,17 @@ def world_settings(tmp_path, webhook_url: str) -> Settings:
         ci = {"provider": "local", "command": "false" if state == "failed" else "true", "retire_command": "true"}
         if state == "deploying":
             ci = {"provider": "webhook", "url": webhook_url, "secret_env": "WORLD_SECRET"}  # accepts, never calls back
-        data["projects"][state] = {**demo, "key": state, "name": f"Project {state}", "repository": str(repo),
-                                   "release_branch": "main", "checklist": [], "ci": ci, "retire_after_days": 0,
-                                   "simmer_days": 0 if state in ("released", "retired") else 7}
+        data["projects"][state] = {
+            **demo,
+            "key": state,
+            "name": f"Project {state}",
+            "repository": str(repo),
+            "release_branch": "main",
+            "checklist": [],
+            "ci": ci,
+            "retire_after_days": 0,
+            "simmer_days": 0 if state in ("released", "retired") else 7,
+        }
         if state == "simmering":
             data["projects"][state]["tag_url"] = "https://git.example.org/simmering/tags/{tag}"
     return Settings.model_validate(data)
@@ -63,8 +82,14 @@ async def build_world(tower, samples: int) -> None:
         if state in ("released", "retired"):
             await go(f"/scope result {p} T1 pass", f"/release ship {p}")
         if state == "retired":
-            await go(f"/release new {p}", f"/rotation assign {p}", f"/release name {p} --version 1.3.1 --yes",
-                     f"/scope freeze {p}", f"/rc cut {p}", f"/deploy start {p}")
+            await go(
+                f"/release new {p}",
+                f"/rotation assign {p}",
+                f"/release name {p} --version 1.3.1 --yes",
+                f"/scope freeze {p}",
+                f"/rc cut {p}",
+                f"/deploy start {p}",
+            )
             await go(f"/release ship {p}")
     async with tower.services.db.write() as session:
         (simmer,) = await deploys.simmers(session, ("running",))

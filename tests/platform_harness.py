@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.app import open_tower
 from bot.config import ChatEnvironment
 from bot.service import Service
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from tests.fakes.slack_requests import block_action_body, post_signed, slash_command_body
 from tests.fakes.slack_server import FakeSlack
 from tests.support import make_settings
@@ -38,8 +38,16 @@ class SlackSide:
     def events_url(self) -> str:
         return f"http://127.0.0.1:{self.service.port}/slack/events"
 
-    async def command(self, text: str, *, user: str = ALICE, channel: str = TEAM, command: str = "/release",
-                      secret: str = SIGNING_SECRET, timestamp: int | None = None):
+    async def command(
+        self,
+        text: str,
+        *,
+        user: str = ALICE,
+        channel: str = TEAM,
+        command: str = "/release",
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+    ):
         """Send a slash command as Slack would. Returns (HTTP status, body, response_url)."""
         url = self.fake.new_response_url()
         body = slash_command_body(command=command, text=text, user_id=user, channel_id=channel, response_url=url)
@@ -52,7 +60,9 @@ class SlackSide:
 
     async def click(self, value: str, *, user: str = ALICE, channel: str = TEAM):
         url = self.fake.new_response_url()
-        body = block_action_body(action_id="tower_run_0", value=value, user_id=user, channel_id=channel, response_url=url)
+        body = block_action_body(
+            action_id="tower_run_0", value=value, user_id=user, channel_id=channel, response_url=url
+        )
         status, _, _ = await post_signed(self.events_url, SIGNING_SECRET, body)
         return status, url
 

@@ -3,8 +3,8 @@ that fails on cue (the real local forge underneath) for retry tests."""
 
 from __future__ import annotations
 
-from commands.ports import ForgeUnavailable
-from commands.settings import Settings
+from commands.engine.ports import ForgeUnavailable
+from commands.engine.settings import Settings
 from tests.git_repos import build_repository
 from tests.support import make_settings
 
@@ -34,9 +34,15 @@ CHANGELOG = """\
 
 def released_then(changelog: str = CHANGELOG, *later: dict) -> list[dict]:
     """v1.2.0 tagged, then a commit with `changelog`, then any `later` commits."""
-    first = CHANGELOG.split("## [Unreleased]", 1)[0] + "## [Unreleased]\n\n## [1.2.0]" + CHANGELOG.split("## [1.2.0]", 1)[1]
+    first = (
+        CHANGELOG.split("## [Unreleased]", 1)[0] + "## [Unreleased]\n\n## [1.2.0]" + CHANGELOG.split("## [1.2.0]", 1)[1]
+    )
     return [
-        {"message": "Releasing v1.2.0", "files": {"CHANGELOG.md": first, "README.md": "# Demo\n"}, "tag": ("v1.2.0", "v1.2.0")},
+        {
+            "message": "Releasing v1.2.0",
+            "files": {"CHANGELOG.md": first, "README.md": "# Demo\n"},
+            "tag": ("v1.2.0", "v1.2.0"),
+        },
         {"message": "feat: pausing", "files": {"CHANGELOG.md": changelog}},
         *later,
     ]

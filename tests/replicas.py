@@ -20,8 +20,14 @@ class ReplicaProcess:
         args = [*tower_command(), *(["--config", str(config)] if config else []), "run"]
         self.log = cwd / f"{name}.log"
         self._log_file = self.log.open("w")
-        self.proc = subprocess.Popen(args, cwd=cwd, env={**env, "TOWER_HTTP_PORT": str(self.port)},
-                                     stdout=subprocess.DEVNULL, stderr=self._log_file, text=True)
+        self.proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env={**env, "TOWER_HTTP_PORT": str(self.port)},
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+            text=True,
+        )
 
     @property
     def url(self) -> str:
@@ -53,7 +59,7 @@ class ReplicaProcess:
 
     def metric(self, name: str) -> float | None:
         for line in self.get("/metrics")[1].splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
+            if line.startswith((name + " ", name + "{")):
                 return float(line.rsplit(" ", 1)[1])
         return None
 

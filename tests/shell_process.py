@@ -22,5 +22,11 @@ def tower_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, 
 
 def run_tower(args: list[str], cwd: Path, env: dict[str, str], stdin: str | None = None, timeout: float = 60):
     return subprocess.run(
-        [*tower_command(), *args], input=stdin, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        [*tower_command(), *args],
+        input=stdin,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.demo import demo_settings
-from commands.context import Caller, Reply
-from commands.settings import Settings
+from commands.engine.context import Caller
+from commands.engine.reply import Reply
+from commands.engine.settings import Settings
 from storage.database import Database
 from storage.tables import metadata
 

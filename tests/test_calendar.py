@@ -1,5 +1,7 @@
 """The crew calendar: valid iCalendar, served over HTTP and written by `tower calendar`."""
 
+from datetime import UTC
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.web import build_web_app
@@ -18,10 +20,13 @@ def test_text_is_escaped_and_long_lines_are_folded_by_octets():
 
 
 def test_a_calendar_has_crlf_lines_and_all_day_events():
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
-    text = calendar("Demo", [Event("u1", "demo 1.3.0: pilot bob", date(2026, 11, 21), date(2026, 11, 22))],
-                    datetime(2026, 11, 21, 9, tzinfo=timezone.utc))
+    text = calendar(
+        "Demo",
+        [Event("u1", "demo 1.3.0: pilot bob", date(2026, 11, 21), date(2026, 11, 22))],
+        datetime(2026, 11, 21, 9, tzinfo=UTC),
+    )
     assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n") and text.endswith("END:VCALENDAR\r\n")
     assert "DTSTART;VALUE=DATE:20261121\r\nDTEND;VALUE=DATE:20261122\r\n" in text
     assert "DTSTAMP:20261121T090000Z\r\n" in text and "\n" not in text.replace("\r\n", "")
@@ -42,7 +47,12 @@ async def test_crews_appear_as_events_and_are_served_over_http(tower):
 
 def test_tower_calendar_writes_the_file(tmp_path):
     env = tower_env(tmp_path / "data")
-    assert run_tower(["shell", "--as", "alice"], tmp_path, env, stdin="/release new demo\n/rotation assign demo\n").returncode == 0
+    assert (
+        run_tower(
+            ["shell", "--as", "alice"], tmp_path, env, stdin="/release new demo\n/rotation assign demo\n"
+        ).returncode
+        == 0
+    )
     result = run_tower(["calendar", "demo", "--output", "demo.ics"], tmp_path, env)
     assert result.returncode == 0, result.stderr
     assert "pilot bob" in (tmp_path / "demo.ics").read_text()

@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import open_tower
 from bot.integrations.forge_local import LocalGitForge
-from commands.ports import ForgeAuthError
+from commands.engine.ports import ForgeAuthError
 from storage.queries import audit
 from tests.git_repos import git
 from tests.release_repos import FlakyForge, OneForge, repo_settings, timeout
@@ -17,7 +17,7 @@ from tests.support import run, snapshot
 async def named(request, tmp_path, db_target, clock):
     """A release named 1.3.0 (its release branch made by naming)."""
     project = getattr(request, "param", {})
-    settings, shas = repo_settings(tmp_path, **project)
+    settings, _shas = repo_settings(tmp_path, **project)
     tower = await open_tower(settings, db_target.env(), clock=clock)
     tower.repo = tmp_path / "repo.git"
     await run(tower, "/release new demo")
@@ -39,8 +39,10 @@ async def test_cutting_before_naming_says_to_name_first(tmp_path, db_target, clo
         before = await snapshot(tower.services.db)
         reply = await run(tower, "/rc cut demo")
         assert not reply.ok
-        assert reply.text == ("Can't cut a candidate for demo#1: it is in planning and has no version yet. "
-                              "Next: `/release name` (name the version from the changelog).")
+        assert reply.text == (
+            "Can't cut a candidate for demo#1: it is in planning and has no version yet. "
+            "Next: `/release name` (name the version from the changelog)."
+        )
         assert await snapshot(tower.services.db) == before
     finally:
         await tower.close()
@@ -52,7 +54,9 @@ async def test_a_cut_tags_the_release_branch_with_the_notes(named):
     assert tags(named.repo) == ["v1.3.0-rc1"]
     assert git(named.repo, "rev-parse", "v1.3.0-rc1^{commit}") == git(named.repo, "rev-parse", "release")
     annotation = git(named.repo, "tag", "-l", "--format=%(contents)", "v1.3.0-rc1")
-    assert annotation.startswith("v1.3.0-rc1\n\nCandidate rc of Demo 1.3.0.\n\n### Added\n\n- Pausing block production.")
+    assert annotation.startswith(
+        "v1.3.0-rc1\n\nCandidate rc of Demo 1.3.0.\n\n### Added\n\n- Pausing block production."
+    )
     assert git(named.repo, "cat-file", "-t", "v1.3.0-rc1").strip() == "tag"  # annotated
     assert (await run(named, "/release status demo")).text == "demo 1.3.0: candidate"
     async with named.services.db.read() as s:
@@ -65,7 +69,11 @@ async def test_candidates_are_listed_in_the_order_they_were_cut_past_ten(named):
         assert reply.ok, reply.text
     listing = (await run(named, "/rc list demo")).sections[0].splitlines()
     assert [line.split("`")[1] for line in listing] == [
-        "v1.3.0-boot", "v1.3.0-rc1", "v1.3.0-rc1-p1", *[f"v1.3.0-rc{n}" for n in range(2, 12)]]
+        "v1.3.0-boot",
+        "v1.3.0-rc1",
+        "v1.3.0-rc1-p1",
+        *[f"v1.3.0-rc{n}" for n in range(2, 12)],
+    ]
     assert listing[0].startswith("1. ") and listing[-1].startswith("13. ")
 
 
@@ -130,7 +138,9 @@ async def test_a_refused_tag_frees_its_number(named):
     named.services.forges = OneForge(flaky)
     before = await snapshot(named.services.db)
     failed = await run(named, "/rc cut demo")
-    assert not failed.ok and failed.text.startswith("The forge refused the tag (403). Check the token. Nothing was changed.")
+    assert not failed.ok and failed.text.startswith(
+        "The forge refused the tag (403). Check the token. Nothing was changed."
+    )
     assert await snapshot(named.services.db) == before
     assert (await run(named, "/rc cut demo")).text.startswith("Cut v1.3.0-rc1")
 
@@ -146,13 +156,24 @@ async def test_a_cut_left_pending_by_a_crash_is_finished_later(named, clock):
     from storage.queries import candidates as stored
 
     async with named.services.db.write() as s:  # what a crash between recording and tagging leaves
-        from commands import lookup
-        from commands.arguments import release_ref
+        from commands.engine import lookup
+        from commands.engine.arguments import release_ref
 
         _, rel = await lookup.release(s, release_ref("demo", named.settings))
         sha = git(named.repo, "rev-parse", "release").strip()
-        await stored.add(s, release_id=rel.id, kind="rc", tag="v1.3.0-rc1", rc=1, patch=None, build=None,
-                         notes="v1.3.0-rc1\n", commit_sha=sha, created_by_id=None, now=clock.now())
+        await stored.add(
+            s,
+            release_id=rel.id,
+            kind="rc",
+            tag="v1.3.0-rc1",
+            rc=1,
+            patch=None,
+            build=None,
+            notes="v1.3.0-rc1\n",
+            commit_sha=sha,
+            created_by_id=None,
+            now=clock.now(),
+        )
     busy = await run(named, "/rc cut demo")
     assert not busy.ok and busy.text.startswith("v1.3.0-rc1 is being cut right now.")
     clock.advance(minutes=5)

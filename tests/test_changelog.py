@@ -127,4 +127,7 @@ def test_breaking_markers():
 def test_headings_with_v_prefix_dashes_and_yanked_markers_parse():
     text = "## [Unreleased]\n\n## v2.0.0 – 2026-01-01\n\n## [1.0.0] - 2025-01-01 [YANKED]\n\n## 0.9.0\n"
     assert [(s.version, s.date) for s in cl.parse(text).releases] == [
-        ("2.0.0", "2026-01-01"), ("1.0.0", "2025-01-01"), ("0.9.0", None)]
+        ("2.0.0", "2026-01-01"),
+        ("1.0.0", "2025-01-01"),
+        ("0.9.0", None),
+    ]

@@ -1,7 +1,7 @@
 """The release checklist: automatic items follow the release, manual ones are ticked by people,
 and steps are refused with exactly what is missing; blackout days and their override."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -62,16 +62,24 @@ async def test_a_gate_lists_exactly_what_is_missing_and_passes_once_met(tower_wi
     assert "alice, 2026-11-20 09:00 UTC" in (await run(tower, "/checklist show demo")).sections[0].splitlines()[5]
     assert (await run(tower, "/rc cut demo")).ok
     ship = await run(tower, "/release ship demo")
-    assert ship.text == ("Not shipping: Not ready for shipping: 5. Release notes reviewed. A release manager may "
-                         "ship anyway with `--override REASON`, which is recorded.")
+    assert ship.text == (
+        "Not shipping: Not ready for shipping: 5. Release notes reviewed. A release manager may "
+        "ship anyway with `--override REASON`, which is recorded."
+    )
     await run(tower, "/checklist check demo 5")
     assert (await run(tower, "/release ship demo")).ok
 
 
 async def test_acceptance_results_tick_the_acceptance_item(tower_with_checklist):
     tower = tower_with_checklist
-    for text in ("/release name demo --yes", '/scope add demo "A" --tests T1', "/scope freeze demo",
-                 "/checklist check demo 6", "/rc cut demo", "/checklist check demo 5"):
+    for text in (
+        "/release name demo --yes",
+        '/scope add demo "A" --tests T1',
+        "/scope freeze demo",
+        "/checklist check demo 6",
+        "/rc cut demo",
+        "/checklist check demo 5",
+    ):
         assert (await run(tower, text)).ok, text
     assert "4. All acceptance tests pass on the candidate" in (await run(tower, "/release ship demo")).text
     await run(tower, "/scope result demo T1 pass")
@@ -80,7 +88,7 @@ async def test_acceptance_results_tick_the_acceptance_item(tower_with_checklist)
 
 async def test_manual_items_can_be_added_and_unticked(tower_with_checklist):
     tower = tower_with_checklist
-    added = await run(tower, '/checklist add demo Docs site updated --before ship')
+    added = await run(tower, "/checklist add demo Docs site updated --before ship")
     assert added.text == "Added item 7 to the checklist of demo#1: Docs site updated, before ship."
     await run(tower, "/checklist check demo 7")
     twice = await run(tower, "/checklist check demo 7")
@@ -89,24 +97,36 @@ async def test_manual_items_can_be_added_and_unticked(tower_with_checklist):
     missing = await run(tower, "/checklist check demo 42")
     assert not missing.ok and missing.text.startswith("demo#1 has no checklist item 42.")
     async with tower.services.db.read() as s:
-        assert [e.action for e in await audit.entries(s)][-3:] == ["checklist.add", "checklist.check", "checklist.uncheck"]
+        assert [e.action for e in await audit.entries(s)][-3:] == [
+            "checklist.add",
+            "checklist.check",
+            "checklist.uncheck",
+        ]
 
 
 async def test_no_shipping_on_a_blackout_day_unless_a_release_manager_overrides(tmp_path, db_target, clock):
-    settings, _ = repo_settings(tmp_path, checklist=[], ci=None, blackout_weekdays=["friday"],
-                                blackout_dates=["2026-12-24"])
+    settings, _ = repo_settings(
+        tmp_path, checklist=[], ci=None, blackout_weekdays=["friday"], blackout_dates=["2026-12-24"]
+    )
     tower = await open_tower(settings, db_target.env(), clock=clock)
     try:
-        for text in ("/release new demo", "/rotation assign demo", "/release name demo --yes", "/scope freeze demo",
-                     "/rc cut demo"):
+        for text in (
+            "/release new demo",
+            "/rotation assign demo",
+            "/release name demo --yes",
+            "/scope freeze demo",
+            "/rc cut demo",
+        ):
             assert (await run(tower, text)).ok
-        clock.set(datetime(2026, 11, 20, 15, tzinfo=timezone.utc))  # a Friday
+        clock.set(datetime(2026, 11, 20, 15, tzinfo=UTC))  # a Friday
         refused = await run(tower, "/release ship demo", as_="bob")
-        assert refused.text.startswith("Not shipping: today is a blackout day (no releases on a Friday); "
-                                       "the next allowed day is Saturday 2026-11-21.")
+        assert refused.text.startswith(
+            "Not shipping: today is a blackout day (no releases on a Friday); "
+            "the next allowed day is Saturday 2026-11-21."
+        )
         pilot = await run(tower, '/release ship demo --override "security fix"', as_="bob")
-        assert not pilot.ok and "Only release managers may ship with `--override`." == pilot.text
-        clock.set(datetime(2026, 12, 24, 12, tzinfo=timezone.utc))
+        assert not pilot.ok and pilot.text == "Only release managers may ship with `--override`."
+        clock.set(datetime(2026, 12, 24, 12, tzinfo=UTC))
         assert "2026-12-24 is a blackout date" in (await run(tower, "/release ship demo")).text
         shipped = await run(tower, '/release ship demo --override "security fix"')
         assert shipped.ok

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import open_tower
 from bot.web import build_web_app
-from commands.deploy_events import reconcile
+from commands.deploy.events import reconcile
 from jobs.scheduler import Wakeups
 from storage.queries import deploys
 from tests.fakes.ci_github import FakeGitHubActions
@@ -24,11 +24,21 @@ SECRET = "callback-secret"
 
 
 async def prepared(tmp_path, db_target, clock, ci: dict, env: dict):
-    settings, _ = repo_settings(tmp_path, ci={"secret_env": "TOWER_CI_SECRET", "timeout_seconds": 0.5, **ci},
-                                checklist=[], post_deploy_steps=["Explorer updated"])
+    settings, _ = repo_settings(
+        tmp_path,
+        ci={"secret_env": "TOWER_CI_SECRET", "timeout_seconds": 0.5, **ci},
+        checklist=[],
+        post_deploy_steps=["Explorer updated"],
+    )
     tower = await open_tower(settings, {**db_target.env(), "TOWER_CI_SECRET": SECRET, **env}, clock=clock)
-    for text in ("/release new demo", "/rotation assign demo", "/release name demo --yes", "/scope freeze demo",
-                 '/scope add demo "Pausing" --tests T1 --override "late"', "/rc cut demo"):
+    for text in (
+        "/release new demo",
+        "/rotation assign demo",
+        "/release name demo --yes",
+        "/scope freeze demo",
+        '/scope add demo "Pausing" --tests T1 --override "late"',
+        "/rc cut demo",
+    ):
         assert (await run(tower, text)).ok, text
     return tower
 
@@ -39,11 +49,17 @@ async def only_deployment(tower):
     return deployment
 
 
-async def test_github_accepts_then_times_out_and_tower_finds_the_run_instead_of_dispatching_again(tmp_path, db_target, clock):
+async def test_github_accepts_then_times_out_and_tower_finds_the_run_instead_of_dispatching_again(
+    tmp_path, db_target, clock
+):
     async with FakeGitHubActions("acme/demo", "deploy.yml", token="ghp_fake") as actions:
-        tower = await prepared(tmp_path, db_target, clock, {"provider": "github", "repository": "acme/demo",
-                                                            "workflow": "deploy.yml", "url": actions.base_url},
-                               {"GITHUB_TOKEN": "ghp_fake"})
+        tower = await prepared(
+            tmp_path,
+            db_target,
+            clock,
+            {"provider": "github", "repository": "acme/demo", "workflow": "deploy.yml", "url": actions.base_url},
+            {"GITHUB_TOKEN": "ghp_fake"},
+        )
         try:
             actions.timeout_next("POST", "dispatches", delay=2.0)
             reply = await run(tower, "/deploy start demo")
@@ -65,8 +81,13 @@ async def test_github_accepts_then_times_out_and_tower_finds_the_run_instead_of_
 @pytest.fixture
 async def webhook_tower(tmp_path, db_target, clock):
     async with FakeCIWebhook(secret=SECRET) as receiver:  # the project's one secret signs both ways
-        tower = await prepared(tmp_path, db_target, clock, {"provider": "webhook", "url": receiver.url,
-                                                            "secret_env": "TOWER_CI_SECRET"}, {})
+        tower = await prepared(
+            tmp_path,
+            db_target,
+            clock,
+            {"provider": "webhook", "url": receiver.url, "secret_env": "TOWER_CI_SECRET"},
+            {},
+        )
         tower.receiver = receiver
         try:
             yield tower
@@ -87,8 +108,12 @@ def signed(body: dict, secret: str = SECRET, *, at: int | None = None, delivery:
     raw = json.dumps(body).encode()
     stamp = str(at or int(time.time()))
     digest = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return raw, {"X-Tower-Timestamp": stamp, "X-Tower-Signature": f"sha256={digest}", "X-Tower-Delivery": delivery,
-                 "Content-Type": "application/json"}
+    return raw, {
+        "X-Tower-Timestamp": stamp,
+        "X-Tower-Signature": f"sha256={digest}",
+        "X-Tower-Delivery": delivery,
+        "Content-Type": "application/json",
+    }
 
 
 @pytest.fixture
@@ -108,7 +133,9 @@ async def post(tower, body, **kw):
 
 async def test_signed_callbacks_drive_the_deploy_results_and_steps(hooks):
     event = {"project": "demo", "operation_id": hooks.op}
-    assert (await post(hooks, {**event, "event": "deploy.succeeded", "run_url": "https://ci/run/7"}, delivery="a"))[0] == 200
+    assert (await post(hooks, {**event, "event": "deploy.succeeded", "run_url": "https://ci/run/7"}, delivery="a"))[
+        0
+    ] == 200
     status, body = await post(hooks, {**event, "event": "smoke.passed"}, delivery="b")
     assert status == 200 and body["outcome"] == "smoke test passed; simmering"
     await post(hooks, {**event, "event": "acceptance", "results": [{"test": "T1", "outcome": "pass"}]}, delivery="c")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.integrations.ci_github import GitHubActionsCI
-from commands.ports import CIError, CIUnavailable, Run, RunRequest
+from commands.engine.ports import CIError, CIUnavailable, Run, RunRequest
 from tests.ci_contract import *  # noqa: F403
 from tests.ci_contract import CIUnderTest, request
 from tests.ci_fixtures import closing, under_test
@@ -27,8 +27,9 @@ async def actions() -> AsyncIterator[FakeGitHubActions]:
         yield fake
 
 
-def make_ci(actions: FakeGitHubActions, token: str | None = TOKEN, workflow: str = WORKFLOW,
-            timeout: float = 5.0) -> GitHubActionsCI:
+def make_ci(
+    actions: FakeGitHubActions, token: str | None = TOKEN, workflow: str = WORKFLOW, timeout: float = 5.0
+) -> GitHubActionsCI:
     ci = GitHubActionsCI(REPO, workflow, token, api_url=actions.base_url, token_env=TOKEN_ENV, timeout=timeout)
     ci.find_delays = (0.0, 0.05, 0.1)  # the fake lists runs at once unless told otherwise
     return ci
@@ -52,13 +53,23 @@ async def test_trigger_dispatches_the_workflow_with_tower_inputs_then_finds_the_
     run = await ci.trigger(request("op-7"))
     assert [(c.method, c.path, c.query) for c in actions.calls] == [
         ("POST", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/dispatches", {}),
-        ("GET", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/runs", {"event": "workflow_dispatch", "per_page": "50"})]
-    assert actions.calls[0].json == {"ref": "main", "inputs": {
-        "tag": "v1.3.0-rc1", "version": "1.3.0", "operation_id": "op-7", "pipeline": "deploy",
-        "environment": "devnet", "callback_url": "http://127.0.0.1:9/hooks/ci"}}
+        ("GET", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/runs", {"event": "workflow_dispatch", "per_page": "50"}),
+    ]
+    assert actions.calls[0].json == {
+        "ref": "main",
+        "inputs": {
+            "tag": "v1.3.0-rc1",
+            "version": "1.3.0",
+            "operation_id": "op-7",
+            "pipeline": "deploy",
+            "environment": "devnet",
+            "callback_url": "http://127.0.0.1:9/hooks/ci",
+        },
+    }
     assert actions.runs[FIRST_RUN_ID]["display_title"] == "tower deploy op-7"
-    assert run == Run(run_id=str(FIRST_RUN_ID), url=f"https://github.com/{REPO}/actions/runs/{FIRST_RUN_ID}",
-                      status="queued")
+    assert run == Run(
+        run_id=str(FIRST_RUN_ID), url=f"https://github.com/{REPO}/actions/runs/{FIRST_RUN_ID}", status="queued"
+    )
 
 
 async def test_every_request_carries_the_token_and_github_headers(actions, ci):
@@ -72,8 +83,9 @@ async def test_every_request_carries_the_token_and_github_headers(actions, ci):
 
 
 async def test_missing_environment_and_callback_are_sent_as_empty_inputs(actions, ci):
-    await ci.trigger(RunRequest(operation_id="op-bare", pipeline="integrate", project="demo", version="1.3.0",
-                                tag="v1.3.0"))
+    await ci.trigger(
+        RunRequest(operation_id="op-bare", pipeline="integrate", project="demo", version="1.3.0", tag="v1.3.0")
+    )
     inputs = actions.dispatches[0]["inputs"]
     assert inputs["environment"] == "" and inputs["callback_url"] == ""
     assert all(isinstance(v, str) for v in inputs.values())
@@ -88,10 +100,15 @@ async def test_another_ref_is_dispatched_on_that_ref(actions):
 
 async def test_status_maps_github_status_and_conclusion(actions, ci):
     run_id = (await ci.trigger(request())).run_id
-    for status, conclusion, expected in [("queued", None, "queued"), ("waiting", None, "queued"),
-                                         ("in_progress", None, "running"), ("completed", "success", "succeeded"),
-                                         ("completed", "failure", "failed"), ("completed", "cancelled", "failed"),
-                                         ("completed", "timed_out", "failed")]:
+    for status, conclusion, expected in [
+        ("queued", None, "queued"),
+        ("waiting", None, "queued"),
+        ("in_progress", None, "running"),
+        ("completed", "success", "succeeded"),
+        ("completed", "failure", "failed"),
+        ("completed", "cancelled", "failed"),
+        ("completed", "timed_out", "failed"),
+    ]:
         actions.set_status(run_id, status, conclusion)
         assert (await ci.status(run_id)).status == expected, (status, conclusion)
     assert actions.calls[-1].path == f"/repos/{REPO}/actions/runs/{run_id}"
@@ -131,14 +148,14 @@ async def test_a_refused_token_is_a_ci_error_naming_the_variable(actions, token)
 
 async def test_an_unknown_workflow_is_a_ci_error_naming_it(actions):
     async with closing(make_ci(actions, workflow="nope.yml")) as ci:
-        with pytest.raises(CIError, match="404.*nope.yml") as caught:
+        with pytest.raises(CIError, match=r"404.*nope.yml") as caught:
             await ci.trigger(request())
     assert not isinstance(caught.value, CIUnavailable)
 
 
 async def test_undeclared_inputs_are_a_ci_error_saying_what_to_declare(actions, ci):
     actions.inputs = ("tag", "version")
-    with pytest.raises(CIError, match="Unexpected inputs.*operation_id"):
+    with pytest.raises(CIError, match=r"Unexpected inputs.*operation_id"):
         await ci.trigger(request())
 
 

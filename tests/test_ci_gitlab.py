@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.integrations.ci_gitlab import GitLabPipelineCI
-from commands.ports import CIError, CIUnavailable, Run, RunRequest
+from commands.engine.ports import CIError, CIUnavailable, Run, RunRequest
 from tests.ci_contract import *  # noqa: F403
 from tests.ci_contract import CIUnderTest, request
 from tests.ci_fixtures import closing, under_test
@@ -29,10 +29,23 @@ async def gitlab() -> AsyncIterator[FakeGitLabCI]:
         yield fake
 
 
-def make_ci(gitlab: FakeGitLabCI, trigger_token: str | None = TRIGGER_TOKEN, api_token: str | None = API_TOKEN,
-            timeout: float = 5.0, **kwargs) -> GitLabPipelineCI:
-    return GitLabPipelineCI(PROJECT, trigger_token, api_url=gitlab.api_url, api_token=api_token, timeout=timeout,
-                            trigger_token_env=TRIGGER_ENV, api_token_env=API_ENV, **kwargs)
+def make_ci(
+    gitlab: FakeGitLabCI,
+    trigger_token: str | None = TRIGGER_TOKEN,
+    api_token: str | None = API_TOKEN,
+    timeout: float = 5.0,
+    **kwargs,
+) -> GitLabPipelineCI:
+    return GitLabPipelineCI(
+        PROJECT,
+        trigger_token,
+        api_url=gitlab.api_url,
+        api_token=api_token,
+        timeout=timeout,
+        trigger_token_env=TRIGGER_ENV,
+        api_token_env=API_ENV,
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -54,18 +67,28 @@ async def test_trigger_posts_the_token_ref_and_tower_variables_as_form_fields(gi
     [call] = gitlab.calls
     assert (call.method, call.path) == ("POST", f"/api/v4/projects/{ENCODED}/trigger/pipeline")
     assert call.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert call.form == {"token": TRIGGER_TOKEN, "ref": "main", "variables[TOWER_OPERATION_ID]": "op-7",
-                         "variables[TOWER_PIPELINE]": "deploy", "variables[TOWER_TAG]": "v1.3.0-rc1",
-                         "variables[TOWER_VERSION]": "1.3.0", "variables[TOWER_ENVIRONMENT]": "devnet",
-                         "variables[TOWER_CALLBACK_URL]": "http://127.0.0.1:9/hooks/ci"}
+    assert call.form == {
+        "token": TRIGGER_TOKEN,
+        "ref": "main",
+        "variables[TOWER_OPERATION_ID]": "op-7",
+        "variables[TOWER_PIPELINE]": "deploy",
+        "variables[TOWER_TAG]": "v1.3.0-rc1",
+        "variables[TOWER_VERSION]": "1.3.0",
+        "variables[TOWER_ENVIRONMENT]": "devnet",
+        "variables[TOWER_CALLBACK_URL]": "http://127.0.0.1:9/hooks/ci",
+    }
     assert "PRIVATE-TOKEN" not in call.headers  # the trigger token is all a trigger needs
-    assert run == Run(run_id=str(FIRST_PIPELINE_ID), status="queued",
-                      url=f"https://gitlab.example.com/{PROJECT}/-/pipelines/{FIRST_PIPELINE_ID}")
+    assert run == Run(
+        run_id=str(FIRST_PIPELINE_ID),
+        status="queued",
+        url=f"https://gitlab.example.com/{PROJECT}/-/pipelines/{FIRST_PIPELINE_ID}",
+    )
 
 
 async def test_missing_environment_and_callback_are_sent_empty(gitlab, ci):
-    await ci.trigger(RunRequest(operation_id="op-bare", pipeline="retire", project="demo", version="1.2.0",
-                                tag="v1.2.0"))
+    await ci.trigger(
+        RunRequest(operation_id="op-bare", pipeline="retire", project="demo", version="1.2.0", tag="v1.2.0")
+    )
     assert gitlab.variables[FIRST_PIPELINE_ID]["TOWER_ENVIRONMENT"] == ""
     assert gitlab.variables[FIRST_PIPELINE_ID]["TOWER_CALLBACK_URL"] == ""
 
@@ -80,15 +103,23 @@ async def test_find_lists_triggered_pipelines_on_the_ref_then_reads_their_variab
     assert [(c.method, c.path, c.query) for c in calls] == [
         ("GET", base, {"source": "trigger", "ref": "main", "per_page": "20"}),
         ("GET", f"{base}/{FIRST_PIPELINE_ID + 1}/variables", {}),  # newest first
-        ("GET", f"{base}/{FIRST_PIPELINE_ID}/variables", {})]
+        ("GET", f"{base}/{FIRST_PIPELINE_ID}/variables", {}),
+    ]
     assert all(c.headers["PRIVATE-TOKEN"] == API_TOKEN for c in calls)
 
 
 async def test_status_maps_gitlab_pipeline_statuses(gitlab, ci):
     run_id = (await ci.trigger(request())).run_id
-    for status, expected in [("created", "queued"), ("pending", "queued"), ("waiting_for_resource", "queued"),
-                             ("running", "running"), ("success", "succeeded"), ("failed", "failed"),
-                             ("canceled", "failed"), ("skipped", "failed")]:
+    for status, expected in [
+        ("created", "queued"),
+        ("pending", "queued"),
+        ("waiting_for_resource", "queued"),
+        ("running", "running"),
+        ("success", "succeeded"),
+        ("failed", "failed"),
+        ("canceled", "failed"),
+        ("skipped", "failed"),
+    ]:
         gitlab.set_status(run_id, status)
         assert (await ci.status(run_id)).status == expected, status
     assert gitlab.calls[-1].path == f"/api/v4/projects/{ENCODED}/pipelines/{run_id}"
@@ -130,7 +161,7 @@ async def test_a_refused_api_token_is_a_ci_error_naming_its_variable(gitlab, ci)
 
 async def test_an_unknown_ref_is_a_ci_error_naming_it(gitlab):
     async with closing(make_ci(gitlab, ref="nope")) as ci:
-        with pytest.raises(CIError, match="Reference not found.*'nope'") as caught:
+        with pytest.raises(CIError, match=r"Reference not found.*'nope'") as caught:
             await ci.trigger(request())
     assert not isinstance(caught.value, CIUnavailable)
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.integrations.ci_webhook import WebhookCI
-from commands.ports import CIError, CIUnavailable, Run
+from commands.engine.ports import CIError, CIUnavailable, Run
 from tests.ci_contract import *  # noqa: F403
 from tests.ci_contract import CIUnderTest, request
 from tests.ci_fixtures import closing, under_test
@@ -87,9 +87,11 @@ async def test_the_receiver_refuses_bad_signatures_and_stale_timestamps(hook):
     now = str(int(time.time()))
     stale = str(int(time.time()) - 301)
     async with httpx.AsyncClient() as client:
+
         async def post(timestamp: str, signature: str) -> int:
             headers = {"Idempotency-Key": "op-x", "X-Tower-Timestamp": timestamp, "X-Tower-Signature": signature}
             return (await client.post(hook.url, content=raw, headers=headers)).status_code
+
         assert await post(now, sign(now, raw, "another-secret")) == 401
         assert await post(now, sign(now, raw + b" ")) == 401
         assert await post(stale, sign(stale, raw)) == 401

@@ -1,7 +1,6 @@
 """`tower db`: upgrade, current and check, on both databases."""
 
 from storage.migrate import head_revision
-
 from tests.shell_process import run_tower, tower_env
 
 

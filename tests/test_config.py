@@ -42,17 +42,44 @@ def test_a_minimal_file_loads_with_defaults(tmp_path):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (('repository = "/srv/web"', 'repository = "/srv/web"\nchanels = {}'), "projects.web.chanels: unknown key; did you mean 'channels'?"),
-        (('repository = "/srv/web"', 'repository = "/srv/web"\ntag_scheme = "semver"'), "projects.web.tag_scheme: Input should be 'rc' or 'build' (got 'semver')"),
-        (('repository = "/srv/web"', 'repository = "/srv/web"\ntimezone = "Mars/Olympus"'), "projects.web.timezone: unknown time zone 'Mars/Olympus'"),
-        (('repository = "/srv/web"', 'repository = "/srv/web"\nsimmer_days = -1'), "projects.web.simmer_days: Input should be greater than or equal to 0 (got -1)"),
-        (('repository = "/srv/web"', ''), "projects.web.repository: required but missing"),
-        (('release_managers = ["ann"]', 'release_managers = ["zed"]'), "team.release_managers: 'zed' is not in [people]"),
+        (
+            ('repository = "/srv/web"', 'repository = "/srv/web"\nchanels = {}'),
+            "projects.web.chanels: unknown key; did you mean 'channels'?",
+        ),
+        (
+            ('repository = "/srv/web"', 'repository = "/srv/web"\ntag_scheme = "semver"'),
+            "projects.web.tag_scheme: Input should be 'rc' or 'build' (got 'semver')",
+        ),
+        (
+            ('repository = "/srv/web"', 'repository = "/srv/web"\ntimezone = "Mars/Olympus"'),
+            "projects.web.timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            ('repository = "/srv/web"', 'repository = "/srv/web"\nsimmer_days = -1'),
+            "projects.web.simmer_days: Input should be greater than or equal to 0 (got -1)",
+        ),
+        (('repository = "/srv/web"', ""), "projects.web.repository: required but missing"),
+        (
+            ('release_managers = ["ann"]', 'release_managers = ["zed"]'),
+            "team.release_managers: 'zed' is not in [people]",
+        ),
         (('slack = "U0ANN0001"', 'slack = "ann"'), "people.ann.slack: 'ann' is not a Slack user id"),
         (("[projects.web]", "[projects.Web]"), "projects.Web.key: String should match pattern"),
-        (('repository = "/srv/web"', 'repository = "/srv/web"\n[projects.web.ci]\nprovider = "github"'), "projects.web.ci: provider 'github' needs 'repository' and 'workflow'"),
-        (('repository = "/srv/web"', 'repository = "/srv/web"\nchannels = { team = ["#general"] }'), "projects.web.channels.team: '#general' is not a channel"),
-        (('repository = "/srv/web"', 'repository = "/srv/web"\n[[projects.web.checklist]]\ntext = "x"\nbefore = "lunch"'), "projects.web.checklist.0.before: Input should be 'rc', 'deploy' or 'ship'"),
+        (
+            ('repository = "/srv/web"', 'repository = "/srv/web"\n[projects.web.ci]\nprovider = "github"'),
+            "projects.web.ci: provider 'github' needs 'repository' and 'workflow'",
+        ),
+        (
+            ('repository = "/srv/web"', 'repository = "/srv/web"\nchannels = { team = ["#general"] }'),
+            "projects.web.channels.team: '#general' is not a channel",
+        ),
+        (
+            (
+                'repository = "/srv/web"',
+                'repository = "/srv/web"\n[[projects.web.checklist]]\ntext = "x"\nbefore = "lunch"',
+            ),
+            "projects.web.checklist.0.before: Input should be 'rc', 'deploy' or 'ship'",
+        ),
     ],
 )
 def test_invalid_config_names_the_key_and_the_reason(tmp_path, change, expected):
@@ -106,11 +133,15 @@ def test_the_database_url_comes_only_from_the_environment(tmp_path):
     settings = load_text(tmp_path, MINIMAL)
     assert config.database_url(settings, {}).endswith(str(tmp_path / "data" / "tower.db"))
     assert config.database_url(settings, {"TOWER_DATABASE_URL": "postgresql://x@h/db"}) == "postgresql://x@h/db"
-    assert problems(tmp_path, "[tower]\ndatabase_url = \"x\"\n" + MINIMAL)[0].startswith("tower.database_url: unknown key")
+    assert problems(tmp_path, '[tower]\ndatabase_url = "x"\n' + MINIMAL)[0].startswith(
+        "tower.database_url: unknown key"
+    )
 
 
 def test_invalid_config_stops_tower_at_start_with_every_problem(tmp_path):
-    (tmp_path / "tower.toml").write_text(MINIMAL.replace('repository = "/srv/web"', 'repository = "/srv/web"\ntag_scheme = "x"\nsimmer_days = "a week"'))
+    (tmp_path / "tower.toml").write_text(
+        MINIMAL.replace('repository = "/srv/web"', 'repository = "/srv/web"\ntag_scheme = "x"\nsimmer_days = "a week"')
+    )
     result = run_tower(["shell", "-c", "/help"], tmp_path, tower_env(tmp_path / "data"))
     assert result.returncode == 2
     assert "invalid configuration" in result.stderr

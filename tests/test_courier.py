@@ -1,13 +1,14 @@
 """The courier delivers the outbox exactly once, in order per channel, within rate limits."""
 
 import asyncio
+import itertools
 import time
 
 import pytest
 
 from bot.courier import Ambiguous, Courier, Pace, Permanent, RetryAfter, Transient
-from commands import outbox as commands_outbox
-from commands.context import Reply
+from commands.engine import outbox as commands_outbox
+from commands.engine.reply import Reply
 from storage.queries import outbox
 
 
@@ -90,7 +91,7 @@ async def test_pacing_spaces_messages_in_one_channel(database, clock, platform):
         await queue(database, clock, "slack:C1", f"m{i}", f"k{i}")
     await courier.drain()
     times = [t for _, _, t in platform.posted["C1"]]
-    assert all(b - a >= 0.19 for a, b in zip(times, times[1:]))
+    assert all(b - a >= 0.19 for a, b in itertools.pairwise(times))
 
 
 async def test_a_send_that_went_out_before_the_line_dropped_is_not_repeated(database, clock, platform, courier):
@@ -178,7 +179,9 @@ async def test_a_courier_that_died_mid_send_does_not_cause_a_second_post(databas
     assert platform.texts("C1") == ["sent just before the crash"]
 
 
-async def test_drain_delivers_every_channel_even_when_more_wait_than_one_read_returns(database, clock, platform, courier):
+async def test_drain_delivers_every_channel_even_when_more_wait_than_one_read_returns(
+    database, clock, platform, courier
+):
     for n in range(230):  # more channels than the courier reads at once
         await queue(database, clock, f"slack:C{n}", f"to C{n}", f"many-{n}")
     assert await courier.drain() == 230

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.app import open_tower
-from commands.context import Caller
+from commands.engine.context import Caller
 from storage.queries import directory, releases, scope
 from tests.fakes.tcp_proxy import OutageProxy
 from tests.support import make_settings
@@ -30,8 +30,14 @@ class ServerRestart:
         self.version, self.name = cluster.split()
 
     async def _ctl(self, action: str) -> None:
-        proc = await asyncio.create_subprocess_exec("pg_ctlcluster", "--skip-systemctl-redirect", self.version,
-                                                    self.name, action, stdout=asyncio.subprocess.DEVNULL)
+        proc = await asyncio.create_subprocess_exec(
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            self.version,
+            self.name,
+            action,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
         assert await proc.wait() == 0, f"pg_ctlcluster {action} failed"
 
     async def outage(self) -> None:
@@ -119,6 +125,8 @@ async def test_a_command_that_cannot_get_a_connection_in_time_is_told_the_databa
         async with tower.services.db.engine.connect():  # the only connection, held by someone else
             reply = await tower.dispatcher.run("/release new demo", Caller("console", "alice"))
         assert not reply.ok and reply.text == UNAVAILABLE
-        assert (await tower.dispatcher.run("/release list", Caller("console", "alice"))).text.startswith("No open releases.")
+        assert (await tower.dispatcher.run("/release list", Caller("console", "alice"))).text.startswith(
+            "No open releases."
+        )
     finally:
         await tower.close()

@@ -11,8 +11,9 @@ from tests.support import run, snapshot
 
 @pytest.fixture
 async def deployable(tmp_path, db_target, clock):
-    tower = await ready_to_deploy(tmp_path, db_target, clock,
-                                  ci={"smoke_command": "true", "retire_command": "echo archived > retired.txt"})
+    tower = await ready_to_deploy(
+        tmp_path, db_target, clock, ci={"smoke_command": "true", "retire_command": "echo archived > retired.txt"}
+    )
     yield tower
     await tower.close()
 

@@ -9,8 +9,16 @@ from commands.catalog import build_registry
 from storage.queries import audit, outbox
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
-from tests.platform_harness import (OTHER, SIGNING_SECRET, SLACK_TOKEN, TEAM, SlackSide, headline,
-                                    platform_settings, start_service)
+from tests.platform_harness import (
+    OTHER,
+    SIGNING_SECRET,
+    SLACK_TOKEN,
+    TEAM,
+    SlackSide,
+    headline,
+    platform_settings,
+    start_service,
+)
 from tests.support import snapshot
 
 GUILD, CHANNEL, APP = "800000000000000001", "700000000000000001", "900000000000000001"
@@ -54,9 +62,13 @@ async def both(tmp_path, db_target, clock):
     async with FakeSlack(bot_token=SLACK_TOKEN) as fake_slack:
         env = {
             **db_target.env(),
-            "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
-            "DISCORD_TOKEN": fake_discord.token, "DISCORD_API_URL": fake_discord.api_url,
-            "DISCORD_GATEWAY_URL": fake_discord.gateway_url, "DISCORD_GUILD_ID": GUILD,
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake_slack.api_url,
+            "DISCORD_TOKEN": fake_discord.token,
+            "DISCORD_API_URL": fake_discord.api_url,
+            "DISCORD_GATEWAY_URL": fake_discord.gateway_url,
+            "DISCORD_GUILD_ID": GUILD,
         }
         service = await start_service(platform_settings(tmp_path / "data", discord_channel=CHANNEL), env, clock)
         try:
@@ -90,7 +102,11 @@ async def test_a_command_is_deferred_first_then_answered_publicly(both):
     async with both.db.read() as s:
         (entry,) = await audit.entries(s)
     assert (entry.actor, entry.platform, entry.channel, entry.command) == (
-        "alice", "discord", f"discord:{CHANNEL}", "/release new demo")
+        "alice",
+        "discord",
+        f"discord:{CHANNEL}",
+        "/release new demo",
+    )
 
 
 async def test_the_same_command_from_slack_and_discord_changes_the_same_and_says_the_same(both):
@@ -104,7 +120,10 @@ async def test_the_same_command_from_slack_and_discord_changes_the_same_and_says
     async with both.db.read() as s:
         entries = await audit.entries(s)
     assert [(e.action, e.actor, e.platform) for e in entries] == [
-        ("release.new", "alice", "slack"), ("release.abort", "alice", "slack"), ("release.new", "alice", "discord")]
+        ("release.new", "alice", "slack"),
+        ("release.abort", "alice", "slack"),
+        ("release.new", "alice", "discord"),
+    ]
     status = await both.command("release status", release="demo")
     assert embed_text(status).splitlines()[0] == "demo#2: planning"
 
@@ -140,7 +159,8 @@ async def test_a_button_runs_its_command_as_the_person_who_clicks(both):
 async def test_autocomplete_offers_projects_and_open_releases(both):
     await both.command("release new", project="demo")
     asked = await both.discord.send_interaction(
-        user_id=ALICE_D, name="release abort", kind=4, options=[{"name": "release", "value": "de", "focused": True}])
+        user_id=ALICE_D, name="release abort", kind=4, options=[{"name": "release", "value": "de", "focused": True}]
+    )
     await both.discord.wait_until(lambda: asked.choices is not None)
     assert [c["value"] for c in asked.choices] == ["demo", "demo#1"]
 
@@ -175,9 +195,12 @@ async def test_a_dropped_gateway_connection_is_resumed(both):
 
 async def test_an_expired_interaction_falls_back_to_a_channel_message(both):
     both.discord.fail_next("PATCH", r"/webhooks/.*/messages/@original", status=404)
-    await both.discord.send_interaction(user_id=ALICE_D, name="release new", options=[{"name": "project", "value": "demo"}])
+    await both.discord.send_interaction(
+        user_id=ALICE_D, name="release new", options=[{"name": "project", "value": "demo"}]
+    )
     posted = await both.discord.wait_until(
-        lambda: [m for m in both.discord.messages.get(CHANNEL, []) if "Opened demo#1" in m["embeds"][0]["description"]])
+        lambda: [m for m in both.discord.messages.get(CHANNEL, []) if "Opened demo#1" in m["embeds"][0]["description"]]
+    )
     assert posted[0]["embeds"][0]["description"].startswith(f"<@{ALICE_D}>: Opened demo#1 (planning).")
 
 
@@ -187,8 +210,9 @@ async def test_a_page_reaches_the_pilot_directly_and_its_button_acknowledges_it(
         await both.slack.reply(url)
     paged = await both.command("page", user=ALICE_D, release="demo", message="the database is down")
     assert embed_text(paged).startswith("Page #1 sent to bob (pilot of demo#1).")
-    dm = await both.discord.wait_until(lambda: both.discord.dm_channels.get(BOB_D) and
-                                       both.discord.messages.get(both.discord.dm_channels[BOB_D]["id"]))
+    dm = await both.discord.wait_until(
+        lambda: both.discord.dm_channels.get(BOB_D) and both.discord.messages.get(both.discord.dm_channels[BOB_D]["id"])
+    )
     assert dm[0]["content"] == f"<@{BOB_D}>"  # the mention that notifies, outside the embed
     assert dm[0]["embeds"][0]["description"].startswith("Page #1 for demo#1: the database is down")
     assert dm[0]["components"][0]["components"][0]["custom_id"] == "tower:/ack 1"
@@ -213,7 +237,9 @@ async def test_a_storm_of_rate_limits_and_server_errors_is_waited_out_and_posts_
     await asyncio.sleep(1.5)  # long enough for any stray retry to land
     assert len(slack.messages[OTHER]) == 1 and len(both.discord.messages[CHANNEL]) == 1
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 429, 429, 503, 503, 200]
-    discord_calls = [c.status for c in both.discord.calls if c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL}/messages")]
+    discord_calls = [
+        c.status for c in both.discord.calls if c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL}/messages")
+    ]
     assert discord_calls.count(200) == 1 and len(discord_calls) <= 8
 
 

@@ -8,7 +8,7 @@ import discord
 import pytest
 
 import bot.platforms.discord as discord_platform
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from storage.queries import audit
 from tests.fakes.discord_payloads import shard_of
 from tests.fakes.discord_server import FakeDiscord
@@ -53,8 +53,11 @@ class Sharded:
         return interaction
 
     def shards_that_got(self, interaction) -> list[int]:
-        return [shard for shard, event, data in self.discord.deliveries
-                if event == "INTERACTION_CREATE" and data["id"] == interaction.id]
+        return [
+            shard
+            for shard, event, data in self.discord.deliveries
+            if event == "INTERACTION_CREATE" and data["id"] == interaction.id
+        ]
 
     def callback_calls(self, interaction) -> list:
         """Every acknowledgement Tower tried, accepted or refused ("already acknowledged")."""
@@ -73,11 +76,21 @@ def embed_text(interaction) -> str:
 @pytest.fixture
 async def sharded(tmp_path, db_target, clock):
     # Discord lets this bot start both shards at once (max_concurrency 2), so they need not wait 5 s apart.
-    fake = FakeDiscord(members={ALICE_D: "alice", BOB_D: "bob"}, guild_id=GUILD_A, channel_id=CHANNEL_A,
-                       guilds={GUILD_B: CHANNEL_B}, recommended_shards=SHARDS, max_concurrency=SHARDS)
+    fake = FakeDiscord(
+        members={ALICE_D: "alice", BOB_D: "bob"},
+        guild_id=GUILD_A,
+        channel_id=CHANNEL_A,
+        guilds={GUILD_B: CHANNEL_B},
+        recommended_shards=SHARDS,
+        max_concurrency=SHARDS,
+    )
     await fake.start()
-    env = {**db_target.env(), "DISCORD_TOKEN": fake.token, "DISCORD_API_URL": fake.api_url,
-           "DISCORD_GATEWAY_URL": fake.gateway_url}
+    env = {
+        **db_target.env(),
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+    }
     try:
         service = await start_service(sharded_settings(tmp_path / "data"), env, clock)
         try:
@@ -107,17 +120,23 @@ async def test_each_shard_identifies_and_gets_only_its_own_guild(sharded):
 
 async def test_commands_are_synced_to_each_configured_guild(sharded):
     fake = sharded.discord
-    puts = {guild: await fake.wait_for_call("PUT", rf"/applications/{APP}/guilds/{guild}/commands")
-            for guild in (GUILD_A, GUILD_B)}
+    puts = {
+        guild: await fake.wait_for_call("PUT", rf"/applications/{APP}/guilds/{guild}/commands")
+        for guild in (GUILD_A, GUILD_B)
+    }
     names = {guild: {c["name"] for c in put.json} for guild, put in puts.items()}
     assert names[GUILD_A] == names[GUILD_B] and "release" in names[GUILD_A]
     assert not [c for c in fake.calls if c.method == "PUT" and c.path == f"/applications/{APP}/commands"]
 
 
-@pytest.mark.parametrize("guild, channel, shard", [(GUILD_A, CHANNEL_A, 1), (GUILD_B, CHANNEL_B, 0)],
-                         ids=["guild-on-shard-1", "guild-on-shard-0"])
+@pytest.mark.parametrize(
+    "guild, channel, shard",
+    [(GUILD_A, CHANNEL_A, 1), (GUILD_B, CHANNEL_B, 0)],
+    ids=["guild-on-shard-1", "guild-on-shard-0"],
+)
 async def test_a_command_reaches_tower_through_its_guilds_shard_once_and_is_answered_once(
-        sharded, guild, channel, shard):
+    sharded, guild, channel, shard
+):
     interaction = await sharded.command("release new", guild=guild, project="demo")
     assert sharded.shards_that_got(interaction) == [shard]
     assert len(sharded.callback_calls(interaction)) == 1  # one defer: nothing else tried to acknowledge it
@@ -126,15 +145,17 @@ async def test_a_command_reaches_tower_through_its_guilds_shard_once_and_is_answ
     async with sharded.db.read() as s:
         entries = await audit.entries(s)
     assert [(e.action, e.actor, e.platform, e.channel) for e in entries] == [
-        ("release.new", "alice", "discord", f"discord:{channel}")]
+        ("release.new", "alice", "discord", f"discord:{channel}")
+    ]
     status = await sharded.command("release status", guild=guild, release="demo")
     assert embed_text(status).splitlines()[0] == "demo#1: planning"  # no demo#2: the change happened once
 
 
 async def test_a_button_in_a_direct_message_goes_through_shard_zero(sharded):
     await sharded.command("release new", guild=GUILD_A, project="demo")
-    clicked = await sharded.discord.send_interaction(user_id=BOB_D, kind=3, dm=True,
-                                                     custom_id="tower:/release status demo#1")
+    clicked = await sharded.discord.send_interaction(
+        user_id=BOB_D, kind=3, dm=True, custom_id="tower:/release status demo#1"
+    )
     await sharded.discord.wait_until(lambda: answered(clicked))
     await asyncio.sleep(0.3)
     assert sharded.shards_that_got(clicked) == [0]

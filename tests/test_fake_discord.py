@@ -185,8 +185,9 @@ async def test_invalid_session_makes_the_client_identify_again(fake: FakeDiscord
 
 
 async def test_autocomplete_choices_are_recorded(fake: FakeDiscord, bot: Bot) -> None:
-    sent = await fake.send_interaction(user_id=ALICE, name="release status", kind=4,
-                                       options=[{"name": "release", "value": "1.", "focused": True}])
+    sent = await fake.send_interaction(
+        user_id=ALICE, name="release status", kind=4, options=[{"name": "release", "value": "1.", "focused": True}]
+    )
     assert await within(bot.ran.get()) == ("autocomplete", "1.")
     choices = await fake.wait_until(lambda: sent.choices)
     assert choices == [{"name": "1.2.0", "value": "1.2.0"}, {"name": "1.3.0", "value": "1.3.0"}]

@@ -18,9 +18,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.fakes.slack_server import FakeSlack
-
 from tests.fakes.slack_requests import block_action_body, post_signed, sign, slash_command_body
+from tests.fakes.slack_server import FakeSlack
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
@@ -82,8 +81,7 @@ async def bolt(fake) -> AsyncIterator[Bolt]:
 
 def _command(fake: FakeSlack, command: str = "/release", text: str = "1.4.0") -> tuple[str, str]:
     url = fake.new_response_url()
-    body = slash_command_body(command=command, text=text, user_id="U0ALICE", channel_id="C0RELEASE",
-                              response_url=url)
+    body = slash_command_body(command=command, text=text, user_id="U0ALICE", channel_id="C0RELEASE", response_url=url)
     return url, body
 
 
@@ -108,8 +106,11 @@ async def test_ack_with_blocks_is_a_json_body(fake, bolt):
     _, body = _command(fake, "/status", "")
     status, content_type, text = await post_signed(bolt.url, SECRET, body)
     assert (status, content_type) == (200, "application/json")
-    assert json.loads(text) == {"text": "all green", "response_type": "in_channel",
-                                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*all green*"}}]}
+    assert json.loads(text) == {
+        "text": "all green",
+        "response_type": "in_channel",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*all green*"}}],
+    }
     await asyncio.wait_for(bolt.done.get(), 5)
 
 
@@ -130,8 +131,14 @@ async def test_stale_timestamp_is_refused(fake, bolt):
 
 async def test_button_click_reaches_action_listener(fake, bolt):
     url = fake.new_response_url()
-    body = block_action_body(action_id="approve", value="release-42", user_id="U0BOB", channel_id="C0RELEASE",
-                             response_url=url, message_ts="1700000000.000100")
+    body = block_action_body(
+        action_id="approve",
+        value="release-42",
+        user_id="U0BOB",
+        channel_id="C0RELEASE",
+        response_url=url,
+        message_ts="1700000000.000100",
+    )
     assert (await post_signed(bolt.url, SECRET, body))[0] == 200
     assert await asyncio.wait_for(bolt.done.get(), 5) == "approve"
     action = bolt.ran[0]["actions"][0]
@@ -140,8 +147,9 @@ async def test_button_click_reaches_action_listener(fake, bolt):
 
 
 async def test_rate_limited_post_is_retried_once(fake):
-    client = AsyncWebClient(token=TOKEN, base_url=fake.api_url,
-                            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+    client = AsyncWebClient(
+        token=TOKEN, base_url=fake.api_url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)]
+    )
     fake.rate_limit_next("chat.postMessage", retry_after=1)
     meta = {"event_type": "tower_post", "event_payload": {"key": "release-42:announce"}}
     resp = await client.chat_postMessage(channel="C0RELEASE", text="Shipping 1.4.0", metadata=meta)
@@ -233,9 +241,15 @@ async def test_form_posts_threads_and_history_paging(fake):
     meta = {"event_type": "tower_post", "event_payload": {"key": "k1"}}
     waiter = asyncio.create_task(fake.wait_for_call("chat.postMessage", after=0, timeout=5))
     # Form-encoded, as some callers send it: blocks/metadata arrive as JSON strings and are decoded.
-    parent = await client.api_call("chat.postMessage", data={
-        "channel": "#releases", "text": "parent", "metadata": json.dumps(meta),
-        "blocks": json.dumps([{"type": "divider"}])})
+    parent = await client.api_call(
+        "chat.postMessage",
+        data={
+            "channel": "#releases",
+            "text": "parent",
+            "metadata": json.dumps(meta),
+            "blocks": json.dumps([{"type": "divider"}]),
+        },
+    )
     assert (await waiter).params["metadata"] == json.dumps(meta)
     channel = parent["channel"]
     assert channel.startswith("C") and fake.messages[channel][0]["blocks"] == [{"type": "divider"}]
@@ -243,8 +257,9 @@ async def test_form_posts_threads_and_history_paging(fake):
     later = await client.chat_postMessage(channel=channel, text="later")
     history = await client.conversations_history(channel=channel, limit=1, include_all_metadata=True)
     assert [m["text"] for m in history["messages"]] == ["later"] and history["has_more"]
-    rest = await client.conversations_history(channel=channel, cursor=history["response_metadata"]["next_cursor"],
-                                              include_all_metadata=True)
+    rest = await client.conversations_history(
+        channel=channel, cursor=history["response_metadata"]["next_cursor"], include_all_metadata=True
+    )
     assert [m["text"] for m in rest["messages"]] == ["parent"] and rest["messages"][0]["metadata"] == meta
     newer = await client.conversations_history(channel=channel, oldest=parent["ts"])
     assert [m["ts"] for m in newer["messages"]] == [later["ts"]]  # oldest is exclusive; replies stay out
@@ -256,5 +271,6 @@ def test_sign_matches_slack_sdk_verifier():
     from slack_sdk.signature import SignatureVerifier
 
     headers = sign(SECRET, "a=b", 1_700_000_000)
-    assert SignatureVerifier(SECRET).generate_signature(timestamp="1700000000", body="a=b") == \
-        headers["X-Slack-Signature"]
+    assert (
+        SignatureVerifier(SECRET).generate_signature(timestamp="1700000000", body="a=b") == headers["X-Slack-Signature"]
+    )

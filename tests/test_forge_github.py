@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.integrations.forge_github import GitHubForge
-from commands.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
+from commands.engine.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
 from tests.fakes.github_server import FakeGitHub
 from tests.forge_contract import *  # noqa: F403
 from tests.forge_contract import CHANGELOG_NEXT, CHANGELOG_V120, SEED, Seeded
@@ -26,8 +26,9 @@ async def github() -> AsyncIterator[FakeGitHub]:
         yield fake
 
 
-def make_forge(github: FakeGitHub, token: str | None = TOKEN, repository: str = REPO,
-               timeout: float = 5.0) -> GitHubForge:
+def make_forge(
+    github: FakeGitHub, token: str | None = TOKEN, repository: str = REPO, timeout: float = 5.0
+) -> GitHubForge:
     return GitHubForge(repository, token, github.base_url, token_env=TOKEN_ENV, timeout=timeout)
 
 
@@ -54,24 +55,41 @@ async def test_commit_files_is_blobs_a_tree_on_the_parent_tree_a_commit_and_a_fa
     forge, shas = seeded.forge, seeded.shas
     await forge.create_branch("release", shas[2])
     start = len(github.calls)
-    sha = await forge.commit_files("release", "Releasing v1.3.0",
-                                   {"docs/new.md": "new\n", "CHANGELOG.md": "changed\n", "api.txt": None},
-                                   parent_sha=shas[2])
+    sha = await forge.commit_files(
+        "release",
+        "Releasing v1.3.0",
+        {"docs/new.md": "new\n", "CHANGELOG.md": "changed\n", "api.txt": None},
+        parent_sha=shas[2],
+    )
     assert github.calls_since(start) == [
-        ("GET", "git/ref/heads/release"), ("GET", f"git/commits/{shas[2]}"),
-        ("POST", "git/blobs"), ("POST", "git/blobs"), ("POST", "git/trees"), ("POST", "git/commits"),
-        ("PATCH", "git/refs/heads/release")]
+        ("GET", "git/ref/heads/release"),
+        ("GET", f"git/commits/{shas[2]}"),
+        ("POST", "git/blobs"),
+        ("POST", "git/blobs"),
+        ("POST", "git/trees"),
+        ("POST", "git/commits"),
+        ("PATCH", "git/refs/heads/release"),
+    ]
     blobs = [c.response["sha"] for c in github.calls[start:] if c.rel == "git/blobs"]
-    assert bodies(github, "POST", "git/blobs", start) == [{"content": "changed\n", "encoding": "utf-8"},
-                                                          {"content": "new\n", "encoding": "utf-8"}]
+    assert bodies(github, "POST", "git/blobs", start) == [
+        {"content": "changed\n", "encoding": "utf-8"},
+        {"content": "new\n", "encoding": "utf-8"},
+    ]
     parent_tree = github.git.objects[shas[2]]["tree"]
-    assert bodies(github, "POST", "git/trees", start) == [{"base_tree": parent_tree, "tree": [
-        {"path": "CHANGELOG.md", "mode": "100644", "type": "blob", "sha": blobs[0]},
-        {"path": "api.txt", "mode": "100644", "type": "blob", "sha": None},
-        {"path": "docs/new.md", "mode": "100644", "type": "blob", "sha": blobs[1]}]}]
+    assert bodies(github, "POST", "git/trees", start) == [
+        {
+            "base_tree": parent_tree,
+            "tree": [
+                {"path": "CHANGELOG.md", "mode": "100644", "type": "blob", "sha": blobs[0]},
+                {"path": "api.txt", "mode": "100644", "type": "blob", "sha": None},
+                {"path": "docs/new.md", "mode": "100644", "type": "blob", "sha": blobs[1]},
+            ],
+        }
+    ]
     tree = github.calls[start + 4].response["sha"]
     assert bodies(github, "POST", "git/commits", start) == [
-        {"message": "Releasing v1.3.0", "tree": tree, "parents": [shas[2]]}]
+        {"message": "Releasing v1.3.0", "tree": tree, "parents": [shas[2]]}
+    ]
     assert bodies(github, "PATCH", "git/refs/heads/release", start) == [{"sha": sha, "force": False}]
     assert github.git.refs["refs/heads/release"] == sha
     assert await forge.read_file("api.txt", "release") is None
@@ -93,8 +111,11 @@ async def test_a_racing_writer_between_check_and_update_is_a_conflict(seeded, gi
     await forge.create_branch("release", shas[2])
     other = await forge.commit_files("release", "other", {"o.txt": "o\n"}, parent_sha=shas[2])
     github.git.refs["refs/heads/release"] = shas[2]  # our check sees the old head...
-    github.on_next("PATCH", r"/git/refs/heads/release$",  # ...and the other writer lands just before our PATCH
-                   lambda: github.git.refs.update({"refs/heads/release": other}))
+    github.on_next(
+        "PATCH",
+        r"/git/refs/heads/release$",  # ...and the other writer lands just before our PATCH
+        lambda: github.git.refs.update({"refs/heads/release": other}),
+    )
     with pytest.raises(ForgeConflict, match="not a fast forward"):
         await forge.commit_files("release", "mine", {"m.txt": "m\n"}, parent_sha=shas[2])
     assert github.git.refs["refs/heads/release"] == other
@@ -106,14 +127,22 @@ async def test_create_tag_makes_a_tag_object_then_its_ref(seeded, github):
     await forge.create_tag("v1.3.0", shas[2], "Release 1.3.0")
     assert github.calls_since(start) == [("POST", "git/tags"), ("POST", "git/refs")]
     tag_sha = github.calls[start].response["sha"]
-    assert github.calls[start].json == {"tag": "v1.3.0", "message": "Release 1.3.0", "object": shas[2],
-                                        "type": "commit"}
+    assert github.calls[start].json == {
+        "tag": "v1.3.0",
+        "message": "Release 1.3.0",
+        "object": shas[2],
+        "type": "commit",
+    }
     assert github.calls[start + 1].json == {"ref": "refs/tags/v1.3.0", "sha": tag_sha}
     assert github.git.objects[tag_sha]["object"] == {"sha": shas[2], "type": "commit"}
     start = len(github.calls)
     await forge.create_tag("v1.3.0", shas[2], "Release 1.3.0")  # exists: the ref is looked up and peeled
-    assert github.calls_since(start) == [("POST", "git/tags"), ("POST", "git/refs"),
-                                         ("GET", "git/ref/tags/v1.3.0"), ("GET", f"git/tags/{tag_sha}")]
+    assert github.calls_since(start) == [
+        ("POST", "git/tags"),
+        ("POST", "git/refs"),
+        ("GET", "git/ref/tags/v1.3.0"),
+        ("GET", f"git/tags/{tag_sha}"),
+    ]
     assert github.calls[start + 1].status == 422
 
 
@@ -124,17 +153,23 @@ async def test_create_release_posts_once_and_then_finds_the_existing_one(seeded,
     url = await forge.create_release("v1.3.0", "Tower v1.3.0", "## Added\n\n- Pausing.\n")
     assert url == f"https://github.com/{REPO}/releases/tag/v1.3.0"
     assert github.calls_since(start) == [("GET", "git/ref/tags/v1.3.0"), ("POST", "releases")]
-    assert github.calls[start + 1].json == {"tag_name": "v1.3.0", "name": "Tower v1.3.0",
-                                            "body": "## Added\n\n- Pausing.\n"}
+    assert github.calls[start + 1].json == {
+        "tag_name": "v1.3.0",
+        "name": "Tower v1.3.0",
+        "body": "## Added\n\n- Pausing.\n",
+    }
     start = len(github.calls)
     assert await forge.create_release("v1.3.0", "Tower v1.3.0", "again") == url
-    assert github.calls_since(start) == [("GET", "git/ref/tags/v1.3.0"), ("POST", "releases"),
-                                         ("GET", "releases/tags/v1.3.0")]
+    assert github.calls_since(start) == [
+        ("GET", "git/ref/tags/v1.3.0"),
+        ("POST", "releases"),
+        ("GET", "releases/tags/v1.3.0"),
+    ]
     assert github.releases["v1.3.0"]["body"] == "## Added\n\n- Pausing.\n"
 
 
 async def test_a_release_for_a_missing_tag_is_refused_rather_than_tagging_the_default_branch(seeded, github):
-    with pytest.raises(ForgeNotFound, match="no tag 'v9.9.9'"):
+    with pytest.raises(ForgeNotFound, match=r"no tag 'v9.9.9'"):
         await seeded.forge.create_release("v9.9.9", "v9.9.9", "notes")
     assert not bodies(github, "POST", "releases") and "refs/tags/v9.9.9" not in github.git.refs
 
@@ -149,7 +184,8 @@ async def test_issues_are_posted_read_and_patched_through_the_issues_api(seeded,
     assert [(c.method, c.rel, c.json, c.status) for c in github.calls[start:]] == [
         ("POST", "issues", {"title": "Release demo 1.3.0", "body": "- [ ] Notes\n"}, 201),
         ("GET", "issues/1", None, 200),
-        ("PATCH", "issues/1", {"title": "Release demo 1.3.0 (named)", "body": ""}, 200)]
+        ("PATCH", "issues/1", {"title": "Release demo 1.3.0 (named)", "body": ""}, 200),
+    ]
     assert github.calls[-1].response["body"] is None and github.issues.items[1]["body"] is None
     assert (await forge.create_issue("second", "")).number == 2
     start = len(github.calls)
@@ -183,7 +219,9 @@ async def test_reads_use_the_contents_and_commits_apis(seeded, github):
     assert await seeded.forge.read_file("README.md", "v1.2.0") == "# Demo\n"
     assert await seeded.forge.head("main")
     assert [(c.method, c.rel, c.query) for c in github.calls[start:]] == [
-        ("GET", "contents/README.md", {"ref": "v1.2.0"}), ("GET", "commits/heads/main", {})]
+        ("GET", "contents/README.md", {"ref": "v1.2.0"}),
+        ("GET", "commits/heads/main", {}),
+    ]
 
 
 async def test_a_big_file_is_read_through_its_blob(seeded, github):
@@ -213,9 +251,11 @@ async def test_every_request_carries_the_token_and_github_headers(seeded, github
 
 async def test_errors_never_show_the_token(seeded, github):
     errors: list[ForgeError] = []
-    for attempt in (lambda: seeded.forge.create_branch("main", seeded.shas[0]),
-                    lambda: seeded.forge.read_file("x", "no-such-ref"),
-                    lambda: seeded.forge.create_release("nope", "t", "n")):
+    for attempt in (
+        lambda: seeded.forge.create_branch("main", seeded.shas[0]),
+        lambda: seeded.forge.read_file("x", "no-such-ref"),
+        lambda: seeded.forge.create_release("nope", "t", "n"),
+    ):
         with pytest.raises(ForgeError) as caught:
             await attempt()
         errors.append(caught.value)
@@ -247,8 +287,12 @@ async def test_a_missing_repository_is_not_found(github):
     github.seed(SEED)
     forge = make_forge(github, repository="acme/nothing")
     try:
-        for attempt in (lambda: forge.read_file("README.md", "main"), lambda: forge.head("main"),
-                        lambda: forge.resolve("main"), forge.tags):
+        for attempt in (
+            lambda: forge.read_file("README.md", "main"),
+            lambda: forge.head("main"),
+            lambda: forge.resolve("main"),
+            forge.tags,
+        ):
             with pytest.raises(ForgeNotFound, match="404"):
                 await attempt()
     finally:
@@ -280,8 +324,11 @@ async def test_commit_messages_are_collected_across_pages(seeded, github):
     github.max_per_page = 1
     everything = await seeded.forge.commit_messages(None, "main")
     since = await seeded.forge.commit_messages("v1.2.0", "main")
-    assert [m.splitlines()[0] for m in everything] == ["fix!: drop the legacy API", "feat: pause block production",
-                                                       "Releasing v1.2.0"]
+    assert [m.splitlines()[0] for m in everything] == [
+        "fix!: drop the legacy API",
+        "feat: pause block production",
+        "Releasing v1.2.0",
+    ]
     assert since == everything[:2]
     assert sum(c.rel == "commits" for c in github.calls) == 3
     assert sum(c.rel == "compare/v1.2.0...main" for c in github.calls) == 2

@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from bot.integrations.forge_gitlab import GitLabForge
-from commands.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
+from commands.engine.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
 from tests.fakes.gitlab_server import FakeGitLab
-from tests.forge_contract import *  # noqa: F401,F403 - the contract tests run here
+from tests.forge_contract import *  # noqa: F403 - the contract tests run here
 from tests.forge_contract import CHANGELOG_NEXT, SEED, Seeded
 
 TOKEN = "glpat-s3cr3t-T0KEN-do-not-show"
@@ -58,9 +58,12 @@ async def test_commit_files_pins_the_files_checks_the_head_then_posts_one_commit
     forge, shas = seeded.forge, seeded.shas
     await forge.create_branch("release", shas[2])
     gitlab.calls.clear()
-    sha = await forge.commit_files("release", "Releasing v1.3.0",
-                                   {"CHANGELOG.md": "new\n", "NEW.md": "hi\n", "changelog.d/12.feature.md": None,
-                                    "gone.md": None}, parent_sha=shas[2])
+    sha = await forge.commit_files(
+        "release",
+        "Releasing v1.3.0",
+        {"CHANGELOG.md": "new\n", "NEW.md": "hi\n", "changelog.d/12.feature.md": None, "gone.md": None},
+        parent_sha=shas[2],
+    )
     assert [(c.method, c.path, c.query) for c in gitlab.calls] == [
         ("HEAD", f"{API}/repository/files/CHANGELOG.md", {"ref": shas[2]}),
         ("HEAD", f"{API}/repository/files/NEW.md", {"ref": shas[2]}),
@@ -69,20 +72,25 @@ async def test_commit_files_pins_the_files_checks_the_head_then_posts_one_commit
         ("GET", f"{API}/repository/branches/release", {}),  # just before the commit
         ("POST", f"{API}/repository/commits", {}),
     ]
-    assert gitlab.calls[-1].json == {"branch": "release", "commit_message": "Releasing v1.3.0", "actions": [
-        {"action": "update", "file_path": "CHANGELOG.md", "content": "new\n", "last_commit_id": shas[1]},
-        {"action": "create", "file_path": "NEW.md", "content": "hi\n"},
-        {"action": "delete", "file_path": "changelog.d/12.feature.md", "last_commit_id": shas[0]},
-    ]}  # no start_sha: GitLab refuses it on an existing branch unless force, which would drop commits
+    assert gitlab.calls[-1].json == {
+        "branch": "release",
+        "commit_message": "Releasing v1.3.0",
+        "actions": [
+            {"action": "update", "file_path": "CHANGELOG.md", "content": "new\n", "last_commit_id": shas[1]},
+            {"action": "create", "file_path": "NEW.md", "content": "hi\n"},
+            {"action": "delete", "file_path": "changelog.d/12.feature.md", "last_commit_id": shas[0]},
+        ],
+    }  # no start_sha: GitLab refuses it on an existing branch unless force, which would drop commits
     assert gitlab.repo.commits[sha].parents == [shas[2]] and gitlab.repo.branches["release"] == sha
 
 
 async def test_a_pinned_file_changed_just_before_the_commit_is_refused_by_gitlab(seeded, gitlab):
     forge, shas = seeded.forge, seeded.shas
     await forge.create_branch("release", shas[2])
-    gitlab.before_next("POST", r"/repository/commits$",
-                       lambda repo: repo.push("release", "theirs", {"CHANGELOG.md": "x\n"}))
-    with pytest.raises(ForgeConflict, match="changed since you started editing it: CHANGELOG.md"):
+    gitlab.before_next(
+        "POST", r"/repository/commits$", lambda repo: repo.push("release", "theirs", {"CHANGELOG.md": "x\n"})
+    )
+    with pytest.raises(ForgeConflict, match=r"changed since you started editing it: CHANGELOG.md"):
         await forge.commit_files("release", "ours", {"CHANGELOG.md": "ours\n"}, parent_sha=shas[2])
     assert (await forge.head("release")).message == "theirs"  # nothing of ours written
 
@@ -91,8 +99,9 @@ async def test_a_push_to_other_files_in_the_window_is_a_conflict_naming_the_comm
     forge, shas = seeded.forge, seeded.shas
     await forge.create_branch("release", shas[2])
     theirs = []
-    gitlab.before_next("POST", r"/repository/commits$",
-                       lambda repo: theirs.append(repo.push("release", "theirs", {"other.md": "x\n"})))
+    gitlab.before_next(
+        "POST", r"/repository/commits$", lambda repo: theirs.append(repo.push("release", "theirs", {"other.md": "x\n"}))
+    )
     with pytest.raises(ForgeConflict, match="moved while committing") as err:
         await forge.commit_files("release", "ours", {"CHANGELOG.md": "ours\n"}, parent_sha=shas[2])
     assert theirs[0][:12] in str(err.value)  # the window GitLab leaves open: reported, not prevented
@@ -148,7 +157,8 @@ async def test_issues_are_posted_read_and_put_by_iid(seeded, gitlab):
         ("GET", f"{API}/issues/1", None, 200),
         ("PUT", f"{API}/issues/1", {"title": "Release demo 1.3.0 (named)", "description": ""}, 200),
         ("GET", f"{API}/issues/2", None, 404),
-        ("PUT", f"{API}/issues/2", {"title": "t", "description": "b"}, 404)]
+        ("PUT", f"{API}/issues/2", {"title": "t", "description": "b"}, 404),
+    ]
     assert all(c.headers["PRIVATE-TOKEN"] == TOKEN for c in gitlab.calls)
 
 
@@ -196,8 +206,12 @@ async def test_every_call_names_the_project_url_encoded_and_carries_the_token(se
         assert call.path.startswith(f"{API}/") and call.status < 500, call
         assert call.headers["PRIVATE-TOKEN"] == TOKEN and "Authorization" not in call.headers
     paths = {c.path for c in gitlab.calls}
-    assert {f"{API}/repository/files/changelog.d%2F12.feature.md/raw", f"{API}/repository/branches/feature%2Fx",
-            f"{API}/repository/files/a%2Fb.md", f"{API}/repository/commits/no-such-branch"} <= paths
+    assert {
+        f"{API}/repository/files/changelog.d%2F12.feature.md/raw",
+        f"{API}/repository/branches/feature%2Fx",
+        f"{API}/repository/files/a%2Fb.md",
+        f"{API}/repository/commits/no-such-branch",
+    } <= paths
     assert gitlab.calls_to("GET", r"/compare$")[0].query == {"from": "v1.2.0", "to": "main"}
     assert gitlab.calls_to("GET", r"/repository/commits$")[0].query["ref_name"] == "feature/x"
 
@@ -223,15 +237,21 @@ async def test_no_token_sends_no_header_and_says_the_variable_is_not_set(seeded,
 async def test_a_read_only_token_can_read_but_writing_needs_the_api_scope(seeded, other_forge):
     forge = other_forge(token="glpat-read-only")
     assert await forge.resolve("main") == seeded.shas[2]
-    with pytest.raises(ForgeAuthError, match="403.*api scope") as err:
+    with pytest.raises(ForgeAuthError, match=r"403.*api scope") as err:
         await forge.create_tag("v9", seeded.shas[2], "nine")
     assert "glpat-read-only" not in str(err.value)
 
 
 async def test_an_unknown_project_is_not_found_even_where_a_missing_thing_is_none(seeded, other_forge):
     forge = other_forge(repository="group/nope")
-    for call in (forge.head("main"), forge.resolve("main"), forge.read_file("README.md", "main"),
-                 forge.list_dir("changelog.d", "main"), forge.tags(), forge.create_tag("v9", seeded.shas[0], "9")):
+    for call in (
+        forge.head("main"),
+        forge.resolve("main"),
+        forge.read_file("README.md", "main"),
+        forge.list_dir("changelog.d", "main"),
+        forge.tags(),
+        forge.create_tag("v9", seeded.shas[0], "9"),
+    ):
         with pytest.raises(ForgeNotFound, match="Project Not Found") as err:
             await call
         assert TOKEN not in str(err.value)
@@ -287,7 +307,13 @@ async def test_a_server_that_is_gone_is_unavailable(seeded, gitlab):
 async def test_the_fake_refuses_start_sha_on_an_existing_branch_like_gitlab(seeded, gitlab):
     # Why commit_files doesn't send start_sha: GitLab's Commits::CreateService refuses it unless force.
     async with httpx.AsyncClient(headers={"PRIVATE-TOKEN": TOKEN}) as client:
-        response = await client.post(f"{gitlab.api_url}/projects/group%2Fproject/repository/commits", json={
-            "branch": "main", "start_sha": seeded.shas[1], "commit_message": "m",
-            "actions": [{"action": "update", "file_path": "CHANGELOG.md", "content": CHANGELOG_NEXT + "x"}]})
+        response = await client.post(
+            f"{gitlab.api_url}/projects/group%2Fproject/repository/commits",
+            json={
+                "branch": "main",
+                "start_sha": seeded.shas[1],
+                "commit_message": "m",
+                "actions": [{"action": "update", "file_path": "CHANGELOG.md", "content": CHANGELOG_NEXT + "x"}],
+            },
+        )
     assert response.status_code == 400 and "already exists" in response.json()["message"]

@@ -7,6 +7,7 @@ from tests.forge_contract import *  # noqa: F403 - the contract tests
 from tests.forge_contract import SEED, Seeded
 from tests.git_repos import build_repository, git
 
+
 def seed_repository(path, bare: bool = True) -> list[str]:
     return build_repository(path, SEED, bare=bare)
 
@@ -43,7 +44,7 @@ async def test_pushes_branches_and_tags_to_the_configured_remote(tmp_path):
 
 
 async def test_a_missing_repository_is_reported_with_what_to_check(tmp_path):
-    from commands.ports import ForgeNotFound
+    from commands.engine.ports import ForgeNotFound
 
     with pytest.raises(ForgeNotFound, match="does not exist"):
         await LocalGitForge(tmp_path / "nowhere").head("main")

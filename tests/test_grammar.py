@@ -2,9 +2,9 @@
 
 import pytest
 
-from commands.errors import UsageError
-from commands.grammar import parse, tokenize
-from commands.registry import CommandSpec, Kind, Option
+from commands.engine.errors import UsageError
+from commands.engine.grammar import parse, tokenize
+from commands.engine.spec import CommandSpec, Kind, Option
 
 
 async def _noop(inv, svc):  # pragma: no cover - never called by these tests
@@ -12,7 +12,10 @@ async def _noop(inv, svc):  # pragma: no cover - never called by these tests
 
 
 SCOPE_ADD = CommandSpec(
-    group="scope", name="add", summary="add a feature", example='/scope add demo "IP over libp2p" --tests T12,T13',
+    group="scope",
+    name="add",
+    summary="add a feature",
+    example='/scope add demo "IP over libp2p" --tests T12,T13',
     handler=_noop,
     options=(
         Option("release", Kind.RELEASE, "the release", positional=True, required=True),
@@ -23,7 +26,11 @@ SCOPE_ADD = CommandSpec(
     ),
 )
 PAGE = CommandSpec(
-    group=None, name="page", summary="page the pilot", example="/page demo the node is down", handler=_noop,
+    group=None,
+    name="page",
+    summary="page the pilot",
+    example="/page demo the node is down",
+    handler=_noop,
     options=(
         Option("release", Kind.RELEASE, "the release", positional=True, required=True),
         Option("message", Kind.TEXT, "what is wrong", positional=True, required=True, greedy=True),
@@ -37,7 +44,12 @@ def words(text):
 
 def test_words_split_on_whitespace_and_quotes_group_them():
     assert words('/scope add demo "IP over libp2p" --tests T12,T13') == [
-        "/scope", "add", "demo", "IP over libp2p", "--tests", "T12,T13",
+        "/scope",
+        "add",
+        "demo",
+        "IP over libp2p",
+        "--tests",
+        "T12,T13",
     ]
 
 
@@ -130,7 +142,7 @@ def test_unquoted_extra_words_are_refused_with_a_quoting_hint():
     with pytest.raises(UsageError) as err:
         parse(SCOPE_ADD, tokenize("demo IP over libp2p"))
     assert "Unexpected `over`" in str(err.value)
-    assert 'in quotes' in str(err.value)
+    assert "in quotes" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -143,7 +155,7 @@ def test_unquoted_extra_words_are_refused_with_a_quoting_hint():
     ],
 )
 def test_unparse_writes_what_parse_reads_back(values):
-    from commands.grammar import unparse
+    from commands.engine.grammar import unparse
 
     text = unparse(SCOPE_ADD, values)
     assert text.startswith("/scope add ")

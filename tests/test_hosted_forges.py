@@ -4,7 +4,7 @@
 import pytest
 
 from bot.app import open_tower
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.release_repos import released_then
@@ -13,8 +13,9 @@ from tests.support import make_settings, run
 
 def hosted_settings(tmp_path, forge: str, repository: str, url: str) -> Settings:
     data = make_settings(tmp_path / "data").model_dump()
-    data["projects"]["demo"].update({"forge": forge, "repository": repository, "forge_url": url,
-                                     "release_branch": "release"})
+    data["projects"]["demo"].update(
+        {"forge": forge, "repository": repository, "forge_url": url, "release_branch": "release"}
+    )
     return Settings.model_validate(data)
 
 
@@ -27,8 +28,9 @@ async def hosted(request, tmp_path, db_target, clock):
     async with fake:
         shas = fake.seed(released_then())
         url = fake.base_url if request.param == "github" else fake.api_url
-        tower = await open_tower(hosted_settings(tmp_path, request.param, "acme/demo", url), {**db_target.env(), **env},
-                                 clock=clock)
+        tower = await open_tower(
+            hosted_settings(tmp_path, request.param, "acme/demo", url), {**db_target.env(), **env}, clock=clock
+        )
         tower.fake, tower.shas, tower.kind = fake, shas, request.param
         try:
             yield tower
@@ -61,8 +63,11 @@ async def test_name_and_cut_through_the_forge(hosted):
 async def test_a_wrong_token_is_reported_with_the_variable_and_changes_nothing(tmp_path, db_target, clock):
     async with FakeGitHub("acme/demo", token="ghp_secret") as fake:
         fake.seed(released_then())
-        tower = await open_tower(hosted_settings(tmp_path, "github", "acme/demo", fake.base_url),
-                                 {**db_target.env(), "GITHUB_TOKEN": "ghp_wrong"}, clock=clock)
+        tower = await open_tower(
+            hosted_settings(tmp_path, "github", "acme/demo", fake.base_url),
+            {**db_target.env(), "GITHUB_TOKEN": "ghp_wrong"},
+            clock=clock,
+        )
         try:
             await run(tower, "/release new demo")
             reply = await run(tower, "/release name demo --yes")

@@ -3,7 +3,7 @@
 import pytest
 
 from bot.app import open_tower
-from commands.issue_sync import sync_release_issues
+from commands.release.issue_sync import sync_release_issues
 from tests.fakes.github_server import FakeGitHub
 from tests.release_repos import released_then
 from tests.support import run

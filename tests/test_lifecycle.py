@@ -88,7 +88,15 @@ def test_aborting_a_shipped_release_points_to_retiring_it():
 
 
 def test_open_states_are_those_before_release():
-    assert {s for s in State if s.is_open} == {S.PLANNING, S.NAMED, S.FROZEN, S.CANDIDATE, S.DEPLOYING, S.SIMMERING, S.FAILED}
+    assert {s for s in State if s.is_open} == {
+        S.PLANNING,
+        S.NAMED,
+        S.FROZEN,
+        S.CANDIDATE,
+        S.DEPLOYING,
+        S.SIMMERING,
+        S.FAILED,
+    }
 
 
 def test_next_steps_are_legal_from_their_state():

@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import open_tower
 from bot.integrations.forge_local import LocalGitForge
-from commands.ports import ForgeAuthError
+from commands.engine.ports import ForgeAuthError
 from storage.queries import audit
 from tests.git_repos import git
 from tests.release_repos import CHANGELOG, FlakyForge, OneForge, released_then, repo_settings, timeout
@@ -33,8 +33,10 @@ async def test_a_proposal_explains_itself_and_changes_nothing(repo_tower):
     reply = await run(repo_tower, "/release name demo")
     assert reply.ok and reply.text == "Proposed version for demo#1: 1.3.0 (minor bump from 1.2.0, from the changelog)."
     assert "- feature: Pausing block production. (CHANGELOG.md:7)" in reply.sections[0]
-    assert [b.command for b in reply.buttons] == ["/release name demo --version 1.3.0 --yes",
-                                                  "/release name demo --version 1.3.0 --dry-run"]
+    assert [b.command for b in reply.buttons] == [
+        "/release name demo --version 1.3.0 --yes",
+        "/release name demo --version 1.3.0 --dry-run",
+    ]
     assert "commit “Releasing v1.3.0” on release (created from main)" in reply.sections[1]
     assert await snapshot(repo_tower.services.db) == before
     assert git(repo_tower.repo, "branch", "--list", "release") == ""
@@ -48,7 +50,10 @@ async def test_confirming_commits_the_renamed_changelog_and_names_the_release(re
     assert git(repo_tower.repo, "rev-parse", "release~1").strip() == repo_tower.shas[-1]
     changelog = git(repo_tower.repo, "show", "release:CHANGELOG.md")
     assert "## [Unreleased]\n\n## [1.3.0] - 2026-11-20\n\n### Added\n\n- Pausing block production." in changelog
-    assert "[Unreleased]: https://example.org/demo/compare/v1.3.0...HEAD\n[1.3.0]: https://example.org/demo/compare/v1.2.0...v1.3.0" in changelog
+    assert (
+        "[Unreleased]: https://example.org/demo/compare/v1.3.0...HEAD\n[1.3.0]: https://example.org/demo/compare/v1.2.0...v1.3.0"
+        in changelog
+    )
     assert git(repo_tower.repo, "show", "main:CHANGELOG.md") == CHANGELOG  # main is untouched
     status = await run(repo_tower, "/release status demo")
     assert status.text == "demo 1.3.0: named"
@@ -115,26 +120,41 @@ async def test_a_malformed_changelog_is_reported_with_its_line(repo_tower):
 EMPTY = CHANGELOG.split("### Added", 1)[0] + "## [1.2.0]" + CHANGELOG.split("## [1.2.0]", 1)[1]
 
 
-@pytest.mark.parametrize("repo_tower", [(released_then(EMPTY, {"message": "feat!: new wire format", "files": {"x": "1"}}), {})],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "repo_tower",
+    [(released_then(EMPTY, {"message": "feat!: new wire format", "files": {"x": "1"}}), {})],
+    indirect=True,
+)
 async def test_with_no_entries_the_commits_since_the_last_tag_decide(repo_tower):
     reply = await run(repo_tower, "/release name demo")
     assert reply.text == "Proposed version for demo#1: 2.0.0 (major bump from 1.2.0, from the commits)."
     assert "- breaking: feat!: new wire format (commit)" in reply.sections[0]
 
 
-FRAGMENTS = [{"message": "news", "files": {"changelog.d/21.feature.md": "Release pages.\n",
-                                           "changelog.d/22.bugfix.md": "Fewer stalls.\n", "changelog.d/.gitkeep": ""}}]
+FRAGMENTS = [
+    {
+        "message": "news",
+        "files": {
+            "changelog.d/21.feature.md": "Release pages.\n",
+            "changelog.d/22.bugfix.md": "Fewer stalls.\n",
+            "changelog.d/.gitkeep": "",
+        },
+    }
+]
 
 
-@pytest.mark.parametrize("repo_tower", [(released_then(EMPTY, *FRAGMENTS), {"changelog_fragments": "changelog.d"})],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "repo_tower", [(released_then(EMPTY, *FRAGMENTS), {"changelog_fragments": "changelog.d"})], indirect=True
+)
 async def test_news_fragments_become_the_section_and_are_removed(repo_tower):
     proposal = await run(repo_tower, "/release name demo")
     assert "from the fragments" in proposal.text and "changelog.d/21.feature.md" in proposal.sections[0]
     assert (await run(repo_tower, "/release name demo --yes")).ok
     changelog = git(repo_tower.repo, "show", "release:CHANGELOG.md")
-    assert "## [1.3.0] - 2026-11-20\n\n### Added\n\n- Release pages.\n\n### Fixed\n\n- Fewer stalls.\n\n## [1.2.0]" in changelog
+    assert (
+        "## [1.3.0] - 2026-11-20\n\n### Added\n\n- Release pages.\n\n### Fixed\n\n- Fewer stalls.\n\n## [1.2.0]"
+        in changelog
+    )
     assert git(repo_tower.repo, "ls-tree", "--name-only", "release:changelog.d").split() == [".gitkeep"]
 
 
@@ -165,7 +185,9 @@ async def test_a_timeout_after_the_commit_landed_does_not_commit_twice(repo_towe
 
 
 async def test_two_confirmations_at_once_make_one_commit(repo_tower):
-    replies = await asyncio.gather(run(repo_tower, "/release name demo --yes"), run(repo_tower, "/release name demo --yes"))
+    replies = await asyncio.gather(
+        run(repo_tower, "/release name demo --yes"), run(repo_tower, "/release name demo --yes")
+    )
     assert sorted(r.ok for r in replies) == [False, True]
     assert releasing_commits(repo_tower.repo) == ["Releasing v1.3.0"]
 

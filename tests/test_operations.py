@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import UTC
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from bot.app import open_tower
 from bot.config import ChatEnvironment
 from bot.logs import JsonLines
 from bot.service import Service
-from commands.context import Caller
+from commands.engine.context import Caller
 from tests.support import make_settings
 
 
@@ -53,7 +54,10 @@ async def test_each_command_is_one_structured_log_line_without_what_was_typed(se
     await run("/release frobnicate demo", Caller("slack", "U0STRANGER"))
     lines = [json.loads(JsonLines().format(r)) for r in caplog.records if r.name == "tower.commands"]
     assert [(line["command"], line["actor"], line["outcome"]) for line in lines] == [
-        ("/release new", "alice", "ok"), ("/page", "console:nobody-known", "refused"), ("?", "slack:U0STRANGER", "refused")]
+        ("/release new", "alice", "ok"),
+        ("/page", "console:nobody-known", "refused"),
+        ("?", "slack:U0STRANGER", "refused"),
+    ]
     assert all(line["ms"] >= 0 and line["level"] == "info" and line["platform"] for line in lines)
     assert "hunter2" not in caplog.text
 
@@ -88,9 +92,8 @@ async def test_readyz_turns_away_traffic_while_shutting_down(service):
             await http.get("/readyz")
 
 
-
 async def test_a_rehearsal_clock_is_shared_by_processes_and_a_bad_one_stops_start_up(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from bot.app import StartupError
     from bot.integrations.clock import clock_from_env
@@ -99,6 +102,6 @@ async def test_a_rehearsal_clock_is_shared_by_processes_and_a_bad_one_stops_star
     clock = clock_from_env({"TOWER_REHEARSAL_CLOCK": f"2026-11-02T10:00:00+00:00 {anchor} 3600"})
     clock_b = clock_from_env({"TOWER_REHEARSAL_CLOCK": f"2026-11-02T10:00:00+00:00 {anchor} 3600"})
     assert abs((clock.now() - clock_b.now()).total_seconds()) < 3600  # within a real second of each other
-    assert clock.now() - datetime(2026, 11, 2, 10, tzinfo=timezone.utc) >= timedelta(hours=1)
+    assert clock.now() - datetime(2026, 11, 2, 10, tzinfo=UTC) >= timedelta(hours=1)
     with pytest.raises(StartupError, match="TOWER_REHEARSAL_CLOCK must be 'START ANCHOR RATE'"):
         await open_tower(make_settings(tmp_path / "data"), {"TOWER_REHEARSAL_CLOCK": "tomorrow, fast"})

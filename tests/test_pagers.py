@@ -8,7 +8,7 @@ import pytest
 
 from bot.courier import Courier, Pace
 from bot.integrations.pager import PagerDutySender, WebhookPagerSender
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from tests.fakes.pagers import FakePagerDuty, FakePagerWebhook
 from tests.support import make_settings, run
 
@@ -21,14 +21,22 @@ async def paged(tmp_path, db_target, clock):
 
     async with FakePagerDuty() as pd, FakePagerWebhook() as hook:
         data = make_settings(tmp_path / "data").model_dump()
-        data["projects"]["demo"]["paging"] = {"pagerduty_routing_key_env": KEY_ENV, "pagerduty_url": pd.base_url,
-                                              "webhook_url": hook.url, "webhook_secret_env": SECRET_ENV}
+        data["projects"]["demo"]["paging"] = {
+            "pagerduty_routing_key_env": KEY_ENV,
+            "pagerduty_url": pd.base_url,
+            "webhook_url": hook.url,
+            "webhook_secret_env": SECRET_ENV,
+        }
         settings = Settings.model_validate(data)
         env = {KEY_ENV: pd.routing_key, SECRET_ENV: "s3cret"}
         tower = await open_tower(settings, db_target.env(), clock=clock)
         senders = [PagerDutySender(settings, env), WebhookPagerSender(settings, env)]
-        tower.courier = Courier(tower.services.db, clock, {"pagerduty": senders[0], "pager-webhook": senders[1]},
-                                pace={"pagerduty": Pace(0), "pager-webhook": Pace(0)})
+        tower.courier = Courier(
+            tower.services.db,
+            clock,
+            {"pagerduty": senders[0], "pager-webhook": senders[1]},
+            pace={"pagerduty": Pace(0), "pager-webhook": Pace(0)},
+        )
         tower.pd, tower.hook = pd, hook
         await run(tower, "/release new demo")
         await run(tower, "/rotation assign demo")
@@ -63,8 +71,10 @@ async def test_a_throttled_pagerduty_is_waited_out(paged):
 async def test_the_webhook_is_signed_and_carries_an_idempotency_key(paged):
     await run(paged, "/page demo disk", as_="tobby")
     await paged.courier.drain()
-    (headers, body), = paged.hook.received
+    ((headers, body),) = paged.hook.received
     assert body["event"] == "trigger" and body["page"] == 1 and body["project"] == "demo"
-    expected = hmac.new(b"s3cret", f"{headers['X-Tower-Timestamp']}.{body['_raw']}".encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        b"s3cret", f"{headers['X-Tower-Timestamp']}.{body['_raw']}".encode(), hashlib.sha256
+    ).hexdigest()
     assert headers["X-Tower-Signature"] == f"sha256={expected}"
     assert headers["Idempotency-Key"] == "page:1:step:0:pager@pager-webhook:demo"

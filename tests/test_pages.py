@@ -12,24 +12,25 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import open_tower
 from bot.pages.site import Publisher, build
 from bot.web import build_web_app
-from commands.settings import ProjectSettings
-from storage.queries import outbox
+from commands.engine.settings import ProjectSettings
 from jobs.scheduler import Wakeups
+from storage.queries import outbox
 from tests.fakes.ci_webhook import FakeCIWebhook
-from tests.pages_world import PUBLIC_URL, STATES, XSS, build_world, world_settings
 from tests.git_repos import build_repository
+from tests.pages_world import PUBLIC_URL, STATES, XSS, build_world, world_settings
 from tests.release_repos import released_then
 from tests.shell_process import run_tower, tower_command, tower_env
+from tests.support import make_settings, run
 from tests.test_run import free_port
 from tests.toml_out import dumps
-from tests.support import make_settings, run
 
 
 @pytest.fixture
 async def world(tmp_path, db_target, clock):
     async with FakeCIWebhook(secret="world") as receiver:
-        tower = await open_tower(world_settings(tmp_path, receiver.url), {**db_target.env(), "WORLD_SECRET": "world"},
-                                 clock=clock)
+        tower = await open_tower(
+            world_settings(tmp_path, receiver.url), {**db_target.env(), "WORLD_SECRET": "world"}, clock=clock
+        )
         await build_world(tower, samples=5)
         async with TestClient(TestServer(build_web_app(tower, Wakeups(tower.services)))) as client:
             tower.client = client
@@ -65,14 +66,17 @@ async def test_candidates_link_to_their_tags_on_the_forge(world):
     assert all(c["url"] is None for c in plain["candidates"])  # a local repository has no web page
 
 
-@pytest.mark.parametrize(("forge", "url", "template", "expected"), [
-    ("github", None, None, "https://github.com/acme/app/releases/tag/v1.2.3%2B1"),
-    ("github", "https://git.acme.test/api/v3", None, "https://git.acme.test/acme/app/releases/tag/v1.2.3%2B1"),
-    ("gitlab", None, None, "https://gitlab.com/acme/app/-/tags/v1.2.3%2B1"),
-    ("gitlab", "https://lab.acme.test/api/v4/", None, "https://lab.acme.test/acme/app/-/tags/v1.2.3%2B1"),
-    ("local", None, None, None),
-    ("local", None, "https://cgit.acme.test/app/tag/?h={tag}", "https://cgit.acme.test/app/tag/?h=v1.2.3%2B1"),
-])
+@pytest.mark.parametrize(
+    ("forge", "url", "template", "expected"),
+    [
+        ("github", None, None, "https://github.com/acme/app/releases/tag/v1.2.3%2B1"),
+        ("github", "https://git.acme.test/api/v3", None, "https://git.acme.test/acme/app/releases/tag/v1.2.3%2B1"),
+        ("gitlab", None, None, "https://gitlab.com/acme/app/-/tags/v1.2.3%2B1"),
+        ("gitlab", "https://lab.acme.test/api/v4/", None, "https://lab.acme.test/acme/app/-/tags/v1.2.3%2B1"),
+        ("local", None, None, None),
+        ("local", None, "https://cgit.acme.test/app/tag/?h={tag}", "https://cgit.acme.test/app/tag/?h=v1.2.3%2B1"),
+    ],
+)
 def test_where_a_tag_can_be_browsed(forge, url, template, expected):
     project = ProjectSettings(key="app", repository="acme/app", forge=forge, forge_url=url, tag_url=template)
     assert project.tag_link("v1.2.3+1") == expected
@@ -88,8 +92,11 @@ async def test_the_feed_carries_the_announcements(world):
 
 
 async def test_status_cards_and_simmer_reports_link_to_the_page_they_describe(world):
-    for command, ref, version in [("/release status simmering", "1.3.0", "1.3.0"), ("/simmer report simmering", "1.3.0", "1.3.0"),
-                                  ("/release status planning", "r1", None)]:
+    for command, ref, version in [
+        ("/release status simmering", "1.3.0", "1.3.0"),
+        ("/simmer report simmering", "1.3.0", "1.3.0"),
+        ("/release status planning", "r1", None),
+    ]:
         reply = await run(world, command)
         link = next(f.value for f in reply.fields if f.label == "Page")
         assert link == f"{PUBLIC_URL}/releases/{command.split()[-1]}/{ref}", command
@@ -108,10 +115,19 @@ async def test_the_announcement_links_to_the_release_page(world):
 async def test_a_static_build_writes_the_same_pages(world, tmp_path):
     written = await build(world.services, tmp_path / "site")
     names = {p.relative_to(tmp_path / "site").as_posix() for p in written}
-    assert {"index.html", "style.css", "feed.xml", "releases/simmering/1.3.0.html", "releases/planning/r1.json"} <= names
+    assert {
+        "index.html",
+        "style.css",
+        "feed.xml",
+        "releases/simmering/1.3.0.html",
+        "releases/planning/r1.json",
+    } <= names
     page = (tmp_path / "site" / "releases" / "simmering" / "1.3.0.html").read_text()
     assert 'href="../../style.css"' in page and "http" not in page.split("<main>")[0].replace("http-equiv", "")
-    assert json.loads((tmp_path / "site" / "releases" / "simmering" / "1.3.0.json").read_text())["release"]["version"] == "1.3.0"
+    assert (
+        json.loads((tmp_path / "site" / "releases" / "simmering" / "1.3.0.json").read_text())["release"]["version"]
+        == "1.3.0"
+    )
 
 
 async def test_the_published_copy_follows_every_change_not_only_state_changes(world, tmp_path):
@@ -129,7 +145,7 @@ async def test_the_published_copy_follows_every_change_not_only_state_changes(wo
     assert await publisher.publish() == 1
     named = (await (await world.client.get("/releases/planning/r1.json")).json())["release"]["version"]
     assert named and (out / "releases" / "planning" / f"{named}.html").is_file()
-    assert f'url={named}.html' in (out / "releases" / "planning" / "r1.html").read_text()  # old links still lead there
+    assert f"url={named}.html" in (out / "releases" / "planning" / "r1.html").read_text()  # old links still lead there
     assert not (out / "releases" / "planning" / "r1.json").exists()
     assert f"releases/planning/{named}.html" in (out / "index.html").read_text()
 
@@ -152,8 +168,9 @@ def test_tower_run_keeps_the_published_pages_current(tmp_path, db_target):
     data["tower"].update(pages_dir=str(published), tick_seconds=0.2)
     config.write_text(dumps(data))
     env = tower_env(tmp_path / "data", {"TOWER_HTTP_PORT": str(free_port()), **db_target.env()})
-    proc = subprocess.Popen([*tower_command(), "--config", str(config), "run"], cwd=tmp_path, env=env,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*tower_command(), "--config", str(config), "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         shell = ["--config", str(config), "shell", "--as", "alice"]
         assert run_tower(shell, tmp_path, env, stdin="/release new demo\n").returncode == 0

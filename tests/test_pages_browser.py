@@ -24,8 +24,16 @@ if CHROMIUM is None and os.environ.get("TOWER_TEST_REQUIRE_BROWSER"):
 playwright = pytest.importorskip("playwright.async_api", reason="the browser tests need the playwright package")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="the browser tests need Chromium (Debian package chromium)")
 ARTIFACTS = Path(os.environ.get("TOWER_TEST_ARTIFACTS", "test-artifacts"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -39,8 +47,13 @@ async def site(tmp_path, clock):
     config = tmp_path / "world.toml"
     config.write_text(dumps(settings.model_dump(exclude={"source", "data_dir"})))
     port = free_port()
-    proc = subprocess.Popen([*tower_command(), "--config", str(config), "run"], cwd=tmp_path,
-                            env={**env, "TOWER_HTTP_PORT": str(port)}, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*tower_command(), "--config", str(config), "run"],
+        cwd=tmp_path,
+        env={**env, "TOWER_HTTP_PORT": str(port)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         await asyncio.to_thread(wait_for, f"http://127.0.0.1:{port}/healthz")
         yield f"http://127.0.0.1:{port}"

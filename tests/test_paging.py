@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from bot.courier import Courier
-from commands.escalation import escalate_due
+from commands.crew.escalation import escalate_due
 from storage.queries import outbox
 from tests.support import run
 
@@ -53,7 +53,12 @@ async def test_every_step_reaches_the_next_in_the_chain_once(flying, clock):
     assert ("team", "Page #1 for demo#2: the explorer is down — paging the pilot: jane.") in first
     assert ("elvis", "FYI: page #1 for demo#2: the explorer is down") in first
     assert await escalate_due(flying.services) == 0  # not yet
-    expected = [("bob", "co-pilot"), ("bob", "previous release's pilot"), ("alice", "release managers"), ("jane", "pilot")]
+    expected = [
+        ("bob", "co-pilot"),
+        ("bob", "previous release's pilot"),
+        ("alice", "release managers"),
+        ("jane", "pilot"),
+    ]
     for who, role in expected:
         clock.advance(minutes=15)
         assert await escalate_due(flying.services) == 1

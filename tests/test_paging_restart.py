@@ -4,7 +4,6 @@ import asyncio
 import signal
 import subprocess
 
-
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_requests import post_signed, slash_command_body
 from tests.fakes.slack_server import FakeSlack
@@ -13,8 +12,12 @@ from tests.test_run import free_port
 
 SECRET, TOKEN = "test-signing-secret", "xoxb-test-token"
 TEAM_SLACK, TEAM_DISCORD, GUILD = "C0TEAM00001", "700000000000000001", "800000000000000001"
-PEOPLE = {"alice": ("U0DEMOALICE", "100000000000000001"), "bob": ("U0DEMOBOB", "100000000000000002"),
-          "jane": ("U0DEMOJANE", "100000000000000003"), "tobby": ("U0DEMOTOBBY", "100000000000000004")}
+PEOPLE = {
+    "alice": ("U0DEMOALICE", "100000000000000001"),
+    "bob": ("U0DEMOBOB", "100000000000000002"),
+    "jane": ("U0DEMOJANE", "100000000000000003"),
+    "tobby": ("U0DEMOTOBBY", "100000000000000004"),
+}
 
 CONFIG = """
 [team]
@@ -45,8 +48,14 @@ class Deliveries:
 
     def slack_dms(self, handle: str) -> list[str]:
         user = PEOPLE[handle][0]
-        dm = next((c.response["channel"]["id"] for c in self.slack.calls_to("conversations.open")
-                   if c.params.get("users") == user and c.response), None)
+        dm = next(
+            (
+                c.response["channel"]["id"]
+                for c in self.slack.calls_to("conversations.open")
+                if c.params.get("users") == user and c.response
+            ),
+            None,
+        )
         return [m["text"] for m in self.slack.messages.get(dm, [])] if dm else []
 
     def discord_dms(self, handle: str) -> list[str]:
@@ -64,8 +73,14 @@ async def wait_until(check, timeout=30.0):
 
 
 def start(tmp_path, config, env):
-    return subprocess.Popen([*tower_command(), "--config", str(config), "run"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*tower_command(), "--config", str(config), "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 async def test_a_restart_mid_escalation_delivers_each_step_once(tmp_path):
@@ -74,17 +89,27 @@ async def test_a_restart_mid_escalation_delivers_each_step_once(tmp_path):
     await discord_fake.start()
     async with FakeSlack(bot_token=TOKEN) as slack_fake:
         port = free_port()
-        env = tower_env(tmp_path / "data", {
-            "TOWER_HTTP_PORT": str(port), "TOWER_TICK_SECONDS": "0.2", "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack_fake.api_url, "DISCORD_TOKEN": discord_fake.token,
-            "DISCORD_API_URL": discord_fake.api_url, "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
-            "DISCORD_GUILD_ID": GUILD})
+        env = tower_env(
+            tmp_path / "data",
+            {
+                "TOWER_HTTP_PORT": str(port),
+                "TOWER_TICK_SECONDS": "0.2",
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack_fake.api_url,
+                "DISCORD_TOKEN": discord_fake.token,
+                "DISCORD_API_URL": discord_fake.api_url,
+                "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+                "DISCORD_GUILD_ID": GUILD,
+            },
+        )
         seen = Deliveries(slack_fake, discord_fake)
 
         async def slack(user, command, text):
             url = slack_fake.new_response_url()
-            body = slash_command_body(command=command, text=text, user_id=PEOPLE[user][0], channel_id=TEAM_SLACK,
-                                      response_url=url)
+            body = slash_command_body(
+                command=command, text=text, user_id=PEOPLE[user][0], channel_id=TEAM_SLACK, response_url=url
+            )
             assert (await post_signed(f"http://127.0.0.1:{port}/slack/events", SECRET, body))[0] == 200
             return (await slack_fake.wait_for_response(url))[0]
 
@@ -93,13 +118,16 @@ async def test_a_restart_mid_escalation_delivers_each_step_once(tmp_path):
             await wait_until(lambda: discord_fake.commands.get(GUILD))
             await slack("alice", "/release", "new demo")
             assert "pilot bob, co-pilot jane" in (await slack("alice", "/rotation", "assign demo"))["text"]
-            assert (await slack("tobby", "/page", "demo the database is down"))["text"] == \
-                "Page #1 sent to bob (pilot of demo#1)."
+            assert (await slack("tobby", "/page", "demo the database is down"))[
+                "text"
+            ] == "Page #1 sent to bob (pilot of demo#1)."
             await wait_until(lambda: seen.reached("bob") == (1, 1))
             await wait_until(lambda: seen.reached("jane") == (1, 1))
             # and the team heard of both steps: a post cut off mid-send would wait out its two-minute
             # lease before the next Tower may look it up and send it (the courier tests cover that)
-            await wait_until(lambda: len([m for m in slack_fake.messages.get(TEAM_SLACK, []) if "paging the" in m["text"]]) == 2)
+            await wait_until(
+                lambda: len([m for m in slack_fake.messages.get(TEAM_SLACK, []) if "paging the" in m["text"]]) == 2
+            )
         finally:
             first.send_signal(signal.SIGKILL)  # no goodbye: whatever was in flight stays in flight
             first.wait(timeout=10)
@@ -108,8 +136,14 @@ async def test_a_restart_mid_escalation_delivers_each_step_once(tmp_path):
             await wait_until(lambda: seen.reached("alice") == (1, 1))  # previous pilot: nobody; then the managers
             await asyncio.sleep(0.05 * 60 * 2)  # two more escalation periods: nothing else may arrive
             assert {h: seen.reached(h) for h in ("bob", "jane", "alice", "tobby")} == {
-                "bob": (1, 1), "jane": (1, 1), "alice": (1, 1), "tobby": (0, 0)}
-            assert seen.slack_dms("jane")[0].startswith(f"<@{PEOPLE['jane'][0]}> Page #1 for demo#1: the database is down")
+                "bob": (1, 1),
+                "jane": (1, 1),
+                "alice": (1, 1),
+                "tobby": (0, 0),
+            }
+            assert seen.slack_dms("jane")[0].startswith(
+                f"<@{PEOPLE['jane'][0]}> Page #1 for demo#1: the database is down"
+            )
             team = [m["text"] for m in slack_fake.messages.get(TEAM_SLACK, []) if "paging the" in m["text"]]
             assert len(team) == 4 and len(set(team)) == 4  # pilot, co-pilot, previous pilot, managers: each once
             ack = await slack("bob", "/ack", "1")

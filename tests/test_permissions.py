@@ -27,7 +27,7 @@ async def test_project_release_managers_manage_only_their_project(tmp_path, db_t
     data = settings.model_dump()
     data["projects"]["demo"]["release_managers"] = ["bob"]
     data["projects"]["other"] = {**data["projects"]["demo"], "key": "other", "release_managers": []}
-    from commands.settings import Settings
+    from commands.engine.settings import Settings
 
     tower = await open_tower(Settings.model_validate(data), db_target.env(), clock=clock)
     try:

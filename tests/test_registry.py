@@ -3,8 +3,9 @@
 import pytest
 
 from commands.catalog import build_registry
-from commands.errors import UsageError
-from commands.registry import CommandSpec, DuplicateCommand, Kind, Option, Registry
+from commands.engine.errors import UsageError
+from commands.engine.registry import DuplicateCommand, Registry
+from commands.engine.spec import CommandSpec, Kind, Option
 
 
 async def _noop(inv, svc):  # pragma: no cover
@@ -40,7 +41,14 @@ def test_an_option_declared_twice_is_refused():
 
 def test_the_real_catalog_builds_and_every_command_is_documented():
     registry = build_registry()
-    assert {s.path for s in registry} >= {"help", "whoami", "release new", "release status", "release list", "release abort"}
+    assert {s.path for s in registry} >= {
+        "help",
+        "whoami",
+        "release new",
+        "release status",
+        "release list",
+        "release abort",
+    }
     for s in registry:
         assert s.summary and s.example.startswith(f"/{s.path}")
         assert all(o.help for o in s.options)
@@ -68,7 +76,13 @@ def test_find_suggests_the_closest_command():
 
 
 def test_usage_is_generated_from_the_options():
-    s = spec("scope", "add", Option("release", Kind.RELEASE, "r", positional=True, required=True),
-             Option("title", Kind.TEXT, "t", positional=True, required=True), Option("tests", Kind.LIST, "ids"),
-             Option("yes", Kind.FLAG, "confirm"), Option("before", Kind.CHOICE, "step", choices=("rc", "ship")))
+    s = spec(
+        "scope",
+        "add",
+        Option("release", Kind.RELEASE, "r", positional=True, required=True),
+        Option("title", Kind.TEXT, "t", positional=True, required=True),
+        Option("tests", Kind.LIST, "ids"),
+        Option("yes", Kind.FLAG, "confirm"),
+        Option("before", Kind.CHOICE, "step", choices=("rc", "ship")),
+    )
     assert s.usage() == "/scope add RELEASE TITLE [--tests TESTS] [--yes] [--before rc|ship]"

@@ -26,7 +26,7 @@ async def test_the_newcomers_session(tower):
     assert listing.ok and "demo#1" in listing.sections[0] and "planning" in listing.sections[0]
 
     aborted = await run(tower, '/release abort demo --reason "wrong branch"')
-    assert aborted.ok and "Aborted demo#1 (it was planning): wrong branch" == aborted.text
+    assert aborted.ok and aborted.text == "Aborted demo#1 (it was planning): wrong branch"
 
     after = await run(tower, "/release status demo#1")
     assert after.text == "demo#1: aborted"
@@ -132,10 +132,10 @@ async def test_help_lists_every_command_and_explains_one(tower):
 
 async def test_help_marks_what_the_reader_may_not_run(tower):
     as_bob = await run(tower, "/help", as_="bob")
-    line = next(l for l in as_bob.sections[0].splitlines() if "/release new" in l)
+    line = next(x for x in as_bob.sections[0].splitlines() if "/release new" in x)
     assert "(release managers only)" in line
     as_alice = await run(tower, "/help")
-    line = next(l for l in as_alice.sections[0].splitlines() if "/release new" in l)
+    line = next(x for x in as_alice.sections[0].splitlines() if "/release new" in x)
     assert "only" not in line
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from tests.shell_process import tower_env
 from tests.support import run
 from tests.toml_out import dumps
 
-START = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)  # a Monday; reports at 09:00 UTC from Tuesday
+START = datetime(2026, 11, 2, 10, tzinfo=UTC)  # a Monday; reports at 09:00 UTC from Tuesday
 TEAM, TOKEN, SECRET = "C0TEAM00001", "xoxb-test-token", "test-signing-secret"
 DAY_S = 10.0  # real seconds per simulated day
 
@@ -43,10 +43,22 @@ async def test_killing_the_leader_mid_simmer_delivers_every_daily_report_once(tm
     async with FakeHealth(value=1000, step=10) as health, FakeSlack(bot_token=TOKEN) as slack:
         clock.set(START)
         tower = await ready_to_deploy(
-            tmp_path, db_target, clock, timezone="UTC", report_time="09:00", simmer_days=3,
-            probe={"kind": "http", "url": health.url, "json_path": "result.verified_layer", "expect": "advancing",
-                   "interval_minutes": 60, "stall_minutes": 360},
-            channels={"team": [f"slack:{TEAM}"], "announce": []})
+            tmp_path,
+            db_target,
+            clock,
+            timezone="UTC",
+            report_time="09:00",
+            simmer_days=3,
+            probe={
+                "kind": "http",
+                "url": health.url,
+                "json_path": "result.verified_layer",
+                "expect": "advancing",
+                "interval_minutes": 60,
+                "stall_minutes": 360,
+            },
+            channels={"team": [f"slack:{TEAM}"], "announce": []},
+        )
         assert (await run(tower, "/deploy start demo")).ok
         await settle(tower)
         config = tmp_path / "tower.toml"
@@ -54,10 +66,18 @@ async def test_killing_the_leader_mid_simmer_delivers_every_daily_report_once(tm
         await tower.close()
 
         rehearsal = f"{(START + timedelta(minutes=1)).isoformat()} {time.time():.3f} {86400 / DAY_S}"
-        env = tower_env(tmp_path / "data", {
-            **db_target.env(), "TOWER_REHEARSAL_CLOCK": rehearsal, "TOWER_TICK_SECONDS": "0.2",
-            "TOWER_ELECTION_SECONDS": "0.5", "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url})
+        env = tower_env(
+            tmp_path / "data",
+            {
+                **db_target.env(),
+                "TOWER_REHEARSAL_CLOCK": rehearsal,
+                "TOWER_TICK_SECONDS": "0.2",
+                "TOWER_ELECTION_SECONDS": "0.5",
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.api_url,
+            },
+        )
         replicas = [ReplicaProcess(name, tmp_path, env, config) for name in ("a", "b")]
         try:
             for replica in replicas:
@@ -70,8 +90,13 @@ async def test_killing_the_leader_mid_simmer_delivers_every_daily_report_once(tm
             await asyncio.sleep(DAY_S * 0.3)  # a few more simulated hours: nothing else may come
             # Tuesday's, Wednesday's and Thursday's (09:00, before it passes at 10:00), once each.
             assert [r.split(":")[1].strip() for r in reports(slack)] == ["day 1 of 3.", "day 2 of 3.", "day 3 of 3."]
-            assert sum(passed_note.startswith("The simmer of") for passed_note in
-                       [m["text"] for m in slack.messages.get(TEAM, [])]) == 1
+            assert (
+                sum(
+                    passed_note.startswith("The simmer of")
+                    for passed_note in [m["text"] for m in slack.messages.get(TEAM, [])]
+                )
+                == 1
+            )
             assert survivor.health()["scheduler"] == "running"
             assert health.reads >= 40  # it kept sampling hourly after the takeover
         finally:

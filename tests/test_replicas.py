@@ -65,7 +65,9 @@ async def test_after_the_database_comes_back_there_is_again_exactly_one_leader(t
     real = make_url(db_target.url)
     async with OutageProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
         url = real.set(port=proxy.port).render_as_string(hide_password=False)
-        env = tower_env(tmp_path / "data", {"TOWER_ELECTION_SECONDS": "0.5", **db_target.env(), "TOWER_DATABASE_URL": url})
+        env = tower_env(
+            tmp_path / "data", {"TOWER_ELECTION_SECONDS": "0.5", **db_target.env(), "TOWER_DATABASE_URL": url}
+        )
         replicas = [ReplicaProcess(name, tmp_path, env) for name in ("a", "b")]
         try:
             for replica in replicas:
@@ -78,7 +80,7 @@ async def test_after_the_database_comes_back_there_is_again_exactly_one_leader(t
                 assert status == 503 and json.loads(body)["status"] == "unready"
                 assert (await asyncio.to_thread(replica.health))["status"] == "unhealthy"
             await proxy.restore()
-            _, seconds = await asyncio.to_thread(wait_for_one_leader, replicas, 30)
+            _, _seconds = await asyncio.to_thread(wait_for_one_leader, replicas, 30)
             for replica in replicas:
                 assert (await asyncio.to_thread(replica.get, "/readyz"))[0] == 200
         finally:

@@ -11,7 +11,7 @@ async def crew_for_next_release(tower, n):
     reply = await run(tower, "/rotation assign demo")
     assert reply.ok, reply.text
     fields = {f.label: f.value for f in reply.fields}
-    assert (await run(tower, f"/release abort demo --reason 'flew, next one'")).ok
+    assert (await run(tower, "/release abort demo --reason 'flew, next one'")).ok
     return fields["Pilot"], fields["Co-pilot"]
 
 
@@ -75,7 +75,7 @@ async def test_opting_out_asks_the_next_person_who_accepts(tower):
     out = await run(tower, "/rotation optout demo", as_="jane")
     assert out.ok and out.text == "You stepped out of demo#1. tobby has been asked to take the co-pilot seat."
     async with tower.services.db.read() as s:
-        asked = [r for r in await outbox.all_for(s, "console-dm:tobby")]
+        asked = list(await outbox.all_for(s, "console-dm:tobby"))
     assert len(asked) == 1 and "/rotation accept demo#1" in asked[0].payload
     assert "tobby asked to be copilot" in (await run(tower, "/release status demo")).fields[3].value
     strangers = await run(tower, "/rotation accept demo", as_="elvis")
@@ -129,8 +129,11 @@ async def test_leaving_the_roster_sticks_across_restarts(tower, settings, db_tar
 async def test_show_forecasts_the_next_crews(tower):
     reply = await run(tower, "/rotation show demo")
     assert reply.sections[-1].splitlines() == [
-        "Next crews if nothing changes:", "bob (pilot), jane (co-pilot) — first",
-        "jane (pilot), bob (co-pilot) — swap", "jane (pilot), tobby (co-pilot) — hand-over"]
+        "Next crews if nothing changes:",
+        "bob (pilot), jane (co-pilot) — first",
+        "jane (pilot), bob (co-pilot) — swap",
+        "jane (pilot), tobby (co-pilot) — hand-over",
+    ]
 
 
 async def test_away_days_must_make_sense(tower):

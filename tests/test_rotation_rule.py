@@ -9,8 +9,13 @@ ROSTER = ["bob", "jane", "tobby", "elvis"]
 
 def test_the_proposals_table_for_five_releases():
     crews = [p.crew for p in forecast([], ROSTER, 5)]
-    assert crews == [Crew("bob", "jane"), Crew("jane", "bob"), Crew("jane", "tobby"), Crew("tobby", "jane"),
-                     Crew("tobby", "elvis")]
+    assert crews == [
+        Crew("bob", "jane"),
+        Crew("jane", "bob"),
+        Crew("jane", "tobby"),
+        Crew("tobby", "jane"),
+        Crew("tobby", "elvis"),
+    ]
 
 
 def test_swaps_and_hand_overs_alternate():

@@ -33,8 +33,9 @@ def wait_for(url: str, timeout: float = 30) -> tuple[int, dict]:
 def test_run_serves_healthz_and_stops_on_sigterm(tmp_path, db_target):
     port = free_port()
     env = tower_env(tmp_path / "data", {"TOWER_HTTP_PORT": str(port), **db_target.env()})
-    proc = subprocess.Popen([*tower_command(), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*tower_command(), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         status, body = wait_for(f"http://127.0.0.1:{port}/healthz")
         assert status == 200
@@ -56,7 +57,9 @@ def test_run_refuses_a_busy_port_with_advice(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         env = tower_env(tmp_path / "data", {"TOWER_HTTP_PORT": str(port)})
-        result = subprocess.run([*tower_command(), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [*tower_command(), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+        )
     assert result.returncode == 2
     assert f"Can't listen on 127.0.0.1:{port}" in result.stderr and "TOWER_HTTP_PORT" in result.stderr
 
@@ -64,8 +67,9 @@ def test_run_refuses_a_busy_port_with_advice(tmp_path):
 def test_an_unreachable_database_is_reported_without_its_password(tmp_path):
     port = free_port()  # nothing listens there
     env = tower_env(tmp_path / "data", {"TOWER_DATABASE_URL": f"postgresql://tower:hunter2@127.0.0.1:{port}/tower"})
-    result = subprocess.run([*tower_command(), "shell", "-c", "/help"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*tower_command(), "shell", "-c", "/help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert "Can't use the database at postgresql://tower:***@127.0.0.1" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout

@@ -5,9 +5,7 @@ import asyncio
 import signal
 import subprocess
 
-
 from commands.catalog import build_registry
-
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_requests import post_signed, slash_command_body
 from tests.fakes.slack_server import FakeSlack
@@ -36,12 +34,19 @@ async def test_tower_run_serves_slack_and_discord_and_stops_cleanly(tmp_path):
     await discord_fake.start()
     async with FakeSlack(bot_token=TOKEN) as slack_fake:
         port = free_port()
-        env = tower_env(tmp_path / "data", {
-            "TOWER_HTTP_PORT": str(port), "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack_fake.api_url, "DISCORD_TOKEN": discord_fake.token,
-            "DISCORD_API_URL": discord_fake.api_url, "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
-            "DISCORD_GUILD_ID": GUILD,
-        })
+        env = tower_env(
+            tmp_path / "data",
+            {
+                "TOWER_HTTP_PORT": str(port),
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack_fake.api_url,
+                "DISCORD_TOKEN": discord_fake.token,
+                "DISCORD_API_URL": discord_fake.api_url,
+                "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+                "DISCORD_GUILD_ID": GUILD,
+            },
+        )
         proc = subprocess.Popen([*tower_command(), "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
         seen: list[str] = []
         try:
@@ -52,15 +57,17 @@ async def test_tower_run_serves_slack_and_discord_and_stops_cleanly(tmp_path):
             assert TOKEN not in log and SECRET not in log and discord_fake.token not in log
 
             url = slack_fake.new_response_url()
-            body = slash_command_body(command="/release", text="new demo", user_id="U0DEMOALICE",
-                                      channel_id="C0TEAM00001", response_url=url)
+            body = slash_command_body(
+                command="/release", text="new demo", user_id="U0DEMOALICE", channel_id="C0TEAM00001", response_url=url
+            )
             status, _, _ = await post_signed(f"http://127.0.0.1:{port}/slack/events", SECRET, body)
             assert status == 200
             (answer,) = await slack_fake.wait_for_response(url)
             assert answer["text"] == "Opened demo#1 (planning)."
 
             interaction = await discord_fake.send_interaction(
-                user_id=ALICE_D, name="release status", options=[{"name": "release", "value": "demo"}])
+                user_id=ALICE_D, name="release status", options=[{"name": "release", "value": "demo"}]
+            )
             await discord_fake.wait_until(lambda: interaction.edits)
             assert interaction.replies[-1]["embeds"][0]["description"].startswith("demo#1: planning")
         finally:
@@ -91,8 +98,10 @@ async def test_discord_sync_registers_the_commands_and_exits(tmp_path):
     discord_fake = FakeDiscord()
     await discord_fake.start()
     try:
-        env = tower_env(tmp_path / "data", {"DISCORD_TOKEN": discord_fake.token, "DISCORD_API_URL": discord_fake.api_url,
-                                            "DISCORD_GUILD_ID": GUILD})
+        env = tower_env(
+            tmp_path / "data",
+            {"DISCORD_TOKEN": discord_fake.token, "DISCORD_API_URL": discord_fake.api_url, "DISCORD_GUILD_ID": GUILD},
+        )
         result = await asyncio.to_thread(run_tower, ["discord-sync"], tmp_path, env)
         assert result.returncode == 0, result.stderr
         assert f"in {GUILD}" in result.stdout or GUILD in result.stdout
@@ -113,9 +122,15 @@ async def test_a_wrong_discord_token_stops_start_up_with_advice(tmp_path):
     discord_fake = FakeDiscord()
     await discord_fake.start()
     try:
-        env = tower_env(tmp_path / "data", {"TOWER_HTTP_PORT": str(free_port()), "DISCORD_TOKEN": "not-the-token",
-                                            "DISCORD_API_URL": discord_fake.api_url,
-                                            "DISCORD_GATEWAY_URL": discord_fake.gateway_url})
+        env = tower_env(
+            tmp_path / "data",
+            {
+                "TOWER_HTTP_PORT": str(free_port()),
+                "DISCORD_TOKEN": "not-the-token",
+                "DISCORD_API_URL": discord_fake.api_url,
+                "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+            },
+        )
         result = await asyncio.to_thread(run_tower, ["run"], tmp_path, env)
     finally:
         await discord_fake.stop()
@@ -130,9 +145,15 @@ async def test_sigterm_during_a_hanging_start_up_stops_tower(tmp_path):
     await discord_fake.start()
     try:
         port = silent.sockets[0].getsockname()[1]
-        env = tower_env(tmp_path / "data", {
-            "TOWER_HTTP_PORT": str(free_port()), "DISCORD_TOKEN": discord_fake.token,
-            "DISCORD_API_URL": discord_fake.api_url, "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{port}/"})
+        env = tower_env(
+            tmp_path / "data",
+            {
+                "TOWER_HTTP_PORT": str(free_port()),
+                "DISCORD_TOKEN": discord_fake.token,
+                "DISCORD_API_URL": discord_fake.api_url,
+                "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{port}/",
+            },
+        )
         proc = subprocess.Popen([*tower_command(), "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
         await discord_fake.wait_for_call("GET", "/oauth2/applications/@me")  # logged in, now stuck on the gateway
         await asyncio.sleep(0.5)

@@ -24,8 +24,10 @@ async def test_features_carry_their_tests_and_are_listed(named):
     await run(named, '/scope add demo "Release pages"')
     listing = await run(named, "/scope list demo")
     assert listing.text == "Scope of demo 1.3.0 (open; no candidate yet):"
-    assert listing.sections[0].splitlines() == ["#1 IP over libp2p — untested (T12 —, T13 —)",
-                                                "#2 Release pages — untested (no tests)"]
+    assert listing.sections[0].splitlines() == [
+        "#1 IP over libp2p — untested (T12 —, T13 —)",
+        "#2 Release pages — untested (no tests)",
+    ]
 
 
 async def test_cutting_needs_a_frozen_scope_and_says_so(named):
@@ -43,7 +45,9 @@ async def test_after_the_freeze_changes_need_the_pilot_and_a_recorded_reason(nam
     await run(named, "/scope freeze demo")
     before = await snapshot(named.services.db)
     plain = await run(named, '/scope add demo "Late idea"', as_="jane")
-    assert not plain.ok and "The scope is frozen: adding a feature needs the pilot and `--override REASON`" in plain.text
+    assert (
+        not plain.ok and "The scope is frozen: adding a feature needs the pilot and `--override REASON`" in plain.text
+    )
     copilot = await run(named, '/scope add demo "Late idea" --override "security fix"', as_="jane")
     assert not copilot.ok and "Only the pilot or release managers may change a frozen scope." in copilot.text
     assert await snapshot(named.services.db) == before
@@ -88,6 +92,6 @@ async def test_bad_results_are_refused(named):
     await run(named, "/scope freeze demo")
     await run(named, "/rc cut demo")
     unknown = await run(named, "/scope result demo T7 pass")
-    assert not unknown.ok and "No feature of demo 1.3.0 lists the test `T7`. Known tests: T1." == unknown.text
+    assert not unknown.ok and unknown.text == "No feature of demo 1.3.0 lists the test `T7`. Known tests: T1."
     maybe = await run(named, "/scope result demo T1 maybe")
     assert not maybe.ok and "is not one of pass, fail" in maybe.text

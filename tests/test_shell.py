@@ -99,7 +99,9 @@ def _read_until(fd: int, marker: str, timeout: float = 20) -> str:
 
 def test_as_switches_the_person_mid_session(tmp_path):
     env = tower_env(tmp_path / "data")
-    script = "/release new demo\n:as bob\n/release abort demo --reason mine\n:as alice\n/release abort demo --reason ok\n"
+    script = (
+        "/release new demo\n:as bob\n/release abort demo --reason mine\n:as alice\n/release abort demo --reason ok\n"
+    )
     result = run_tower(["shell", "--as", "alice"], tmp_path, env, stdin=script)
     assert "You are now bob." in result.stdout
     assert "you are bob" in result.stderr  # bob may not abort

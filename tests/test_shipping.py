@@ -50,7 +50,10 @@ async def test_a_deploying_project_needs_a_simmer_or_an_override(cut):
     assert shipped.ok and {f.label: f.value for f in shipped.fields}["Override"] == "hotfix, deploy verified by hand"
     history = (await run(cut, "/release status demo@1.3.0")).sections[0]
     assert "ship → released by alice: v1.3.0 from v1.3.0-rc2; override (demo 1.3.0 has not been deployed" in history
-    assert "Not ready for shipping: 5. Simmer passed (Tower ticks this itself)): hotfix, deploy verified by hand" in history
+    assert (
+        "Not ready for shipping: 5. Simmer passed (Tower ticks this itself)): hotfix, deploy verified by hand"
+        in history
+    )
 
 
 async def test_a_dry_run_writes_nothing(cut):

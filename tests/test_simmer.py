@@ -2,20 +2,20 @@
 pilot; a healthy week reports once per local day across a restart and a daylight-saving change,
 passes, and ships with its announcement."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.app import open_tower
-from commands import simmer
+from commands.deploy import simmer
 from storage.queries import outbox, pages
 from tests.deploy_support import ready_to_deploy, settle
 from tests.fakes.health import FakeHealth
 from tests.support import run
 
 BERLIN = ZoneInfo("Europe/Berlin")
-START = datetime(2026, 10, 22, 12, tzinfo=timezone.utc)  # Thursday; Berlin leaves summer time on Sunday the 25th
+START = datetime(2026, 10, 22, 12, tzinfo=UTC)  # Thursday; Berlin leaves summer time on Sunday the 25th
 
 
 @pytest.fixture
@@ -23,11 +23,23 @@ async def simmering(tmp_path, db_target, clock):
     async with FakeHealth(value=1000) as health:
         clock.set(START)
         tower = await ready_to_deploy(
-            tmp_path, db_target, clock, timezone="Europe/Berlin", report_time="09:00", simmer_days=7,
+            tmp_path,
+            db_target,
+            clock,
+            timezone="Europe/Berlin",
+            report_time="09:00",
+            simmer_days=7,
             ci={"integrate_command": "echo integrated > integrated.txt"},
-            probe={"kind": "http", "url": health.url, "json_path": "result.verified_layer", "expect": "advancing",
-                   "interval_minutes": 60, "stall_minutes": 360},
-            channels={"team": ["console:team"], "announce": ["console:announce"]})
+            probe={
+                "kind": "http",
+                "url": health.url,
+                "json_path": "result.verified_layer",
+                "expect": "advancing",
+                "interval_minutes": 60,
+                "stall_minutes": 360,
+            },
+            channels={"team": ["console:team"], "announce": ["console:announce"]},
+        )
         assert (await run(tower, "/deploy start demo")).ok
         await settle(tower)
         tower.health, tower.tmp = health, tmp_path
@@ -73,8 +85,9 @@ async def test_a_failing_probe_is_trouble_too(simmering, clock):
     assert "the health probe is failing (unreadable: HTTP 503)" in page.message
 
 
-async def test_a_healthy_week_reports_once_a_day_across_a_restart_and_dst_then_ships(simmering, clock, settings,
-                                                                                   db_target):
+async def test_a_healthy_week_reports_once_a_day_across_a_restart_and_dst_then_ships(
+    simmering, clock, settings, db_target
+):
     await hours(simmering, clock, 2 * 24)
     for _ in range(3):
         await simmer.tick(simmering.services)  # however often it wakes
@@ -84,10 +97,20 @@ async def test_a_healthy_week_reports_once_a_day_across_a_restart_and_dst_then_s
         await hours(restarted, clock, 5 * 24 + 1)
         sent = await reports(restarted)
         days = [r.key.split(":report:")[1].split("@")[0] for r in sent]
-        assert days == ["2026-10-23", "2026-10-24", "2026-10-25", "2026-10-26", "2026-10-27", "2026-10-28", "2026-10-29"]
+        assert days == [
+            "2026-10-23",
+            "2026-10-24",
+            "2026-10-25",
+            "2026-10-26",
+            "2026-10-27",
+            "2026-10-28",
+            "2026-10-29",
+        ]
         assert {r.created_at.astimezone(BERLIN).hour for r in sent} == {9}  # 09:00 local, summer time or not
-        assert [r.created_at.astimezone(timezone.utc).hour for r in sent][1:4] == [7, 8, 8]
-        assert "day 3 of 7" in sent[2].payload and "1,010 → 1,6" in sent[2].payload and "▁" in sent[2].payload  # the trend
+        assert [r.created_at.astimezone(UTC).hour for r in sent][1:4] == [7, 8, 8]
+        assert (
+            "day 3 of 7" in sent[2].payload and "1,010 → 1,6" in sent[2].payload and "▁" in sent[2].payload
+        )  # the trend
         assert (await run(restarted, "/release status demo")).text == "demo 1.3.0: simmering"
         passed = {f.label: f.value for f in (await run(restarted, "/release status demo")).fields}["Simmer"]
         assert passed.startswith("passed")

@@ -8,16 +8,31 @@ import pytest
 
 from storage.queries import audit, outbox
 from tests.fakes.slack_server import FakeSlack
-from tests.platform_harness import (ALICE, BOB, OTHER, SIGNING_SECRET, SLACK_TOKEN, TEAM, SlackSide,
-                                    block_texts, headline, platform_settings, start_service)
+from tests.platform_harness import (
+    ALICE,
+    BOB,
+    OTHER,
+    SIGNING_SECRET,
+    SLACK_TOKEN,
+    TEAM,
+    SlackSide,
+    block_texts,
+    headline,
+    platform_settings,
+    start_service,
+)
 from tests.support import snapshot
 
 
 @pytest.fixture
 async def slack(tmp_path, db_target, clock):
     async with FakeSlack(bot_token=SLACK_TOKEN) as fake:
-        env = {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": fake.api_url.rstrip("/")}
+        env = {
+            **db_target.env(),
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url.rstrip("/"),
+        }
         service = await start_service(platform_settings(tmp_path / "data"), env, clock)
         try:
             yield SlackSide(fake, service)
@@ -39,7 +54,12 @@ async def test_a_slash_command_is_acked_at_once_and_answered_in_the_channel(slac
     assert answer["text"] == "Opened demo#1 (planning)."
     async with db(slack).read() as s:
         (entry,) = await audit.entries(s)
-    assert (entry.actor, entry.platform, entry.channel, entry.command) == ("alice", "slack", f"slack:{TEAM}", "/release new demo")
+    assert (entry.actor, entry.platform, entry.channel, entry.command) == (
+        "alice",
+        "slack",
+        f"slack:{TEAM}",
+        "/release new demo",
+    )
 
 
 async def test_the_other_team_channels_are_told_once(slack):
@@ -49,7 +69,9 @@ async def test_the_other_team_channels_are_told_once(slack):
     assert call.params["channel"] == OTHER
     assert "Alice opened demo#1 (planning)." in call.params["text"]
     await asyncio.sleep(0.3)
-    assert [c.params["channel"] for c in slack.fake.calls_to("chat.postMessage")] == [OTHER]  # not TEAM, where it was typed
+    assert [c.params["channel"] for c in slack.fake.calls_to("chat.postMessage")] == [
+        OTHER
+    ]  # not TEAM, where it was typed
 
 
 async def test_reads_are_answered_privately(slack):
@@ -154,9 +176,9 @@ async def test_shutdown_lets_an_acknowledged_command_finish(tmp_path, db_target,
     from bot.app import open_tower
     from bot.config import ChatEnvironment
     from bot.service import Service
-    from commands.context import Reply
-    from commands.registry import CommandSpec
-    from commands.roles import MEMBERS
+    from commands.engine.reply import Reply
+    from commands.engine.roles import MEMBERS
+    from commands.engine.spec import CommandSpec
 
     finished = []
 
@@ -166,12 +188,24 @@ async def test_shutdown_lets_an_acknowledged_command_finish(tmp_path, db_target,
         return Reply(text="slow work done")
 
     async with FakeSlack(bot_token=SLACK_TOKEN) as fake:
-        env = {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": fake.api_url}
+        env = {
+            **db_target.env(),
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+        }
         settings = platform_settings(tmp_path / "data")
         tower = await open_tower(settings, env, clock=clock)
-        tower.services.registry.add(CommandSpec(group="release", name="slow", summary="takes a while",
-                                                example="/release slow", handler=slow, allowed=MEMBERS))
+        tower.services.registry.add(
+            CommandSpec(
+                group="release",
+                name="slow",
+                summary="takes a while",
+                example="/release slow",
+                handler=slow,
+                allowed=MEMBERS,
+            )
+        )
         service = Service(tower, ChatEnvironment.read(env, settings))
         await service.start()
         status, _, url = await SlackSide(fake, service).command("slow")
@@ -183,13 +217,17 @@ async def test_shutdown_lets_an_acknowledged_command_finish(tmp_path, db_target,
 
 
 async def test_a_command_prefix_renames_every_slash_command(tmp_path, db_target, clock):
-    from commands.settings import Settings
+    from commands.engine.settings import Settings
 
     data = platform_settings(tmp_path / "data").model_dump()
     data["tower"]["slack_command_prefix"] = "t-"
     async with FakeSlack(bot_token=SLACK_TOKEN) as fake:
-        env = {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": fake.api_url}
+        env = {
+            **db_target.env(),
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+        }
         service = await start_service(Settings.model_validate(data), env, clock)
         try:
             side = SlackSide(fake, service)

@@ -13,13 +13,26 @@ from bot.config import ChatEnvironment
 from bot.service import Service
 from storage.queries import audit
 from tests.fakes.slack_socket import APP_TOKEN, FakeSlackWithSocketMode
-from tests.platform_harness import ALICE, BOB, SLACK_TOKEN, TEAM, block_texts, headline, platform_settings, start_service
+from tests.platform_harness import (
+    ALICE,
+    BOB,
+    SLACK_TOKEN,
+    TEAM,
+    block_texts,
+    headline,
+    platform_settings,
+    start_service,
+)
 
 
 def socket_env(fake, db_target, app_token: str = APP_TOKEN) -> dict[str, str]:
     # No SLACK_SIGNING_SECRET: the app token alone selects Socket Mode.
-    return {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_APP_TOKEN": app_token,
-            "SLACK_API_URL": fake.api_url.rstrip("/")}
+    return {
+        **db_target.env(),
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_APP_TOKEN": app_token,
+        "SLACK_API_URL": fake.api_url.rstrip("/"),
+    }
 
 
 @pytest.fixture
@@ -42,7 +55,9 @@ async def command(fake, text: str, *, user: str = ALICE, command: str = "/releas
     """A slash command over the socket: (the ack, seconds until it came, the response_url)."""
     url = fake.new_response_url()
     started = time.monotonic()
-    ack = await fake.socket.send_slash_command(command=command, text=text, user_id=user, channel_id=TEAM, response_url=url)
+    ack = await fake.socket.send_slash_command(
+        command=command, text=text, user_id=user, channel_id=TEAM, response_url=url
+    )
     return ack, time.monotonic() - started, url
 
 
@@ -75,7 +90,12 @@ async def test_a_slash_command_is_acked_within_3s_and_answered_at_the_response_u
     assert answer["response_type"] == "in_channel" and headline(answer) == "Opened demo#1 (planning)."
     async with service.tower.services.db.read() as s:
         (entry,) = await audit.entries(s)
-    assert (entry.actor, entry.platform, entry.channel, entry.command) == ("alice", "slack", f"slack:{TEAM}", "/release new demo")
+    assert (entry.actor, entry.platform, entry.channel, entry.command) == (
+        "alice",
+        "slack",
+        f"slack:{TEAM}",
+        "/release new demo",
+    )
     _, _, url = await command(fake, "status demo", user=BOB)
     assert headline(await reply(fake, url)) == "demo#1: planning"
 
@@ -84,7 +104,9 @@ async def test_a_button_click_over_the_socket_runs_its_command(fake, service):
     _, _, url = await command(fake, "new demo")
     assert '"value": "/release status demo#1"' in block_texts(await reply(fake, url))
     url = fake.new_response_url()
-    ack = await fake.socket.send_block_action(value="/release status demo#1", user_id=BOB, channel_id=TEAM, response_url=url)
+    ack = await fake.socket.send_block_action(
+        value="/release status demo#1", user_id=BOB, channel_id=TEAM, response_url=url
+    )
     assert ack == {"envelope_id": fake.socket.sent[-1]["envelope_id"]}
     answer = await reply(fake, url)
     assert answer["response_type"] == "ephemeral" and headline(answer) == "demo#1: planning"

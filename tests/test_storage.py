@@ -1,7 +1,7 @@
 """Storage on SQLite and PostgreSQL: migrations, constraints, append-only history, times."""
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +12,7 @@ from storage.database import Database, normalise_url, redacted
 from storage.queries import audit, directory, releases
 from storage.queries.directory import PersonRecord
 
-NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 async def _project(db) -> int:
@@ -163,7 +163,9 @@ async def test_sqlite_writers_queue_instead_of_losing_updates(tmp_path):
 
     async def open_one():
         async with db.write() as s:
-            return (await releases.create(s, project_id=pid, state="aborted", action="open", opened_by_id=None, now=NOW)).number
+            return (
+                await releases.create(s, project_id=pid, state="aborted", action="open", opened_by_id=None, now=NOW)
+            ).number
 
     try:
         numbers = await asyncio.gather(*(open_one() for _ in range(8)))
@@ -187,12 +189,15 @@ async def test_towers_starting_together_on_one_database_all_come_up(tmp_path, db
     from tests.support import make_settings, run
 
     settings = make_settings(tmp_path / "data")
-    towers = await asyncio.gather(*(open_tower(settings, db_target.env(), clock=clock) for _ in range(4)),
-                                  return_exceptions=True)
+    towers = await asyncio.gather(
+        *(open_tower(settings, db_target.env(), clock=clock) for _ in range(4)), return_exceptions=True
+    )
     try:
         assert [t for t in towers if isinstance(t, BaseException)] == []
         async with towers[0].services.db.read() as session:
-            assert [(await directory.person_by_handle(session, h)) is not None for h in settings.people] == [True] * len(settings.people)
+            assert [(await directory.person_by_handle(session, h)) is not None for h in settings.people] == [
+                True
+            ] * len(settings.people)
         assert (await run(towers[3], "/release new demo")).ok
     finally:
         for tower in towers:

@@ -16,7 +16,14 @@ def cuts(scheme, steps):
 
 def test_the_rc_scheme():
     assert cuts("rc", ["boot", "rc", "patch", "patch", "rc", "rc", "patch"]) == [
-        "v0.5.0-boot", "v0.5.0-rc1", "v0.5.0-rc1-p1", "v0.5.0-rc1-p2", "v0.5.0-rc2", "v0.5.0-rc3", "v0.5.0-rc3-p1"]
+        "v0.5.0-boot",
+        "v0.5.0-rc1",
+        "v0.5.0-rc1-p1",
+        "v0.5.0-rc1-p2",
+        "v0.5.0-rc2",
+        "v0.5.0-rc3",
+        "v0.5.0-rc3-p1",
+    ]
 
 
 def test_more_than_ten_candidates_keep_counting():

@@ -40,31 +40,59 @@ def test_the_reasons_name_the_entries_that_drove_the_bump():
 
 
 def test_nothing_releasable_is_refused():
-    with pytest.raises(v.NothingToRelease, match="since 1.0.0"):
+    with pytest.raises(v.NothingToRelease, match=r"since 1.0.0"):
         v.propose(V("1.0.0"), [change(v.OTHER, "chore: bump deps")], "commits")
 
 
 def test_changelog_sections_map_to_levels():
-    entries = [Entry("added", "new", 3), Entry("fixed", "bug", 5), Entry("security", "cve", 7),
-               Entry("removed", "gone", 9), Entry("changed", "BREAKING: renamed", 11)]
-    assert [c.level for c in v.from_entries(entries, "CHANGELOG.md")] == [v.FEATURE, v.FIX, v.FIX, v.FEATURE, v.BREAKING]
+    entries = [
+        Entry("added", "new", 3),
+        Entry("fixed", "bug", 5),
+        Entry("security", "cve", 7),
+        Entry("removed", "gone", 9),
+        Entry("changed", "BREAKING: renamed", 11),
+    ]
+    assert [c.level for c in v.from_entries(entries, "CHANGELOG.md")] == [
+        v.FEATURE,
+        v.FIX,
+        v.FIX,
+        v.FEATURE,
+        v.BREAKING,
+    ]
     assert v.from_entries(entries, "CHANGELOG.md")[0].origin == "CHANGELOG.md:3"
 
 
 def test_conventional_commits():
-    messages = ["feat(api): pause", "fix: stall", "chore: deps", "refactor!: new store",
-                "docs: readme\n\nBREAKING CHANGE: the config moved", "not conventional at all"]
+    messages = [
+        "feat(api): pause",
+        "fix: stall",
+        "chore: deps",
+        "refactor!: new store",
+        "docs: readme\n\nBREAKING CHANGE: the config moved",
+        "not conventional at all",
+    ]
     assert [c.level for c in v.from_commits(messages)] == [v.FEATURE, v.FIX, v.OTHER, v.BREAKING, v.BREAKING, v.OTHER]
 
 
 def test_news_fragments_are_read_and_rendered():
-    fragments = {"12.feature.md": "Pause block\nproduction.\n", "13.bugfix.md": "No stall.\n",
-                 "14.breaking.md": "Drop v1.\n", "README.md": "not a fragment", "15.misc.rst": "Tidy.\n"}
+    fragments = {
+        "12.feature.md": "Pause block\nproduction.\n",
+        "13.bugfix.md": "No stall.\n",
+        "14.breaking.md": "Drop v1.\n",
+        "README.md": "not a fragment",
+        "15.misc.rst": "Tidy.\n",
+    }
     changes = v.from_fragments(fragments, "changelog.d")
     assert [(c.level, c.text) for c in changes] == [
-        (v.FEATURE, "Pause block production."), (v.FIX, "No stall."), (v.BREAKING, "Drop v1."), (v.OTHER, "Tidy.")]
+        (v.FEATURE, "Pause block production."),
+        (v.FIX, "No stall."),
+        (v.BREAKING, "Drop v1."),
+        (v.OTHER, "Tidy."),
+    ]
     assert v.render_fragments(fragments) == (
-        "### Breaking\n\n- Drop v1.\n\n### Added\n\n- Pause block production.\n\n### Fixed\n\n- No stall.\n\n### Other\n\n- Tidy.\n")
+        "### Breaking\n\n- Drop v1.\n\n### Added\n\n- Pause block production.\n\n"
+        "### Fixed\n\n- No stall.\n\n### Other\n\n- Tidy.\n"
+    )
 
 
 def test_the_last_release_ignores_candidates_builds_and_other_tags():

@@ -53,11 +53,17 @@ def test_two_releases_through_the_shell(tmp_path):
     out = result.stdout
     assert result.returncode == 0, result.stderr + out
     assert "Traceback" not in result.stderr, result.stderr
-    for line in ("Named demo 1.3.0", "Cut v1.3.0-rc1", "Deploying v1.3.0-rc1 to production.",
-                 "#team | v1.3.0-rc1 is live on production; demo 1.3.0 simmers for 0 days.",
-                 "#team | The simmer of demo 1.3.0 passed", "Shipped demo 1.3.0.",
-                 "#announce | demo 1.3.0 is out. Pausing block production.", "Shipped demo 1.3.1.",
-                 "#team | Retired the demo 1.3.0 deployment on production."):
+    for line in (
+        "Named demo 1.3.0",
+        "Cut v1.3.0-rc1",
+        "Deploying v1.3.0-rc1 to production.",
+        "#team | v1.3.0-rc1 is live on production; demo 1.3.0 simmers for 0 days.",
+        "#team | The simmer of demo 1.3.0 passed",
+        "Shipped demo 1.3.0.",
+        "#announce | demo 1.3.0 is out. Pausing block production.",
+        "Shipped demo 1.3.1.",
+        "#team | Retired the demo 1.3.0 deployment on production.",
+    ):
         assert line in out, line
     listing = out.split("Releases of demo:")[1]
     assert "1.3.1  released" in listing and "1.3.0  retired" in listing

@@ -3,8 +3,7 @@ service (scheduler, courier, local CI), against a fake Slack."""
 
 import asyncio
 
-
-from commands.settings import Settings
+from commands.engine.settings import Settings
 from tests.fakes.slack_server import FakeSlack
 from tests.platform_harness import BOB, OTHER, SIGNING_SECRET, SLACK_TOKEN, TEAM, SlackSide, headline, start_service
 from tests.release_repos import repo_settings
@@ -20,17 +19,27 @@ async def until(check, timeout=20.0):
 
 async def test_a_release_from_open_to_announcement_in_slack(tmp_path, db_target):
     settings, _ = repo_settings(
-        tmp_path, release_branch="main", simmer_days=0, checklist=[], blackout_weekdays=[],
+        tmp_path,
+        release_branch="main",
+        simmer_days=0,
+        checklist=[],
+        blackout_weekdays=[],
         ci={"provider": "local", "command": "true"},
-        channels={"team": [f"slack:{TEAM}", f"slack:{OTHER}"], "announce": [f"slack:{ANNOUNCE}"]})
+        channels={"team": [f"slack:{TEAM}", f"slack:{OTHER}"], "announce": [f"slack:{ANNOUNCE}"]},
+    )
     data = settings.model_dump()
     data["tower"].update(http_port=0, tick_seconds=0.1)
     async with FakeSlack(bot_token=SLACK_TOKEN) as fake:
-        env = {**db_target.env(), "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": fake.api_url}
+        env = {
+            **db_target.env(),
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+        }
         service = await start_service(Settings.model_validate(data), env)
         slack = SlackSide(fake, service)
         try:
+
             async def say(command, text, user=None):
                 _, _, url = await slack.command(text, command=command, **({"user": user} if user else {}))
                 return headline(await slack.reply(url))

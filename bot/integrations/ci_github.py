@@ -14,8 +14,17 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
-from commands.ports import (CIError, CIUnavailable, ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound,
-                            ForgeUnavailable, Run, RunRequest)
+from commands.engine.ports import (
+    CIError,
+    CIUnavailable,
+    ForgeAuthError,
+    ForgeConflict,
+    ForgeError,
+    ForgeNotFound,
+    ForgeUnavailable,
+    Run,
+    RunRequest,
+)
 
 API_VERSION = "2022-11-28"
 PLACEHOLDER = "op:"  # run id prefix for a dispatched run GitHub does not list yet
@@ -26,17 +35,27 @@ class GitHubActionsCI:
     # A dispatched run takes a moment to be listed: trigger looks for it after each of these waits.
     find_delays: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
 
-    def __init__(self, repository: str, workflow: str, token: str | None, *, ref: str = "main",
-                 api_url: str = "https://api.github.com", token_env: str = "GITHUB_TOKEN", timeout: float = 20.0,
-                 transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        repository: str,
+        workflow: str,
+        token: str | None,
+        *,
+        ref: str = "main",
+        api_url: str = "https://api.github.com",
+        token_env: str = "GITHUB_TOKEN",
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.repository, self.workflow, self.ref, self.token_env = repository, workflow, ref, token_env
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "tower"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         need = f'a GitHub token that can see {repository} with the "actions: write" permission'
         hint = f"Check that {token_env} holds {need}." if token else f"Set {token_env} to {need}."
-        self.api = ApiClient(api_url, headers, service="GitHub Actions", token_hint=hint, timeout=timeout,
-                             transport=transport)
+        self.api = ApiClient(
+            api_url, headers, service="GitHub Actions", token_hint=hint, timeout=timeout, transport=transport
+        )
         self._runs = f"repos/{repository}/actions/runs"
         self._workflow = f"repos/{repository}/actions/workflows/{quote(workflow, safe='')}"
 
@@ -45,12 +64,18 @@ class GitHubActionsCI:
 
     async def trigger(self, request: RunRequest) -> Run:
         # Inputs are strings; the workflow must declare all six (GitHub refuses undeclared ones).
-        inputs = {"tag": request.tag, "version": request.version, "operation_id": request.operation_id,
-                  "pipeline": request.pipeline, "environment": request.environment or "",
-                  "callback_url": request.callback_url or ""}
+        inputs = {
+            "tag": request.tag,
+            "version": request.version,
+            "operation_id": request.operation_id,
+            "pipeline": request.pipeline,
+            "environment": request.environment or "",
+            "callback_url": request.callback_url or "",
+        }
         try:
-            await self.api.request("POST", f"{self._workflow}/dispatches", json={"ref": self.ref, "inputs": inputs},
-                                   idempotent=False)
+            await self.api.request(
+                "POST", f"{self._workflow}/dispatches", json={"ref": self.ref, "inputs": inputs}, idempotent=False
+            )
         except ForgeError as err:
             raise self._error(err, write=True) from None
         for delay in self.find_delays:
@@ -95,23 +120,30 @@ class GitHubActionsCI:
             # Only a connection that never opened proves GitHub did not get the dispatch.
             if isinstance(err.__context__, (httpx.ConnectError, httpx.ConnectTimeout)):
                 return CIUnavailable(str(err), maybe_started=False)
-            return CIUnavailable(f"{err.message} The run may have started: look for it by its operation id "
-                                 "before triggering it again.", maybe_started=True)
+            return CIUnavailable(
+                f"{err.message} The run may have started: look for it by its operation id before triggering it again.",
+                maybe_started=True,
+            )
         if isinstance(err, ForgeAuthError):
             return CIError(str(err))
         if isinstance(err, ForgeNotFound):
-            return CIError(f"{err.message} Check the repository {self.repository!r} and the workflow "
-                           f"{self.workflow!r} in tower.toml, and that {self.token_env} can see them.")
+            return CIError(
+                f"{err.message} Check the repository {self.repository!r} and the workflow "
+                f"{self.workflow!r} in tower.toml, and that {self.token_env} can see them."
+            )
         if isinstance(err, ForgeConflict):  # 422: no workflow_dispatch trigger, undeclared inputs, unknown ref
-            return CIError(f"{err.message} Check that {self.workflow} has a workflow_dispatch trigger declaring "
-                           f"the inputs tag, version, operation_id, pipeline, environment and callback_url, "
-                           f"and that {self.ref!r} exists.")
+            return CIError(
+                f"{err.message} Check that {self.workflow} has a workflow_dispatch trigger declaring "
+                f"the inputs tag, version, operation_id, pipeline, environment and callback_url, "
+                f"and that {self.ref!r} exists."
+            )
         return CIError(str(err))
 
 
 def _run(data: dict) -> Run:
-    return Run(run_id=str(data["id"]), url=data.get("html_url"),
-               status=_status(data.get("status"), data.get("conclusion")))
+    return Run(
+        run_id=str(data["id"]), url=data.get("html_url"), status=_status(data.get("status"), data.get("conclusion"))
+    )
 
 
 def _status(status: str | None, conclusion: str | None) -> str:

@@ -13,27 +13,56 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
-from commands.ports import (CIError, CIUnavailable, ForgeAuthError, ForgeError, ForgeNotFound, ForgeUnavailable, Run,
-                            RunRequest)
+from commands.engine.ports import (
+    CIError,
+    CIUnavailable,
+    ForgeAuthError,
+    ForgeError,
+    ForgeNotFound,
+    ForgeUnavailable,
+    Run,
+    RunRequest,
+)
 
 PIPELINES_PER_PAGE = 20
-_STATUS = {"created": "queued", "waiting_for_resource": "queued", "preparing": "queued", "pending": "queued",
-           "scheduled": "queued", "manual": "queued", "running": "running", "canceling": "running",
-           "success": "succeeded", "failed": "failed", "canceled": "failed", "skipped": "failed"}
+_STATUS = {
+    "created": "queued",
+    "waiting_for_resource": "queued",
+    "preparing": "queued",
+    "pending": "queued",
+    "scheduled": "queued",
+    "manual": "queued",
+    "running": "running",
+    "canceling": "running",
+    "success": "succeeded",
+    "failed": "failed",
+    "canceled": "failed",
+    "skipped": "failed",
+}
 
 
 class GitLabPipelineCI:
-    def __init__(self, project: str, trigger_token: str | None, *, ref: str = "main",
-                 api_url: str = "https://gitlab.com/api/v4", api_token: str | None = None, timeout: float = 20.0,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 trigger_token_env: str = "GITLAB_TRIGGER_TOKEN", api_token_env: str = "GITLAB_TOKEN"):
+    def __init__(
+        self,
+        project: str,
+        trigger_token: str | None,
+        *,
+        ref: str = "main",
+        api_url: str = "https://gitlab.com/api/v4",
+        api_token: str | None = None,
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        trigger_token_env: str = "GITLAB_TRIGGER_TOKEN",
+        api_token_env: str = "GITLAB_TOKEN",
+    ):
         self.project, self.ref = project, ref
         self.trigger_token, self.api_token = trigger_token, api_token
         self.trigger_token_env, self.api_token_env = trigger_token_env, api_token_env
         hint = f"Check that {api_token_env} holds a GitLab access token with the read_api scope that can see {project}."
         # No default headers: the trigger must not carry the API token, and reads add it themselves.
-        self.api = ApiClient(api_url, {"User-Agent": "tower"}, service="GitLab", token_hint=hint, timeout=timeout,
-                             transport=transport)
+        self.api = ApiClient(
+            api_url, {"User-Agent": "tower"}, service="GitLab", token_hint=hint, timeout=timeout, transport=transport
+        )
         self._project = f"projects/{quote(project, safe='')}"  # "group/project" is one encoded segment
 
     async def close(self) -> None:
@@ -41,11 +70,18 @@ class GitLabPipelineCI:
 
     async def trigger(self, request: RunRequest) -> Run:
         if not self.trigger_token:
-            raise CIError(f"{self.trigger_token_env} is not set: set it to a pipeline trigger token of {self.project} "
-                          "(Settings > CI/CD > Pipeline trigger tokens).")
-        variables = {"TOWER_OPERATION_ID": request.operation_id, "TOWER_PIPELINE": request.pipeline,
-                     "TOWER_TAG": request.tag, "TOWER_VERSION": request.version,
-                     "TOWER_ENVIRONMENT": request.environment or "", "TOWER_CALLBACK_URL": request.callback_url or ""}
+            raise CIError(
+                f"{self.trigger_token_env} is not set: set it to a pipeline trigger token of {self.project} "
+                "(Settings > CI/CD > Pipeline trigger tokens)."
+            )
+        variables = {
+            "TOWER_OPERATION_ID": request.operation_id,
+            "TOWER_PIPELINE": request.pipeline,
+            "TOWER_TAG": request.tag,
+            "TOWER_VERSION": request.version,
+            "TOWER_ENVIRONMENT": request.environment or "",
+            "TOWER_CALLBACK_URL": request.callback_url or "",
+        }
         form = {"token": self.trigger_token, "ref": self.ref} | {f"variables[{k}]": v for k, v in variables.items()}
         try:
             response = await self.api.request("POST", f"{self._project}/trigger/pipeline", data=form, idempotent=False)
@@ -56,8 +92,10 @@ class GitLabPipelineCI:
     async def find(self, request: RunRequest) -> Run | None:
         if not self.api_token:
             # GitLab does not deduplicate triggers, so "can't tell" must not look like "not started".
-            raise CIError(f"Finding a GitLab pipeline by its operation id needs an API token: set {self.api_token_env} "
-                          f"to a GitLab access token with the read_api scope that can see {self.project}.")
+            raise CIError(
+                f"Finding a GitLab pipeline by its operation id needs an API token: set {self.api_token_env} "
+                f"to a GitLab access token with the read_api scope that can see {self.project}."
+            )
         params = {"source": "trigger", "ref": self.ref, "per_page": str(PIPELINES_PER_PAGE)}
         for pipeline in (await self._get(f"{self._project}/pipelines", params)).json():  # newest first
             variables = (await self._get(f"{self._project}/pipelines/{pipeline['id']}/variables")).json()
@@ -78,8 +116,10 @@ class GitLabPipelineCI:
         except ForgeUnavailable as err:
             raise CIUnavailable(str(err)) from None
         except ForgeNotFound as err:
-            raise CIError(f"{err.message} Check the project {self.project!r} in tower.toml and that "
-                          f"{self.api_token_env} can see it.") from None
+            raise CIError(
+                f"{err.message} Check the project {self.project!r} in tower.toml and that "
+                f"{self.api_token_env} can see it."
+            ) from None
         except ForgeError as err:
             raise CIError(str(err)) from None
 
@@ -88,13 +128,20 @@ class GitLabPipelineCI:
             # Only a connection that never opened proves GitLab did not get the trigger.
             if isinstance(err.__context__, (httpx.ConnectError, httpx.ConnectTimeout)):
                 return CIUnavailable(str(err), maybe_started=False)
-            return CIUnavailable(f"{err.message} The pipeline may have started: look for it by its operation id "
-                                 "before triggering it again.", maybe_started=True)
+            return CIUnavailable(
+                f"{err.message} The pipeline may have started: look for it by its operation id "
+                "before triggering it again.",
+                maybe_started=True,
+            )
         if isinstance(err, (ForgeAuthError, ForgeNotFound)):  # GitLab answers a wrong trigger token with 404
-            return CIError(f"{err.message} Check that {self.trigger_token_env} holds a pipeline trigger token of "
-                           f"{self.project} (Settings > CI/CD > Pipeline trigger tokens) and the project in tower.toml.")
-        return CIError(f"{err.message} Check that the branch {self.ref!r} exists and its .gitlab-ci.yml has jobs "
-                       "that run for triggered pipelines.")
+            return CIError(
+                f"{err.message} Check that {self.trigger_token_env} holds a pipeline trigger token of "
+                f"{self.project} (Settings > CI/CD > Pipeline trigger tokens) and the project in tower.toml."
+            )
+        return CIError(
+            f"{err.message} Check that the branch {self.ref!r} exists and its .gitlab-ci.yml has jobs "
+            "that run for triggered pipelines."
+        )
 
 
 def _run(data: dict) -> Run:

@@ -9,8 +9,8 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from commands.ports import Run, RunRequest
-from commands.settings import CISettings
+from commands.engine.ports import Run, RunRequest
+from commands.engine.settings import CISettings
 
 log = logging.getLogger("tower.ci")
 Report = Callable[[dict], Awaitable[object]]
@@ -62,7 +62,9 @@ class LocalCommandCI:
             if ok:
                 await self._step(request, self.settings.smoke_command, "smoke.passed", "smoke.failed")
             return
-        command = {"integrate": self.settings.integrate_command, "retire": self.settings.retire_command}[request.pipeline]
+        command = {"integrate": self.settings.integrate_command, "retire": self.settings.retire_command}[
+            request.pipeline
+        ]
         await self._step(request, command, f"{request.pipeline}.succeeded", f"{request.pipeline}.failed")
 
     async def _step(self, request: RunRequest, command: str | None, good: str, bad: str) -> bool:
@@ -72,12 +74,19 @@ class LocalCommandCI:
         return ok
 
     async def _run(self, command: str, request: RunRequest) -> tuple[bool, str]:
-        env = {**os.environ, "TOWER_PROJECT": self.project_key, "TOWER_TAG": request.tag, "TOWER_VERSION": request.version,
-               "TOWER_OPERATION_ID": request.operation_id, "TOWER_PIPELINE": request.pipeline,
-               "TOWER_ENVIRONMENT": request.environment or ""}
+        env = {
+            **os.environ,
+            "TOWER_PROJECT": self.project_key,
+            "TOWER_TAG": request.tag,
+            "TOWER_VERSION": request.version,
+            "TOWER_OPERATION_ID": request.operation_id,
+            "TOWER_PIPELINE": request.pipeline,
+            "TOWER_ENVIRONMENT": request.environment or "",
+        }
         self.cwd.mkdir(parents=True, exist_ok=True)
-        proc = await asyncio.create_subprocess_shell(command, cwd=self.cwd, env=env, stdout=asyncio.subprocess.PIPE,
-                                                     stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_shell(
+            command, cwd=self.cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         self._procs.add(proc)
         try:
             out, _ = await proc.communicate()
@@ -87,7 +96,13 @@ class LocalCommandCI:
 
     async def _send(self, request: RunRequest, event: str, output: str) -> None:
         try:
-            await self.report({"project": self.project_key, "operation_id": request.operation_id, "event": event,
-                               "detail": output.strip()[-500:] or None})
+            await self.report(
+                {
+                    "project": self.project_key,
+                    "operation_id": request.operation_id,
+                    "event": event,
+                    "detail": output.strip()[-500:] or None,
+                }
+            )
         except Exception:
             log.exception("local CI: recording %s for %s failed", event, request.operation_id)

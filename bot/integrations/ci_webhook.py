@@ -19,12 +19,19 @@ import httpx
 
 # The same retry rules as every other Tower HTTP call.
 from bot.integrations.http import ATTEMPTS, _backoff, _detail, _retry_after
-from commands.ports import CIError, CIUnavailable, Run, RunRequest
+from commands.engine.ports import CIError, CIUnavailable, Run, RunRequest
 
 
 class WebhookCI:
-    def __init__(self, url: str, secret: str | None, *, timeout: float = 20.0,
-                 transport: httpx.AsyncBaseTransport | None = None, secret_env: str = "TOWER_CI_WEBHOOK_SECRET"):
+    def __init__(
+        self,
+        url: str,
+        secret: str | None,
+        *,
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        secret_env: str = "TOWER_CI_WEBHOOK_SECRET",
+    ):
         self.url, self.secret, self.secret_env = url, secret, secret_env
         # Messages name the host only: webhook URLs often carry a secret in their path or query.
         self.host = httpx.URL(url).host
@@ -35,8 +42,10 @@ class WebhookCI:
 
     async def trigger(self, request: RunRequest) -> Run:
         if not self.secret:
-            raise CIError(f"{self.secret_env} is not set: set it to the secret the CI webhook at {self.host} "
-                          "checks signatures with.")
+            raise CIError(
+                f"{self.secret_env} is not set: set it to the secret the CI webhook at {self.host} "
+                "checks signatures with."
+            )
         raw = json.dumps(dataclasses.asdict(request))
         response = await self._post(raw, request.operation_id)
         status = response.status_code
@@ -49,15 +58,22 @@ class WebhookCI:
             return Run(run_id=str(body.get("run_id") or request.operation_id), url=body.get("url"), status="unknown")
         where = f"The CI webhook at {self.host}"
         if status in (401, 403):
-            raise CIError(f"{where} refused the request ({status}). Check that {self.secret_env} holds the secret "
-                          "the receiver expects, and that this machine's clock is right (signatures expire).")
+            raise CIError(
+                f"{where} refused the request ({status}). Check that {self.secret_env} holds the secret "
+                "the receiver expects, and that this machine's clock is right (signatures expire)."
+            )
         if status == 409:  # the receiver is still handling this key
-            raise CIUnavailable(f"{where} is still handling operation {request.operation_id} (409).", maybe_started=True)
+            raise CIUnavailable(
+                f"{where} is still handling operation {request.operation_id} (409).", maybe_started=True
+            )
         if status == 429:
             raise CIUnavailable(f"{where} is rate-limiting Tower (429).", maybe_started=False)
         if status >= 500:
-            raise CIUnavailable(f"{where} failed ({status}). The run may have started; triggering it again with "
-                                "the same operation id is safe.", maybe_started=True)
+            raise CIUnavailable(
+                f"{where} failed ({status}). The run may have started; triggering it again with "
+                "the same operation id is safe.",
+                maybe_started=True,
+            )
         raise CIError(f"{where} refused the run ({status}{_detail(response)}). Check the webhook URL in tower.toml.")
 
     async def find(self, request: RunRequest) -> Run | None:
@@ -74,14 +90,17 @@ class WebhookCI:
                 response = await self.client.post(self.url, content=raw.encode(), headers=self._headers(raw, key))
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:
                 if attempt == ATTEMPTS:
-                    raise CIUnavailable(f"Can't reach the CI webhook at {self.host} ({type(err).__name__}).",
-                                        maybe_started=False) from None
+                    raise CIUnavailable(
+                        f"Can't reach the CI webhook at {self.host} ({type(err).__name__}).", maybe_started=False
+                    ) from None
                 await asyncio.sleep(_backoff(attempt))
                 continue
             except httpx.TransportError as err:
-                raise CIUnavailable(f"The CI webhook at {self.host} did not answer ({type(err).__name__}). The run "
-                                    "may have started; triggering it again with the same operation id is safe.",
-                                    maybe_started=True) from None
+                raise CIUnavailable(
+                    f"The CI webhook at {self.host} did not answer ({type(err).__name__}). The run "
+                    "may have started; triggering it again with the same operation id is safe.",
+                    maybe_started=True,
+                ) from None
             if response.status_code == 429 and attempt < ATTEMPTS:
                 await asyncio.sleep(_retry_after(response) or _backoff(attempt))
                 continue
@@ -91,6 +110,9 @@ class WebhookCI:
     def _headers(self, raw: str, key: str) -> dict[str, str]:
         timestamp = str(int(time.time()))  # signed afresh on each attempt, so a retry is never stale
         digest = hmac.new(self.secret.encode(), f"{timestamp}.{raw}".encode(), hashlib.sha256).hexdigest()
-        return {"Content-Type": "application/json", "Idempotency-Key": key, "X-Tower-Timestamp": timestamp,
-                "X-Tower-Signature": f"sha256={digest}"}
-
+        return {
+            "Content-Type": "application/json",
+            "Idempotency-Key": key,
+            "X-Tower-Timestamp": timestamp,
+            "X-Tower-Signature": f"sha256={digest}",
+        }

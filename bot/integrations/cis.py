@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.integrations.ci_local import LocalCommandCI, Report
-from commands.ports import CI
-from commands.settings import ProjectSettings
+from commands.engine.ports import CI
+from commands.engine.settings import ProjectSettings
 
 
 class ProjectCIs:
@@ -31,22 +31,41 @@ class ProjectCIs:
             from bot.integrations.ci_github import GitHubActionsCI
 
             token_env = ci.token_env or "GITHUB_TOKEN"
-            return GitHubActionsCI(ci.repository, ci.workflow, self.env.get(token_env), ref=ci.ref or project.main_branch,
-                                   api_url=ci.url or "https://api.github.com", token_env=token_env,
-                                   timeout=ci.timeout_seconds, transport=self.transport)
+            return GitHubActionsCI(
+                ci.repository,
+                ci.workflow,
+                self.env.get(token_env),
+                ref=ci.ref or project.main_branch,
+                api_url=ci.url or "https://api.github.com",
+                token_env=token_env,
+                timeout=ci.timeout_seconds,
+                transport=self.transport,
+            )
         if ci.provider == "gitlab":
             from bot.integrations.ci_gitlab import GitLabPipelineCI
 
             trigger_env, api_env = ci.trigger_token_env or "GITLAB_TRIGGER_TOKEN", ci.token_env or "GITLAB_TOKEN"
-            return GitLabPipelineCI(ci.repository, self.env.get(trigger_env), ref=ci.ref or project.main_branch,
-                                    api_url=ci.url or "https://gitlab.com/api/v4", api_token=self.env.get(api_env),
-                                    timeout=ci.timeout_seconds, transport=self.transport, trigger_token_env=trigger_env,
-                                    api_token_env=api_env)
+            return GitLabPipelineCI(
+                ci.repository,
+                self.env.get(trigger_env),
+                ref=ci.ref or project.main_branch,
+                api_url=ci.url or "https://gitlab.com/api/v4",
+                api_token=self.env.get(api_env),
+                timeout=ci.timeout_seconds,
+                transport=self.transport,
+                trigger_token_env=trigger_env,
+                api_token_env=api_env,
+            )
         from bot.integrations.ci_webhook import WebhookCI
 
         secret_env = ci.secret_env or "TOWER_CI_WEBHOOK_SECRET"
-        return WebhookCI(ci.url, self.env.get(secret_env) or "", timeout=ci.timeout_seconds, transport=self.transport,
-                         secret_env=secret_env)
+        return WebhookCI(
+            ci.url,
+            self.env.get(secret_env) or "",
+            timeout=ci.timeout_seconds,
+            transport=self.transport,
+            secret_env=secret_env,
+        )
 
     async def _report(self, event: dict) -> object:
         assert self.report is not None, "the CI reporter is wired by the composition root"

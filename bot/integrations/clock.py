@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class RehearsalClock:
@@ -35,6 +35,6 @@ def clock_from_env(env: Mapping[str, str]) -> SystemClock | RehearsalClock:
         begins = datetime.fromisoformat(start)
         if begins.tzinfo is None:
             raise ValueError("the start needs a UTC offset")
-        return RehearsalClock(begins.astimezone(timezone.utc), float(anchor), float(rate))
+        return RehearsalClock(begins.astimezone(UTC), float(anchor), float(rate))
     except ValueError as err:
         raise ValueError(f"TOWER_REHEARSAL_CLOCK must be 'START ANCHOR RATE' ({err})") from None

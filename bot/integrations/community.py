@@ -7,8 +7,8 @@ import httpx
 
 from bot.courier import Permanent
 from bot.integrations.pager import post_json
-from commands.context import Reply
-from commands.settings import Settings
+from commands.engine.reply import Reply
+from commands.engine.settings import Settings
 
 
 class AnnounceWebhookSender:
@@ -23,8 +23,12 @@ class AnnounceWebhookSender:
         project = self.settings.projects.get(project_key)
         if project is None or not index.isdigit() or int(index) >= len(project.announce_webhooks):
             raise Permanent(f"no announce webhook {channel_id}")
-        body = {"project": project_key, "version": reply.meta.get("version"), "text": reply.text,
-                "correction_of": reply.meta.get("edit")}
+        body = {
+            "project": project_key,
+            "version": reply.meta.get("version"),
+            "text": reply.text,
+            "correction_of": reply.meta.get("edit"),
+        }
         await post_json(self.client, project.announce_webhooks[int(index)], body, {"Idempotency-Key": key})
         return key
 

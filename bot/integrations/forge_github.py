@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
-from commands.ports import Commit, ForgeConflict, ForgeNotFound, ForgeUnavailable, Issue, Tag
+from commands.engine.ports import Commit, ForgeConflict, ForgeNotFound, ForgeUnavailable, Issue, Tag
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100  # GitHub's maximum: fewest round trips
@@ -21,9 +21,16 @@ MOVED = "Someone else changed the repository meanwhile; check it and run the com
 
 
 class GitHubForge:
-    def __init__(self, repository: str, token: str | None, api_url: str = "https://api.github.com", *,
-                 token_env: str = "GITHUB_TOKEN", transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: float = 20.0):
+    def __init__(
+        self,
+        repository: str,
+        token: str | None,
+        api_url: str = "https://api.github.com",
+        *,
+        token_env: str = "GITHUB_TOKEN",
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 20.0,
+    ):
         self.repository = repository
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "tower"}
         if token:
@@ -81,8 +88,10 @@ class GitHubForge:
             return response.json()
         # 404 means a missing path, or a missing ref/repository: only the first is a plain "no".
         if await self.resolve(ref) is None:
-            raise ForgeNotFound(f"{self.repository} on GitHub has no branch, tag or commit {ref!r}.",
-                                "Check the name of the branch or tag.")
+            raise ForgeNotFound(
+                f"{self.repository} on GitHub has no branch, tag or commit {ref!r}.",
+                "Check the name of the branch or tag.",
+            )
         return None
 
     # -- reading ---------------------------------------------------------------------------------
@@ -109,8 +118,12 @@ class GitHubForge:
 
     async def tags(self, prefix: str = "") -> list[Tag]:
         # /tags comes peeled (commit shas) and paginated, without annotations, which the port allows.
-        return [Tag(name=tag["name"], commit_sha=tag["commit"]["sha"])
-                async for page in self._pages("tags") for tag in page if tag["name"].startswith(prefix)]
+        return [
+            Tag(name=tag["name"], commit_sha=tag["commit"]["sha"])
+            async for page in self._pages("tags")
+            for tag in page
+            if tag["name"].startswith(prefix)
+        ]
 
     async def commit_messages(self, since_tag: str | None, ref: str) -> list[str]:
         if since_tag is None:
@@ -125,8 +138,13 @@ class GitHubForge:
         await self._create_ref(f"refs/heads/{branch}", from_sha, from_sha)
 
     async def move_branch(self, branch: str, sha: str) -> None:
-        response = await self.api.request("PATCH", f"{self._base}/git/refs/heads/{_q(branch)}", ok=(422,),
-                                          json={"sha": sha, "force": True}, idempotent=True)
+        response = await self.api.request(
+            "PATCH",
+            f"{self._base}/git/refs/heads/{_q(branch)}",
+            ok=(422,),
+            json={"sha": sha, "force": True},
+            idempotent=True,
+        )
         if response.status_code == 422:
             if "does not exist" not in _message(response):
                 raise self.api.error(response)
@@ -146,8 +164,10 @@ class GitHubForge:
             raise self.api.error(response)
         existing = await self._ref_target(ref.removeprefix("refs/"))
         if existing != commit_sha:
-            raise ForgeConflict(f"{ref.removeprefix('refs/')} already exists on GitHub at {existing[:12]}, "
-                                f"not at {commit_sha[:12]}.", MOVED)
+            raise ForgeConflict(
+                f"{ref.removeprefix('refs/')} already exists on GitHub at {existing[:12]}, not at {commit_sha[:12]}.",
+                MOVED,
+            )
 
     async def commit_files(self, branch: str, message: str, changes: dict[str, str | None], parent_sha: str) -> str:
         # Check first, so a moved branch costs no objects and says where it went.
@@ -161,8 +181,9 @@ class GitHubForge:
         commit = (await self._post("git/commits", body)).json()["sha"]
         # force=false: GitHub refuses (422, a ForgeConflict) anything but a fast-forward, so a writer
         # racing us past the check above still can't be overwritten. Moving to an exact sha: repeatable.
-        await self.api.request("PATCH", f"{self._base}/git/refs/heads/{_q(branch)}",
-                               json={"sha": commit, "force": False}, idempotent=True)
+        await self.api.request(
+            "PATCH", f"{self._base}/git/refs/heads/{_q(branch)}", json={"sha": commit, "force": False}, idempotent=True
+        )
         return commit
 
     async def _tree_entry(self, path: str, text: str | None) -> dict:
@@ -175,8 +196,7 @@ class GitHubForge:
     async def create_release(self, tag: str, title: str, notes: str) -> str | None:
         # GitHub would create a missing tag itself, on the default branch's head: refuse instead.
         if (await self._get(f"git/ref/tags/{_q(tag)}", ok=(404,))).status_code == 404:
-            raise ForgeNotFound(f"{self.repository} on GitHub has no tag {tag!r} to publish.",
-                                "Create the tag first.")
+            raise ForgeNotFound(f"{self.repository} on GitHub has no tag {tag!r} to publish.", "Create the tag first.")
         response = await self._post("releases", {"tag_name": tag, "name": title, "body": notes}, ok=(422,))
         if response.status_code == 422:
             errors = response.json().get("errors") or []
@@ -188,8 +208,9 @@ class GitHubForge:
     # -- issues ----------------------------------------------------------------------------------
     async def create_issue(self, title: str, body: str) -> Issue | None:
         # Not repeatable: if the answer is lost, a second POST would open a second issue.
-        response = await self.api.request("POST", f"{self._base}/issues", json={"title": title, "body": body},
-                                          idempotent=False)
+        response = await self.api.request(
+            "POST", f"{self._base}/issues", json={"title": title, "body": body}, idempotent=False
+        )
         return _issue(response.json())
 
     async def get_issue(self, number: int) -> Issue | None:
@@ -202,8 +223,9 @@ class GitHubForge:
         return None if response.status_code == 410 or "pull_request" in data else _issue(data)
 
     async def update_issue(self, number: int, title: str, body: str) -> Issue:
-        response = await self.api.request("PATCH", f"{self._base}/issues/{number}",
-                                          json={"title": title, "body": body}, idempotent=True)
+        response = await self.api.request(
+            "PATCH", f"{self._base}/issues/{number}", json={"title": title, "body": body}, idempotent=True
+        )
         return _issue(response.json())
 
 

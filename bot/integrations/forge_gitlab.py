@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
-from commands.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, Issue, Tag
+from commands.engine.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, Issue, Tag
 
 PER_PAGE = 100  # GitLab's maximum
 _PROJECT_MISSING = "404 Project Not Found"
@@ -41,14 +41,25 @@ def _issue(data: dict) -> Issue:
 
 
 class GitLabForge:
-    def __init__(self, repository: str, token: str | None, api_url: str = "https://gitlab.com/api/v4", *,
-                 token_env: str = "GITLAB_TOKEN", transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        repository: str,
+        token: str | None,
+        api_url: str = "https://gitlab.com/api/v4",
+        *,
+        token_env: str = "GITLAB_TOKEN",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.repository = repository
         self.project = f"projects/{_enc(repository)}"
-        hint = (f"Check that {token_env} holds a GitLab access token with the api scope that can reach {repository}."
-                if token else f"{token_env} is not set: set it to a GitLab access token with the api scope.")
-        self.api = ApiClient(api_url, {"PRIVATE-TOKEN": token} if token else {}, service="GitLab",
-                             token_hint=hint, transport=transport)
+        hint = (
+            f"Check that {token_env} holds a GitLab access token with the api scope that can reach {repository}."
+            if token
+            else f"{token_env} is not set: set it to a GitLab access token with the api scope."
+        )
+        self.api = ApiClient(
+            api_url, {"PRIVATE-TOKEN": token} if token else {}, service="GitLab", token_hint=hint, transport=transport
+        )
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -79,8 +90,11 @@ class GitLabForge:
     async def tags(self, prefix: str = "") -> list[Tag]:
         # GitLab's search is a substring match, anchored by "^"; the startswith keeps it exact.
         found = await self._all("repository/tags", {"search": f"^{prefix}"} if prefix else {})
-        return [Tag(t["name"], t["commit"]["id"], t.get("message") or None) for t in found or []
-                if t["name"].startswith(prefix)]
+        return [
+            Tag(t["name"], t["commit"]["id"], t.get("message") or None)
+            for t in found or []
+            if t["name"].startswith(prefix)
+        ]
 
     async def commit_messages(self, since_tag: str | None, ref: str) -> list[str]:
         if since_tag is None:
@@ -95,8 +109,13 @@ class GitLabForge:
     # is idempotent on the wire, so ApiClient reports a timeout and the caller's retry finds the result.
 
     async def create_branch(self, branch: str, from_sha: str) -> None:
-        response = await self.api.request("POST", f"{self.project}/repository/branches", idempotent=False,
-                                          ok=(400,), params={"branch": branch, "ref": from_sha})
+        response = await self.api.request(
+            "POST",
+            f"{self.project}/repository/branches",
+            idempotent=False,
+            ok=(400,),
+            params={"branch": branch, "ref": from_sha},
+        )
         if response.status_code == 400:
             await self._exists_as_asked(response, lambda: self._branch_sha(branch), from_sha, f"branch {branch}")
 
@@ -108,14 +127,24 @@ class GitLabForge:
         await self.create_branch(branch, sha)
 
     async def create_tag(self, name: str, commit_sha: str, message: str) -> None:
-        response = await self.api.request("POST", f"{self.project}/repository/tags", idempotent=False, ok=(400,),
-                                          json={"tag_name": name, "ref": commit_sha, "message": message})
+        response = await self.api.request(
+            "POST",
+            f"{self.project}/repository/tags",
+            idempotent=False,
+            ok=(400,),
+            json={"tag_name": name, "ref": commit_sha, "message": message},
+        )
         if response.status_code == 400:
             await self._exists_as_asked(response, lambda: self._tag_sha(name), commit_sha, f"tag {name}")
 
     async def create_release(self, tag: str, title: str, notes: str) -> str | None:
-        response = await self.api.request("POST", f"{self.project}/releases", idempotent=False, ok=(409,),
-                                          json={"tag_name": tag, "name": title, "description": notes})
+        response = await self.api.request(
+            "POST",
+            f"{self.project}/releases",
+            idempotent=False,
+            ok=(409,),
+            json={"tag_name": tag, "name": title, "description": notes},
+        )
         if response.status_code == 409:  # "Release already exists": it keeps its page
             response = await self._get(f"releases/{_enc(tag)}")
         return response.json()["_links"]["self"]
@@ -133,27 +162,41 @@ class GitLabForge:
         if head is None or head["id"] != parent_sha:
             if head is not None and await self._is_this_commit(head, message, changes, parent_sha):
                 return head["id"]  # a repeat: our commit went through, its answer was lost
-            raise ForgeConflict(f"Branch {branch} is at {head['id'][:12] if head else 'nothing'}, "
-                                f"not {parent_sha[:12]}; nothing was committed.", _MOVED_HINT)
+            raise ForgeConflict(
+                f"Branch {branch} is at {head['id'][:12] if head else 'nothing'}, "
+                f"not {parent_sha[:12]}; nothing was committed.",
+                _MOVED_HINT,
+            )
         if not actions:  # only deletions of files already absent: the branch holds what was asked
             return parent_sha
-        response = await self.api.request("POST", f"{self.project}/repository/commits", idempotent=False, ok=(400,),
-                                          json={"branch": branch, "commit_message": message, "actions": actions})
+        response = await self.api.request(
+            "POST",
+            f"{self.project}/repository/commits",
+            idempotent=False,
+            ok=(400,),
+            json={"branch": branch, "commit_message": message, "actions": actions},
+        )
         if response.status_code == 400:  # a pinned file changed, or a created one appeared
-            raise ForgeConflict(f"GitLab refused the commit on {branch} ({_message(response)[:200]}); "
-                                "nothing was committed.", _MOVED_HINT)
+            raise ForgeConflict(
+                f"GitLab refused the commit on {branch} ({_message(response)[:200]}); nothing was committed.",
+                _MOVED_HINT,
+            )
         new = response.json()
         if new["parent_ids"] != [parent_sha]:
-            raise ForgeConflict(f"Branch {branch} moved while committing: the commit {new['id'][:12]} landed on "
-                                f"{','.join(p[:12] for p in new['parent_ids'])}, not {parent_sha[:12]}.", _MOVED_HINT)
+            raise ForgeConflict(
+                f"Branch {branch} moved while committing: the commit {new['id'][:12]} landed on "
+                f"{','.join(p[:12] for p in new['parent_ids'])}, not {parent_sha[:12]}.",
+                _MOVED_HINT,
+            )
         return new["id"]
 
     # -- issues: numbered by iid, the number people see in the project (id is GitLab-wide) ----------
 
     async def create_issue(self, title: str, body: str) -> Issue | None:
         # Not repeatable: if the answer is lost, a second POST would open a second issue.
-        response = await self.api.request("POST", f"{self.project}/issues", idempotent=False,
-                                          json={"title": title, "description": body})
+        response = await self.api.request(
+            "POST", f"{self.project}/issues", idempotent=False, json={"title": title, "description": body}
+        )
         return _issue(response.json())
 
     async def get_issue(self, number: int) -> Issue | None:
@@ -161,8 +204,9 @@ class GitLabForge:
         return None if response is None else _issue(response.json())
 
     async def update_issue(self, number: int, title: str, body: str) -> Issue:
-        response = await self.api.request("PUT", f"{self.project}/issues/{number}", idempotent=True,
-                                          json={"title": title, "description": body})
+        response = await self.api.request(
+            "PUT", f"{self.project}/issues/{number}", idempotent=True, json={"title": title, "description": body}
+        )
         return _issue(response.json())
 
     async def close(self) -> None:
@@ -170,11 +214,13 @@ class GitLabForge:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    async def _get(self, path: str, params: dict[str, Any] | None = None, *,
-                   missing_ok: bool = False) -> httpx.Response | None:
+    async def _get(
+        self, path: str, params: dict[str, Any] | None = None, *, missing_ok: bool = False
+    ) -> httpx.Response | None:
         """The response, or None for a 404 when `missing_ok` (an unknown project still raises)."""
-        response = await self.api.request("GET", f"{self.project}/{path}", params=params,
-                                          ok=(404,) if missing_ok else ())
+        response = await self.api.request(
+            "GET", f"{self.project}/{path}", params=params, ok=(404,) if missing_ok else ()
+        )
         if response.status_code != 404:
             return response
         if _message(response) == _PROJECT_MISSING:
@@ -195,8 +241,10 @@ class GitLabForge:
 
     async def _require_ref(self, ref: str) -> None:
         if await self.resolve(ref) is None:
-            raise ForgeNotFound(f"GitLab project {self.repository} has no branch, tag or commit {ref!r}.",
-                                "Check the name; a branch may have been deleted.")
+            raise ForgeNotFound(
+                f"GitLab project {self.repository} has no branch, tag or commit {ref!r}.",
+                "Check the name; a branch may have been deleted.",
+            )
 
     async def _branch_commit(self, branch: str) -> dict | None:
         response = await self._get(f"repository/branches/{_enc(branch)}", missing_ok=True)
@@ -210,19 +258,24 @@ class GitLabForge:
         response = await self._get(f"repository/tags/{_enc(name)}", missing_ok=True)
         return None if response is None else response.json()["commit"]["id"]
 
-    async def _exists_as_asked(self, response: httpx.Response, lookup: Callable[[], Awaitable[str | None]],
-                               wanted: str, what: str) -> None:
+    async def _exists_as_asked(
+        self, response: httpx.Response, lookup: Callable[[], Awaitable[str | None]], wanted: str, what: str
+    ) -> None:
         """After a 400 on a create: already there at `wanted` is success, anywhere else a conflict."""
         message = _message(response)
         if "already exists" not in message:
             kind = ForgeNotFound if _BAD_REF.search(message) else ForgeError
-            raise kind(f"GitLab refused to create the {what} at {wanted[:12]} (400: {message[:200]}).",
-                       "Check that the commit exists in the project.")
+            raise kind(
+                f"GitLab refused to create the {what} at {wanted[:12]} (400: {message[:200]}).",
+                "Check that the commit exists in the project.",
+            )
         found = await lookup()
         if found != wanted:
             where = found[:12] if found else "nothing"
-            raise ForgeConflict(f"The {what} already exists at {where}, not {wanted[:12]}.",
-                                "Look at it on GitLab; Tower will not move it.")
+            raise ForgeConflict(
+                f"The {what} already exists at {where}, not {wanted[:12]}.",
+                "Look at it on GitLab; Tower will not move it.",
+            )
 
     async def _action(self, path: str, text: str | None, parent_sha: str) -> dict | None:
         """The commit action for one path, pinned to the file's last commit at the parent."""
@@ -235,8 +288,9 @@ class GitLabForge:
 
     async def _last_commit(self, path: str, ref: str) -> str | None:
         # HEAD on the file API: its metadata as headers, without the content.
-        response = await self.api.request("HEAD", f"{self.project}/repository/files/{_enc(path)}",
-                                          params={"ref": ref}, ok=(404,))
+        response = await self.api.request(
+            "HEAD", f"{self.project}/repository/files/{_enc(path)}", params={"ref": ref}, ok=(404,)
+        )
         return None if response.status_code == 404 else response.headers["X-Gitlab-Last-Commit-Id"]
 
     async def _is_this_commit(self, head: dict, message: str, changes: dict[str, str | None], parent_sha: str) -> bool:

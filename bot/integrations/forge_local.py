@@ -12,10 +12,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from commands.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue, Tag
+from commands.engine.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue, Tag
 
-IDENTITY = {"GIT_AUTHOR_NAME": "Tower", "GIT_AUTHOR_EMAIL": "tower@localhost",
-            "GIT_COMMITTER_NAME": "Tower", "GIT_COMMITTER_EMAIL": "tower@localhost"}
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Tower",
+    "GIT_AUTHOR_EMAIL": "tower@localhost",
+    "GIT_COMMITTER_NAME": "Tower",
+    "GIT_COMMITTER_EMAIL": "tower@localhost",
+}
 _CONFIG = ["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
 
 
@@ -35,9 +39,14 @@ class LocalGitForge:
             raise ForgeNotFound(f"The repository {self.path} does not exist.", "Check `repository` in tower.toml.")
         try:
             proc = await asyncio.create_subprocess_exec(
-                "git", *_CONFIG, *args, cwd=self.path, env={**os.environ, **IDENTITY, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
+                "git",
+                *_CONFIG,
+                *args,
+                cwd=self.path,
+                env={**os.environ, **IDENTITY, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
                 stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
         except FileNotFoundError:
             raise ForgeUnavailable("git is not installed.", "Install git on the machine that runs Tower.") from None
@@ -48,7 +57,9 @@ class LocalGitForge:
 
     async def resolve(self, ref: str) -> str | None:
         try:
-            return (await self._git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")).strip()
+            return (
+                await self._git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+            ).strip()
         except GitFailed:
             return None
 
@@ -88,8 +99,10 @@ class LocalGitForge:
         except GitFailed:
             existing = await self.resolve(f"refs/heads/{branch}")
             if existing != from_sha:
-                raise ForgeConflict(f"Branch {branch} exists at {str(existing)[:10]}, not at {from_sha[:10]}.",
-                                    "Move or delete it by hand, or release from where it is.") from None
+                raise ForgeConflict(
+                    f"Branch {branch} exists at {str(existing)[:10]}, not at {from_sha[:10]}.",
+                    "Move or delete it by hand, or release from where it is.",
+                ) from None
         await self._push(f"{from_sha}:refs/heads/{branch}")
 
     async def commit_files(self, branch: str, message: str, changes: dict[str, str | None], parent_sha: str) -> str:
@@ -110,14 +123,19 @@ class LocalGitForge:
             await self._git("update-ref", f"refs/heads/{branch}", commit, parent_sha)
         except GitFailed:
             now = await self.resolve(f"refs/heads/{branch}")
-            raise ForgeConflict(f"Branch {branch} moved to {str(now)[:10]} while Tower was committing.",
-                                "Run the command again to start from the new head.") from None
+            raise ForgeConflict(
+                f"Branch {branch} moved to {str(now)[:10]} while Tower was committing.",
+                "Run the command again to start from the new head.",
+            ) from None
         await self._push(f"{commit}:refs/heads/{branch}")
         return commit
 
     async def tags(self, prefix: str = "") -> list[Tag]:
-        out = await self._git("for-each-ref", "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(contents)%1e",
-                              f"refs/tags/{prefix}*" if prefix else "refs/tags/")
+        out = await self._git(
+            "for-each-ref",
+            "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(contents)%1e",
+            f"refs/tags/{prefix}*" if prefix else "refs/tags/",
+        )
         tags = []
         for record in out.split("\x1e"):
             fields = record.strip("\n").split("\x00")
@@ -129,12 +147,16 @@ class LocalGitForge:
     async def create_tag(self, name: str, commit_sha: str, message: str) -> None:
         try:
             # verbatim: the default cleanup would drop Markdown headings ("### Added") as comments
-            await self._git("tag", "--annotate", "--cleanup=verbatim", "--file=-", "--", name, commit_sha, stdin=message)
+            await self._git(
+                "tag", "--annotate", "--cleanup=verbatim", "--file=-", "--", name, commit_sha, stdin=message
+            )
         except GitFailed:
             existing = await self.resolve(f"refs/tags/{name}")
             if existing != commit_sha:
-                raise ForgeConflict(f"Tag {name} exists at {str(existing)[:10]}, not at {commit_sha[:10]}.",
-                                    "Tags are not moved; cut the next candidate instead.") from None
+                raise ForgeConflict(
+                    f"Tag {name} exists at {str(existing)[:10]}, not at {commit_sha[:10]}.",
+                    "Tags are not moved; cut the next candidate instead.",
+                ) from None
         await self._push(f"refs/tags/{name}:refs/tags/{name}")
 
     async def commit_messages(self, since_tag: str | None, ref: str) -> list[str]:
@@ -165,8 +187,10 @@ class LocalGitForge:
         try:
             await self._git("push", "--quiet", self.push_remote, refspec)
         except GitFailed as err:
-            raise ForgeError(f"Pushing to {self.push_remote} failed: {err.stderr.strip()[:200]}",
-                             "Check the remote and its credentials; the local repository is already updated.") from None
+            raise ForgeError(
+                f"Pushing to {self.push_remote} failed: {err.stderr.strip()[:200]}",
+                "Check the remote and its credentials; the local repository is already updated.",
+            ) from None
 
     async def close(self) -> None:
         return None

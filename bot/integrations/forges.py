@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from commands.ports import Forge
-from commands.settings import ProjectSettings
+from commands.engine.ports import Forge
+from commands.engine.settings import ProjectSettings
 
 DEFAULT_TOKEN_ENV = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN"}
 
@@ -32,12 +32,22 @@ class ProjectForges:
         if project.forge == "github":
             from bot.integrations.forge_github import GitHubForge
 
-            return GitHubForge(project.repository, token, project.forge_url or "https://api.github.com",
-                               token_env=token_env, transport=self.transport)
+            return GitHubForge(
+                project.repository,
+                token,
+                project.forge_url or "https://api.github.com",
+                token_env=token_env,
+                transport=self.transport,
+            )
         from bot.integrations.forge_gitlab import GitLabForge
 
-        return GitLabForge(project.repository, token, project.forge_url or "https://gitlab.com/api/v4",
-                           token_env=token_env, transport=self.transport)
+        return GitLabForge(
+            project.repository,
+            token,
+            project.forge_url or "https://gitlab.com/api/v4",
+            token_env=token_env,
+            transport=self.transport,
+        )
 
     async def close(self) -> None:
         for forge in self._built.values():

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from commands.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
+from commands.engine.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
 
 log = logging.getLogger("tower.http")
 
@@ -27,15 +27,29 @@ RETRY_AFTER_CAP_S = 30.0
 
 
 class ApiClient:
-    def __init__(self, base_url: str, headers: Mapping[str, str], *, service: str, token_hint: str,
-                 timeout: float = 20.0, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        *,
+        service: str,
+        token_hint: str,
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.service = service  # "GitHub", "GitLab": for messages
         self.token_hint = token_hint  # "set GITHUB_TOKEN to a token with contents:write"
-        self.client = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", headers=dict(headers),
-                                        timeout=timeout, transport=transport, follow_redirects=True)
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers=dict(headers),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+        )
 
-    async def request(self, method: str, path: str, *, idempotent: bool | None = None, ok: tuple[int, ...] = (),
-                      **kwargs) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, *, idempotent: bool | None = None, ok: tuple[int, ...] = (), **kwargs
+    ) -> httpx.Response:
         """The response for a 2xx (or a status in `ok`); a ForgeError for anything else."""
         idempotent = method in ("GET", "HEAD", "PUT", "DELETE") if idempotent is None else idempotent
         for attempt in range(1, ATTEMPTS + 1):
@@ -43,8 +57,10 @@ class ApiClient:
                 response = await self.client.request(method, path.lstrip("/"), **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:
                 if attempt == ATTEMPTS:
-                    raise ForgeUnavailable(f"Can't reach {self.service} ({type(err).__name__}).",
-                                           "Check the network and the forge URL, then run the command again.") from None
+                    raise ForgeUnavailable(
+                        f"Can't reach {self.service} ({type(err).__name__}).",
+                        "Check the network and the forge URL, then run the command again.",
+                    ) from None
                 await asyncio.sleep(_backoff(attempt))
                 continue
             except httpx.TransportError as err:  # the request may have arrived
@@ -52,9 +68,15 @@ class ApiClient:
                     await asyncio.sleep(_backoff(attempt))
                     continue
                 maybe = "" if idempotent else " It may or may not have applied the change;"
-                raise ForgeUnavailable(f"{self.service} did not answer ({type(err).__name__}).{maybe}",
-                                       "running the command again checks before it writes.") from None
-            if response.status_code in RETRY_STATUS and (idempotent or response.status_code == 429) and attempt < ATTEMPTS:
+                raise ForgeUnavailable(
+                    f"{self.service} did not answer ({type(err).__name__}).{maybe}",
+                    "running the command again checks before it writes.",
+                ) from None
+            if (
+                response.status_code in RETRY_STATUS
+                and (idempotent or response.status_code == 429)
+                and attempt < ATTEMPTS
+            ):
                 await asyncio.sleep(_retry_after(response) or _backoff(attempt))
                 continue
             if response.is_success or response.status_code in ok:
@@ -71,16 +93,24 @@ class ApiClient:
         if status in (401, 403):
             return ForgeAuthError(f"{self.service} refused {where} ({status}{detail}).", self.token_hint)
         if status == 404:
-            return ForgeNotFound(f"{self.service} has no {response.request.url.path} (404{detail}).",
-                                 "Check the repository name in tower.toml and that the token can see it.")
+            return ForgeNotFound(
+                f"{self.service} has no {response.request.url.path} (404{detail}).",
+                "Check the repository name in tower.toml and that the token can see it.",
+            )
         if status in (409, 422):
-            return ForgeConflict(f"{self.service} refused {where} ({status}{detail}).",
-                                 "The repository's state does not allow it; check it and run the command again.")
+            return ForgeConflict(
+                f"{self.service} refused {where} ({status}{detail}).",
+                "The repository's state does not allow it; check it and run the command again.",
+            )
         if 400 <= status < 500:
-            return ForgeError(f"{self.service} refused {where} ({status}{detail}).",
-                              "Check the project's forge settings in tower.toml.")
-        return ForgeUnavailable(f"{self.service} failed {where} ({status}{detail}).",
-                                "Nothing is known to have changed; run the command again.")
+            return ForgeError(
+                f"{self.service} refused {where} ({status}{detail}).",
+                "Check the project's forge settings in tower.toml.",
+            )
+        return ForgeUnavailable(
+            f"{self.service} failed {where} ({status}{detail}).",
+            "Nothing is known to have changed; run the command again.",
+        )
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import httpx
 
 from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
-from commands.context import Reply
-from commands.settings import Settings
+from commands.engine.reply import Reply
+from commands.engine.settings import Settings
 
 TIMEOUT_S = 10.0
 
@@ -22,7 +22,9 @@ TIMEOUT_S = 10.0
 async def post_json(client: httpx.AsyncClient, url: str, body: dict, headers: dict[str, str]) -> httpx.Response:
     """POST JSON for the courier, with its failures sorted the courier's way."""
     try:
-        response = await client.post(url, content=json.dumps(body), headers={"Content-Type": "application/json", **headers})
+        response = await client.post(
+            url, content=json.dumps(body), headers={"Content-Type": "application/json", **headers}
+        )
     except httpx.ConnectError as err:
         raise Transient(type(err).__name__) from None  # never reached the receiver
     except httpx.TransportError as err:
@@ -60,10 +62,18 @@ class PagerDutySender(_HttpSender):
         if not routing_key:
             raise Permanent(f"{project.paging.pagerduty_routing_key_env} is not set")
         action = reply.meta.get("event", "trigger")
-        body = {"routing_key": routing_key, "event_action": action, "dedup_key": f"tower-{channel_id}-page-{reply.meta['page']}"}
+        body = {
+            "routing_key": routing_key,
+            "event_action": action,
+            "dedup_key": f"tower-{channel_id}-page-{reply.meta['page']}",
+        }
         if action == "trigger":
-            body["payload"] = {"summary": reply.text[:1024], "source": f"tower/{channel_id}", "severity": "critical",
-                               "custom_details": {"release": reply.meta.get("release"), "page": reply.meta["page"]}}
+            body["payload"] = {
+                "summary": reply.text[:1024],
+                "source": f"tower/{channel_id}",
+                "severity": "critical",
+                "custom_details": {"release": reply.meta.get("release"), "page": reply.meta["page"]},
+            }
         response = await self._post(project.paging.pagerduty_url.rstrip("/") + "/v2/enqueue", body, {})
         return (response.json() or {}).get("dedup_key")
 
@@ -74,8 +84,13 @@ class WebhookPagerSender(_HttpSender):
 
     async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
         project = self.settings.projects[channel_id]
-        body = {"event": reply.meta.get("event", "trigger"), "page": reply.meta.get("page"),
-                "release": reply.meta.get("release"), "project": channel_id, "text": reply.text}
+        body = {
+            "event": reply.meta.get("event", "trigger"),
+            "page": reply.meta.get("page"),
+            "release": reply.meta.get("release"),
+            "project": channel_id,
+            "text": reply.text,
+        }
         raw = json.dumps(body)
         timestamp = str(int(time.time()))
         headers = {"Idempotency-Key": key, "X-Tower-Timestamp": timestamp}

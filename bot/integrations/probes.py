@@ -8,8 +8,8 @@ import re
 
 import httpx
 
-from commands.ports import Reading
-from commands.settings import ProbeSettings
+from commands.engine.ports import Reading
+from commands.engine.settings import ProbeSettings
 
 TIMEOUT_S = 15.0
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -29,7 +29,7 @@ class Prober:
     async def read(self, probe: ProbeSettings) -> Reading:
         try:
             raw = await (self._http(probe) if probe.kind == "http" else self._command(probe))
-        except (httpx.HTTPError, OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, httpx.HTTPError, OSError) as err:
             return Reading(None, False, f"unreachable: {type(err).__name__}")
         except (KeyError, IndexError, TypeError, ValueError) as err:
             return Reading(None, False, f"unreadable: {err}")
@@ -46,8 +46,9 @@ class Prober:
         return json_path(body, probe.json_path) if probe.json_path else body
 
     async def _command(self, probe: ProbeSettings) -> object:
-        proc = await asyncio.create_subprocess_shell(probe.command, stdout=asyncio.subprocess.PIPE,
-                                                     stderr=asyncio.subprocess.DEVNULL)
+        proc = await asyncio.create_subprocess_shell(
+            probe.command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), TIMEOUT_S)
         if proc.returncode != 0:
             raise ValueError(f"exit {proc.returncode}")

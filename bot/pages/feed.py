@@ -11,8 +11,13 @@ def atom(entries: list[dict], *, base_url: str, updated: datetime) -> str:
     items = []
     for entry in entries:
         link = f'<link href="{escape(entry["link"], {chr(34): "&quot;"})}"/>' if entry.get("link") else ""
-        items.append(f'<entry><id>{escape(entry["id"])}</id><title>{escape(entry["title"])}</title>{link}'
-                     f'<updated>{entry["at"].isoformat()}</updated><content type="text">{escape(entry["text"])}</content></entry>')
-    return ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
-            f'<id>{escape(base_url or "urn:tower")}/feed.xml</id><title>Release announcements</title>'
-            f'<updated>{updated.isoformat()}</updated>{"".join(items)}</feed>\n')
+        items.append(
+            f"<entry><id>{escape(entry['id'])}</id><title>{escape(entry['title'])}</title>{link}"
+            f"<updated>{entry['at'].isoformat()}</updated>"
+            f'<content type="text">{escape(entry["text"])}</content></entry>'
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>{escape(base_url or 'urn:tower')}/feed.xml</id><title>Release announcements</title>"
+        f"<updated>{updated.isoformat()}</updated>{''.join(items)}</feed>\n"
+    )

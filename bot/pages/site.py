@@ -11,9 +11,9 @@ from pathlib import Path
 
 from bot.pages import html
 from bot.pages.feed import atom
-from commands.announcements_feed import recent
-from commands.release_data import dashboard_data, release_data
-from commands.services import Services
+from commands.engine.services import Services
+from commands.release.data import dashboard_data, release_data
+from commands.release.feed import recent
 from storage.queries import directory, releases
 from storage.tables import Release
 
@@ -74,14 +74,21 @@ async def _listed(svc: Services) -> list[tuple[Release, str]]:
 
 
 def _write_front(out: Path, dashboard: str, feed: str) -> list[Path]:
-    return [_write(out / "style.css", STYLE.read_text()), _write(out / "index.html", dashboard), _write(out / "feed.xml", feed)]
+    return [
+        _write(out / "style.css", STYLE.read_text()),
+        _write(out / "index.html", dashboard),
+        _write(out / "feed.xml", feed),
+    ]
 
 
 def _write_release(out: Path, project_key: str, data: dict) -> list[Path]:
     folder = out / "releases" / project_key
     number, version = data["release"]["number"], data["release"]["version"]
     ref = version or f"r{number}"
-    written = [_write(folder / f"{ref}.html", html.release_page(data)), _write(folder / f"{ref}.json", json.dumps(data, indent=2))]
+    written = [
+        _write(folder / f"{ref}.html", html.release_page(data)),
+        _write(folder / f"{ref}.json", json.dumps(data, indent=2)),
+    ]
     if version:  # links handed out before the release had a version keep working; stale data goes
         written.append(_write(folder / f"r{number}.html", html.moved(f"{version}.html")))
         (folder / f"r{number}.json").unlink(missing_ok=True)

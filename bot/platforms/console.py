@@ -15,9 +15,11 @@ from typing import TextIO
 
 from bot.app import Tower
 from bot.courier import Courier
-from commands.context import Caller, Reply
-from commands.registry import Kind, Registry
-from commands.settings import Settings
+from commands.engine.context import Caller
+from commands.engine.registry import Registry
+from commands.engine.reply import Reply
+from commands.engine.settings import Settings
+from commands.engine.spec import Kind
 
 PROMPT = "tower> "
 EXIT_WORDS = {"exit", "quit", ":quit", ":q"}
@@ -62,15 +64,24 @@ class ConsoleSender:
 
 
 class Console:
-    def __init__(self, tower: Tower, person: str | None, loop: asyncio.AbstractEventLoop,
-                 out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+    def __init__(
+        self,
+        tower: Tower,
+        person: str | None,
+        loop: asyncio.AbstractEventLoop,
+        out: TextIO = sys.stdout,
+        err: TextIO = sys.stderr,
+    ):
         self.tower = tower
         self.person = person
         self.loop = loop
         self.out, self.err = out, err
         self.failures = 0
-        self.courier = Courier(tower.services.db, tower.services.clock,
-                               {"console": ConsoleSender(out), "console-dm": ConsoleSender(out, direct=True)})
+        self.courier = Courier(
+            tower.services.db,
+            tower.services.clock,
+            {"console": ConsoleSender(out), "console-dm": ConsoleSender(out, direct=True)},
+        )
 
     @property
     def caller(self) -> Caller:

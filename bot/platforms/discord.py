@@ -24,15 +24,16 @@ from bot.courier import Ambiguous, Permanent, Transient
 from bot.inflight import InFlight
 from bot.platforms.discord_commands import build
 from bot.platforms.discord_render import command_of, to_embed, to_view
-from commands import grammar
-from commands.context import Caller, Reply
-from commands.dispatch import Dispatcher
-from commands.errors import CommandError
-from commands.lookup import OPEN_STATES
-from commands.outbox import post
-from commands.registry import Kind, Option
-from commands.services import Services
-from commands.settings import PersonSettings
+from commands.engine import grammar
+from commands.engine.context import Caller
+from commands.engine.dispatch import Dispatcher
+from commands.engine.errors import CommandError
+from commands.engine.lookup import OPEN_STATES
+from commands.engine.outbox import post
+from commands.engine.reply import Reply
+from commands.engine.services import Services
+from commands.engine.settings import PersonSettings
+from commands.engine.spec import Kind, Option
 from storage.queries import releases
 
 log = logging.getLogger("tower.discord")
@@ -98,9 +99,18 @@ def _client(adapter: DiscordAdapter, shard_count: int | None) -> discord.Client:
 
 
 class DiscordAdapter:
-    def __init__(self, services: Services, dispatcher: Dispatcher, *, token: str, guild_ids: list[str],
-                 api_url: str | None = None, gateway_url: str | None = None, on_change=None,
-                 shard_count: int | None = None):
+    def __init__(
+        self,
+        services: Services,
+        dispatcher: Dispatcher,
+        *,
+        token: str,
+        guild_ids: list[str],
+        api_url: str | None = None,
+        gateway_url: str | None = None,
+        on_change=None,
+        shard_count: int | None = None,
+    ):
         self.services = services
         self.dispatcher = dispatcher
         self.token = token
@@ -213,8 +223,14 @@ class DiscordAdapter:
     async def _fallback(self, reply: Reply, caller: Caller) -> None:
         if reply.ephemeral:
             return  # private answers are not posted to the channel; the person can run it again
-        note = Reply(text=f"<@{caller.user_id}>: {reply.text}", ok=reply.ok, fields=reply.fields,
-                     sections=reply.sections, buttons=reply.buttons, footer=reply.footer)
+        note = Reply(
+            text=f"<@{caller.user_id}>: {reply.text}",
+            ok=reply.ok,
+            fields=reply.fields,
+            sections=reply.sections,
+            buttons=reply.buttons,
+            footer=reply.footer,
+        )
         now = self.services.clock.now()
         async with self.services.db.write() as session:
             await post(session, caller.channel or "", note, key=f"fallback:{caller.label}:{now.isoformat()}", now=now)
@@ -235,15 +251,18 @@ class DiscordAdapter:
 
 
 def _caller(interaction: discord.Interaction) -> Caller:
-    return Caller("discord", str(interaction.user.id), channel=f"discord:{interaction.channel_id}",
-                  display=interaction.user.name)
+    return Caller(
+        "discord", str(interaction.user.id), channel=f"discord:{interaction.channel_id}", display=interaction.user.name
+    )
 
 
 class DiscordSender:
     """Posts outbox messages to channels. The outbox key becomes the message nonce, and discord.py
     sends it with enforce_nonce, so re-sending after an ambiguous failure cannot post twice."""
 
-    def __init__(self, client: discord.Client, people: Mapping[str, PersonSettings] | None = None, *, direct: bool = False):
+    def __init__(
+        self, client: discord.Client, people: Mapping[str, PersonSettings] | None = None, *, direct: bool = False
+    ):
         self.client = client
         self.people = people or {}
         self.direct = direct  # discord-dm:USER_ID: a direct message to that user
@@ -261,8 +280,10 @@ class DiscordSender:
         extra = {"view": view} if view is not None else {}
         ids = [self.people[h].discord for h in reply.mentions if h in self.people and self.people[h].discord]
         if ids:  # mentions inside an embed notify nobody: they go in the message text
-            extra.update(content=" ".join(f"<@{i}>" for i in ids),
-                         allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False))
+            extra.update(
+                content=" ".join(f"<@{i}>" for i in ids),
+                allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
+            )
         try:
             channel = await self._target(channel_id)
             message = await channel.send(embed=to_embed(reply), nonce=nonce(key), **extra)
@@ -272,7 +293,7 @@ class DiscordSender:
             raise Transient(f"discord {err.status}") from None
         except aiohttp.ClientConnectorError as err:
             raise Transient(type(err).__name__) from None
-        except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as err:
+        except (TimeoutError, OSError, aiohttp.ClientError) as err:
             raise Ambiguous(type(err).__name__) from None
         return str(message.id)
 

@@ -15,7 +15,8 @@ from typing import Optional
 import discord
 from discord import app_commands
 
-from commands.registry import CommandSpec, Kind, Option, Registry
+from commands.engine.registry import Registry
+from commands.engine.spec import CommandSpec, Kind, Option
 
 Run = Callable[[discord.Interaction, CommandSpec, dict], Awaitable[None]]
 Complete = Callable[[discord.Interaction, Option, str], Awaitable[list[app_commands.Choice[str]]]]
@@ -30,7 +31,10 @@ def build(registry: Registry, run: Run, complete: Complete) -> list[app_commands
     for spec in registry:
         parent = groups.get(spec.group) if spec.group else None
         command = app_commands.Command(
-            name=spec.name, description=spec.summary[:100], callback=_callback(spec, run, complete), parent=parent,
+            name=spec.name,
+            description=spec.summary[:100],
+            callback=_callback(spec, run, complete),
+            parent=parent,
         )
         if parent is not None:
             parent.add_command(command)
@@ -47,23 +51,30 @@ def _callback(spec: CommandSpec, run: Run, complete: Complete):
     for opt in spec.options:
         kind = _TYPES.get(opt.kind, str)
         required = opt.required and opt.kind is not Kind.FLAG
-        params.append(inspect.Parameter(
-            _param_name(opt.name), inspect.Parameter.KEYWORD_ONLY,
-            annotation=kind if required else Optional[kind],
-            default=inspect.Parameter.empty if required else None,
-        ))
+        params.append(
+            inspect.Parameter(
+                _param_name(opt.name),
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=kind if required else Optional[kind],  # noqa: UP045 (discord.py reads Optional)
+                default=inspect.Parameter.empty if required else None,
+            )
+        )
     callback.__signature__ = inspect.Signature(params)
     callback.__qualname__ = callback.__name__ = f"tower_{spec.path.replace(' ', '_')}"
     described = app_commands.describe(**{_param_name(o.name): o.help[:100] for o in spec.options})(callback)
     renamed = {_param_name(o.name): o.name for o in spec.options if _param_name(o.name) != o.name}
     if renamed:
         described = app_commands.rename(**renamed)(described)
-    choices = {_param_name(o.name): [app_commands.Choice(name=c, value=c) for c in o.choices]
-               for o in spec.options if o.choices}
+    choices = {
+        _param_name(o.name): [app_commands.Choice(name=c, value=c) for c in o.choices]
+        for o in spec.options
+        if o.choices
+    }
     if choices:
         described = app_commands.choices(**choices)(described)
-    completers = {_param_name(o.name): _completer(o, complete)
-                  for o in spec.options if o.kind in AUTOCOMPLETED and not o.choices}
+    completers = {
+        _param_name(o.name): _completer(o, complete) for o in spec.options if o.kind in AUTOCOMPLETED and not o.choices
+    }
     if completers:
         described = app_commands.autocomplete(**completers)(described)
     return described

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from commands.context import Reply
+from commands.engine.reply import Reply
 
 BUTTON_PREFIX = "tower:"  # custom_id = prefix + the command the button runs
 CUSTOM_ID_LIMIT = 100
@@ -34,12 +34,15 @@ def to_view(reply: Reply) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for button in buttons[:25]:
-        view.add_item(discord.ui.Button(
-            label=_clip(button.label, 80), custom_id=BUTTON_PREFIX + button.command,
-            style=_STYLES.get(button.style, discord.ButtonStyle.secondary),
-        ))
+        view.add_item(
+            discord.ui.Button(
+                label=_clip(button.label, 80),
+                custom_id=BUTTON_PREFIX + button.command,
+                style=_STYLES.get(button.style, discord.ButtonStyle.secondary),
+            )
+        )
     return view
 
 
 def command_of(custom_id: str) -> str | None:
-    return custom_id[len(BUTTON_PREFIX):] if custom_id.startswith(BUTTON_PREFIX) else None
+    return custom_id[len(BUTTON_PREFIX) :] if custom_id.startswith(BUTTON_PREFIX) else None

@@ -18,19 +18,29 @@ from aiohttp import web
 from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
 from bot.inflight import InFlight
 from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
-from commands.context import Caller, Reply
-from commands.dispatch import Dispatcher
-from commands.outbox import post
-from commands.registry import Registry
-from commands.services import Services
-from commands.settings import PersonSettings
+from commands.engine.context import Caller
+from commands.engine.dispatch import Dispatcher
+from commands.engine.outbox import post
+from commands.engine.registry import Registry
+from commands.engine.reply import Reply
+from commands.engine.services import Services
+from commands.engine.settings import PersonSettings
 
 log = logging.getLogger("tower.slack")
 
 CATCH_ALL = "tower"  # `/tower release status demo`, and `/tower` alone for help
 PERMANENT_ERRORS = {
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
-    "missing_scope", "msg_too_long", "invalid_blocks", "no_text", "restricted_action", "not_authed",
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "missing_scope",
+    "msg_too_long",
+    "invalid_blocks",
+    "no_text",
+    "restricted_action",
+    "not_authed",
 }
 
 
@@ -49,8 +59,17 @@ def slash_commands(registry: Registry, prefix: str = "") -> list[str]:
 
 
 class SlackAdapter:
-    def __init__(self, services: Services, dispatcher: Dispatcher, *, bot_token: str, signing_secret: str,
-                 api_url: str | None = None, command_prefix: str = "", on_change=None):
+    def __init__(
+        self,
+        services: Services,
+        dispatcher: Dispatcher,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        api_url: str | None = None,
+        command_prefix: str = "",
+        on_change=None,
+    ):
         from slack_bolt.async_app import AsyncApp
         from slack_sdk.web.async_client import AsyncWebClient
 
@@ -62,8 +81,9 @@ class SlackAdapter:
         self.client = AsyncWebClient(token=bot_token, base_url=api_base_url(api_url), retry_handlers=[])
         # Bolt takes the token from the client. Without a signing secret only Socket Mode works,
         # and /slack/events is not mounted at all, so nothing unsigned is ever accepted.
-        self.app = AsyncApp(client=self.client, signing_secret=signing_secret or None,
-                            request_verification_enabled=bool(signing_secret))
+        self.app = AsyncApp(
+            client=self.client, signing_secret=signing_secret or None, request_verification_enabled=bool(signing_secret)
+        )
         for command in slash_commands(services.registry, command_prefix):
             self.app.command(command)(self._on_command)
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_button)
@@ -123,8 +143,14 @@ class SlackAdapter:
             except Exception:
                 log.warning("slack: could not deliver an ephemeral reply to %s", caller.label)
             return
-        note = Reply(text=f"<@{caller.user_id}>: {reply.text}", ok=reply.ok, fields=reply.fields,
-                     sections=reply.sections, buttons=reply.buttons, footer=reply.footer)
+        note = Reply(
+            text=f"<@{caller.user_id}>: {reply.text}",
+            ok=reply.ok,
+            fields=reply.fields,
+            sections=reply.sections,
+            buttons=reply.buttons,
+            footer=reply.footer,
+        )
         now = self.services.clock.now()
         async with self.services.db.write() as session:
             await post(session, caller.channel or "", note, key=f"fallback:{caller.label}:{now.isoformat()}", now=now)
@@ -182,7 +208,10 @@ class SlackSender:
         text, blocks = to_blocks(reply, self._mentions(reply))
         try:
             response = await self.client.chat_postMessage(
-                channel=await self._channel(channel_id), text=text, blocks=blocks, unfurl_links=False,
+                channel=await self._channel(channel_id),
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
                 metadata={"event_type": "tower_message", "event_payload": {"key": key}},
             )
         except SlackApiError as err:
@@ -196,7 +225,9 @@ class SlackSender:
 
         text, blocks = to_blocks(reply, self._mentions(reply))
         try:
-            await self.client.chat_update(channel=await self._channel(channel_id), ts=message_id, text=text, blocks=blocks)
+            await self.client.chat_update(
+                channel=await self._channel(channel_id), ts=message_id, text=text, blocks=blocks
+            )
         except SlackApiError as err:
             raise _classify(err) from None
         except Exception as err:
@@ -208,7 +239,9 @@ class SlackSender:
 
         try:
             response = await self.client.conversations_history(
-                channel=await self._channel(channel_id), oldest=str(since.timestamp() - 60), include_all_metadata=True,
+                channel=await self._channel(channel_id),
+                oldest=str(since.timestamp() - 60),
+                include_all_metadata=True,
                 limit=200,
             )
         except SlackApiError as err:

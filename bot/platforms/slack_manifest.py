@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.platforms.slack import CATCH_ALL, slash_commands
-from commands.registry import Registry
+from commands.engine.registry import Registry
 
 BOT_SCOPES = [
     "commands",  # slash commands
@@ -16,8 +16,9 @@ BOT_SCOPES = [
 ]
 
 
-def manifest(registry: Registry, *, public_url: str | None, prefix: str = "", socket_mode: bool = False,
-             name: str = "Tower") -> dict:
+def manifest(
+    registry: Registry, *, public_url: str | None, prefix: str = "", socket_mode: bool = False, name: str = "Tower"
+) -> dict:
     url = (public_url or "https://tower.example.com").rstrip("/") + "/slack/events"
     commands = []
     for command in slash_commands(registry, prefix):

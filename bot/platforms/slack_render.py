@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.context import Reply
+from commands.engine.reply import Reply
 
 SECTION_LIMIT = 3000  # characters in one section's text
 FIELDS_PER_SECTION = 10

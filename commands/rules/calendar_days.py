@@ -42,7 +42,7 @@ def milestone_order(name: str) -> tuple[int, int]:
 
 
 def countdown(milestones: list[tuple[str, date]], today: date) -> str | None:
-    """"rc2 in 3 days, final in 24 days" — the coming milestones, soonest first."""
+    """ "rc2 in 3 days, final in 24 days" — the coming milestones, soonest first."""
     coming = sorted((due, name) for name, due in milestones if due >= today)
     if not coming:
         return None

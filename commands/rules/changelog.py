@@ -1,12 +1,12 @@
 """Keep a Changelog files: read the Unreleased section, name a release, render a section. Pure.
 
-    ## [Unreleased]
-    ### Added
-    - Something new.
-    ## [1.2.0] - 2026-10-01
-    ...
-    [Unreleased]: https://github.com/o/r/compare/v1.2.0...HEAD
-    [1.2.0]: https://github.com/o/r/compare/v1.1.0...v1.2.0
+## [Unreleased]
+### Added
+- Something new.
+## [1.2.0] - 2026-10-01
+...
+[Unreleased]: https://github.com/o/r/compare/v1.2.0...HEAD
+[1.2.0]: https://github.com/o/r/compare/v1.1.0...v1.2.0
 """
 
 from __future__ import annotations
@@ -79,17 +79,21 @@ def parse(text: str, path: str = "CHANGELOG.md") -> Changelog:
             continue
         match = _VERSION.match(line)
         if match is None:
-            raise ChangelogError(path, number, f"`{line.strip()}` is not a release heading; "
-                                 "write `## [Unreleased]` or `## [1.2.3] - YYYY-MM-DD`.")
+            raise ChangelogError(
+                path,
+                number,
+                f"`{line.strip()}` is not a release heading; write `## [Unreleased]` or `## [1.2.3] - YYYY-MM-DD`.",
+            )
         sections.append(Section(match.group("version"), match.group("date"), number, 0))
-    for section, following in zip(sections, [*sections[1:], None]):
+    for section, following in zip(sections, [*sections[1:], None], strict=False):
         section.end = following.line if following else link_start
         section.entries = _entries(lines, section)
     unreleased = [s for s in sections if s.version is None]
     if not unreleased:
         first = sections[0].line if sections else None
-        raise ChangelogError(path, first, "there is no `## [Unreleased]` section"
-                             + (" above the first release." if first else "."))
+        raise ChangelogError(
+            path, first, "there is no `## [Unreleased]` section" + (" above the first release." if first else ".")
+        )
     if len(unreleased) > 1:
         raise ChangelogError(path, unreleased[1].line, "a second `## [Unreleased]` section.")
     return Changelog(path, lines, unreleased[0], [s for s in sections if s.version], links)
@@ -110,8 +114,9 @@ def _entries(lines: list[str], section: Section) -> list[Entry]:
     return entries
 
 
-def name_release(changelog: Changelog, version: str, date: str, *, tag_prefix: str = "v",
-                 new_entries: str | None = None) -> str:
+def name_release(
+    changelog: Changelog, version: str, date: str, *, tag_prefix: str = "v", new_entries: str | None = None
+) -> str:
     """The changelog with Unreleased renamed `## [version] - date` under a fresh empty Unreleased,
     compare links updated if the file has them. `new_entries` (rendered from news fragments) are
     used as the section's body instead of what Unreleased holds."""
@@ -120,7 +125,7 @@ def name_release(changelog: Changelog, version: str, date: str, *, tag_prefix: s
     body = lines[u.line : u.end - 1]
     if new_entries is not None:
         body = ["", *new_entries.rstrip("\n").splitlines(), ""]
-    head = lines[: u.line - 1] + [lines[u.line - 1], "", f"## [{version}] - {date}"]
+    head = [*lines[: u.line - 1], lines[u.line - 1], "", f"## [{version}] - {date}"]
     rest = lines[u.end - 1 :]
     out = head + _tidy(body) + rest
     out = _update_links(out, changelog, version, tag_prefix)
@@ -137,7 +142,9 @@ def _tidy(body: list[str]) -> list[str]:
 
 
 def _update_links(out: list[str], changelog: Changelog, version: str, prefix: str) -> list[str]:
-    index = next((i for i, line in enumerate(out) if (m := _LINK.match(line)) and m.group("label").lower() == "unreleased"), None)
+    index = next(
+        (i for i, line in enumerate(out) if (m := _LINK.match(line)) and m.group("label").lower() == "unreleased"), None
+    )
     if index is None:
         return out
     match = _LINK.match(out[index])

@@ -59,5 +59,7 @@ def missing(step: str, items: list[ItemView]) -> list[ItemView]:
 
 
 def refusal(step: str, absent: list[ItemView]) -> str:
-    listed = "; ".join(f"{item.seq}. {item.text}" + (" (Tower ticks this itself)" if item.auto else "") for item in absent)
+    listed = "; ".join(
+        f"{item.seq}. {item.text}" + (" (Tower ticks this itself)" if item.auto else "") for item in absent
+    )
     return f"Not ready for {STEP_WORDS[step]}: {listed}."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,9 @@ class Event:
 
 
 def escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    return (
+        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    )
 
 
 def fold(line: str) -> list[str]:
@@ -33,13 +35,23 @@ def fold(line: str) -> list[str]:
 
 
 def calendar(name: str, events: list[Event], stamp: datetime) -> str:
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Tower//Release crews//EN", "CALSCALE:GREGORIAN",
-             f"X-WR-CALNAME:{escape(name)}"]
-    stamp_text = stamp.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Tower//Release crews//EN",
+        "CALSCALE:GREGORIAN",
+        f"X-WR-CALNAME:{escape(name)}",
+    ]
+    stamp_text = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     for event in events:
-        lines += ["BEGIN:VEVENT", f"UID:{event.uid}", f"DTSTAMP:{stamp_text}",
-                  f"DTSTART;VALUE=DATE:{event.start:%Y%m%d}", f"DTEND;VALUE=DATE:{event.end:%Y%m%d}",
-                  f"SUMMARY:{escape(event.summary)}"]
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{event.uid}",
+            f"DTSTAMP:{stamp_text}",
+            f"DTSTART;VALUE=DATE:{event.start:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{event.end:%Y%m%d}",
+            f"SUMMARY:{escape(event.summary)}",
+        ]
         if event.description:
             lines.append(f"DESCRIPTION:{escape(event.description)}")
         lines.append("END:VEVENT")

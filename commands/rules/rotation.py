@@ -64,7 +64,9 @@ def next_crew(history: list[Crew], roster: list[str], unavailable: dict[str, str
     skipped: list[Skip] = []
     pilot = _first_available(pilots, unavailable, skipped, exclude=set())
     try:
-        copilot = _first_available(copilots, unavailable, skipped, exclude={pilot} | _rotating_out(history, kind, pilot))
+        copilot = _first_available(
+            copilots, unavailable, skipped, exclude={pilot} | _rotating_out(history, kind, pilot)
+        )
     except NoCrew:
         # Nobody else can fly: the co-pilot who just handed over stays on rather than no crew at all.
         copilot = _first_available(copilots, unavailable, skipped, exclude={pilot})
@@ -87,11 +89,16 @@ def _first_available(candidates: list[str], unavailable: dict[str, str], skipped
                 skipped.append(Skip(person, unavailable[person]))
             continue
         return person
-    raise NoCrew("Not enough people are available for a crew: " + (
-        "; ".join(f"{s.person} ({s.why})" for s in skipped) or "the roster needs at least two people") + ".")
+    raise NoCrew(
+        "Not enough people are available for a crew: "
+        + ("; ".join(f"{s.person} ({s.why})" for s in skipped) or "the roster needs at least two people")
+        + "."
+    )
 
 
-def forecast(history: list[Crew], roster: list[str], count: int, unavailable: dict[str, str] | None = None) -> list[Pick]:
+def forecast(
+    history: list[Crew], roster: list[str], count: int, unavailable: dict[str, str] | None = None
+) -> list[Pick]:
     """The next `count` crews if nothing changes."""
     picks, future = [], list(history)
     for _ in range(count):

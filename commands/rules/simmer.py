@@ -16,8 +16,18 @@ class Judgement:
     last_advance_at: datetime | None
 
 
-def judge(expect: str, target: float | str | None, value: float | None, ok: bool, detail: str, *, best: float | None,
-          last_advance_at: datetime, now: datetime, stall_minutes: int) -> Judgement:
+def judge(
+    expect: str,
+    target: float | str | None,
+    value: float | None,
+    ok: bool,
+    detail: str,
+    *,
+    best: float | None,
+    last_advance_at: datetime,
+    now: datetime,
+    stall_minutes: int,
+) -> Judgement:
     """One new reading against what came before."""
     if not ok:
         return Judgement(False, f"the health probe is failing ({detail})", best, last_advance_at)
@@ -25,19 +35,30 @@ def judge(expect: str, target: float | str | None, value: float | None, ok: bool
         if value is not None and (best is None or value > best):
             return Judgement(True, None, value, now)
         if now - last_advance_at >= timedelta(minutes=stall_minutes):
-            return Judgement(False, f"the metric has not advanced for {_span(now - last_advance_at)} "
-                                    f"(stuck at {_number(best)})", best, last_advance_at)
+            return Judgement(
+                False,
+                f"the metric has not advanced for {_span(now - last_advance_at)} (stuck at {_number(best)})",
+                best,
+                last_advance_at,
+            )
         return Judgement(True, None, best, last_advance_at)
-    wanted = {"equals": lambda v, t: str(v) == str(t) or _num(v) == _num(t), "below": lambda v, t: _num(v) < _num(t),
-              "above": lambda v, t: _num(v) > _num(t)}[expect]
+    wanted = {
+        "equals": lambda v, t: str(v) == str(t) or _num(v) == _num(t),
+        "below": lambda v, t: _num(v) < _num(t),
+        "above": lambda v, t: _num(v) > _num(t),
+    }[expect]
     try:
         good = wanted(value if value is not None else detail, target)
     except (TypeError, ValueError):
         good = False
     if good:
         return Judgement(True, None, best, last_advance_at)
-    return Judgement(False, f"the metric is {_number(value) if value is not None else detail}, expected {expect} {target}",
-                     best, last_advance_at)
+    return Judgement(
+        False,
+        f"the metric is {_number(value) if value is not None else detail}, expected {expect} {target}",
+        best,
+        last_advance_at,
+    )
 
 
 def _num(value: object) -> float:

@@ -31,14 +31,17 @@ class Existing:
     build: int | None
 
 
-def next_cut(scheme: str, prefix: str, version: str, existing: list[Existing], *, boot: bool = False,
-             patch: bool = False) -> Cut:
+def next_cut(
+    scheme: str, prefix: str, version: str, existing: list[Existing], *, boot: bool = False, patch: bool = False
+) -> Cut:
     """The next candidate after `existing` (in the order they were cut)."""
     if boot and patch:
         raise TagRefused("Choose `--boot` or `--patch`, not both.")
     if scheme == "build":
         if boot or patch:
-            raise TagRefused("This project tags builds (v1.2.3+N); `/rc cut` without --boot or --patch cuts the next one.")
+            raise TagRefused(
+                "This project tags builds (v1.2.3+N); `/rc cut` without --boot or --patch cuts the next one."
+            )
         number = max((e.build or 0 for e in existing), default=0) + 1
         return Cut("build", f"{prefix}{version}+{number}", build=number)
     base = f"{prefix}{version}"
@@ -51,7 +54,9 @@ def next_cut(scheme: str, prefix: str, version: str, existing: list[Existing], *
         return Cut("boot", f"{base}-boot")
     if patch:
         if not rcs:
-            raise TagRefused("`--patch` makes an interim build of the latest RC, and there is no RC yet; `/rc cut` cuts rc1.")
+            raise TagRefused(
+                "`--patch` makes an interim build of the latest RC, and there is no RC yet; `/rc cut` cuts rc1."
+            )
         rc = rcs[-1].rc
         number = max((e.patch or 0 for e in rcs if e.rc == rc), default=0) + 1
         return Cut("patch", f"{base}-rc{rc}-p{number}", rc=rc, patch=number)

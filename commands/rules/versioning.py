@@ -18,14 +18,28 @@ BREAKING, FEATURE, FIX, OTHER = "breaking", "feature", "fix", "other"
 _RANK = {BREAKING: 3, FEATURE: 2, FIX: 1, OTHER: 0}
 
 # Keep a Changelog subsections; anything else counts as a fix-level change.
-_SECTION_LEVEL = {"added": FEATURE, "changed": FEATURE, "deprecated": FEATURE, "removed": FEATURE,
-                  "fixed": FIX, "security": FIX}
+_SECTION_LEVEL = {
+    "added": FEATURE,
+    "changed": FEATURE,
+    "deprecated": FEATURE,
+    "removed": FEATURE,
+    "fixed": FIX,
+    "security": FIX,
+}
 # towncrier fragment types (its defaults and common additions) and the subsection each renders as.
 FRAGMENT_TYPES = {
-    "breaking": (BREAKING, "Breaking"), "feature": (FEATURE, "Added"), "added": (FEATURE, "Added"),
-    "removal": (FEATURE, "Removed"), "deprecation": (FEATURE, "Deprecated"), "changed": (FEATURE, "Changed"),
-    "bugfix": (FIX, "Fixed"), "fix": (FIX, "Fixed"), "fixed": (FIX, "Fixed"), "security": (FIX, "Security"),
-    "doc": (OTHER, "Documentation"), "misc": (OTHER, "Other"),
+    "breaking": (BREAKING, "Breaking"),
+    "feature": (FEATURE, "Added"),
+    "added": (FEATURE, "Added"),
+    "removal": (FEATURE, "Removed"),
+    "deprecation": (FEATURE, "Deprecated"),
+    "changed": (FEATURE, "Changed"),
+    "bugfix": (FIX, "Fixed"),
+    "fix": (FIX, "Fixed"),
+    "fixed": (FIX, "Fixed"),
+    "security": (FIX, "Security"),
+    "doc": (OTHER, "Documentation"),
+    "misc": (OTHER, "Other"),
 }
 _FRAGMENT = re.compile(r"^(?P<id>[^.]+(?:\.\d+)?)\.(?P<type>[a-z]+)(?:\.\d+)?(?:\.(?:md|rst|txt))?$")
 _COMMIT = re.compile(r"^(?P<type>[a-zA-Z]+)(?:\([^)]*\))?(?P<bang>!)?:\s*(?P<subject>.+)$")
@@ -93,7 +107,9 @@ def render_fragments(fragments: dict[str, str]) -> str:
         if kind is not None:
             groups.setdefault(FRAGMENT_TYPES[kind][1], []).append(" ".join(text.split()))
     order = ["Breaking", "Added", "Changed", "Deprecated", "Removed", "Fixed", "Security", "Documentation", "Other"]
-    blocks = [f"### {title}\n\n" + "\n".join(f"- {item}" for item in groups[title]) for title in order if title in groups]
+    blocks = [
+        f"### {title}\n\n" + "\n".join(f"- {item}" for item in groups[title]) for title in order if title in groups
+    ]
     return "\n\n".join(blocks) + "\n"
 
 
@@ -113,8 +129,9 @@ def from_commits(messages: list[str]) -> list[Change]:
     return changes
 
 
-def propose(last: semver.Version | None, changes: list[Change], source: str,
-            breaking_before_1_0: str = "minor") -> Proposal:
+def propose(
+    last: semver.Version | None, changes: list[Change], source: str, breaking_before_1_0: str = "minor"
+) -> Proposal:
     top = max((_RANK[c.level] for c in changes), default=0)
     if top == 0:
         since = f" since {last}" if last else ""
@@ -135,7 +152,7 @@ def last_release(tag_names: list[str], prefix: str) -> semver.Version | None:
         if not name.startswith(prefix):
             continue
         try:
-            version = semver.Version.parse(name[len(prefix):])
+            version = semver.Version.parse(name[len(prefix) :])
         except ValueError:
             continue
         if version.prerelease is None and version.build is None:

@@ -26,8 +26,16 @@ async def record(
     detail: str | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
-        at=at, actor=actor, actor_id=actor_id, platform=platform, channel=channel, action=action,
-        command=command, project_id=project_id, release_id=release_id, detail=detail,
+        at=at,
+        actor=actor,
+        actor_id=actor_id,
+        platform=platform,
+        channel=channel,
+        action=action,
+        command=command,
+        project_id=project_id,
+        release_id=release_id,
+        detail=detail,
     )
     session.add(entry)
     await session.flush()

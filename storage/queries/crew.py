@@ -17,7 +17,8 @@ ACTIVE, PROPOSED = "active", "proposed"
 async def roster(session: AsyncSession, project_id: int) -> list[tuple[RosterMember, Person]]:
     """Current members in the order they joined."""
     query = (
-        select(RosterMember, Person).join(Person, col(Person.id) == RosterMember.person_id)
+        select(RosterMember, Person)
+        .join(Person, col(Person.id) == RosterMember.person_id)
         .where(RosterMember.project_id == project_id, col(RosterMember.left_at).is_(None))
         .order_by(col(RosterMember.joined_at), col(RosterMember.id))
     )
@@ -38,44 +39,69 @@ async def join(session: AsyncSession, project_id: int, person_id: int, now: date
 async def leave(session: AsyncSession, project_id: int, person_id: int, now: datetime) -> bool:
     result = await session.exec(
         update(RosterMember)
-        .where(RosterMember.project_id == project_id, RosterMember.person_id == person_id,
-               col(RosterMember.left_at).is_(None))
+        .where(
+            RosterMember.project_id == project_id,
+            RosterMember.person_id == person_id,
+            col(RosterMember.left_at).is_(None),
+        )
         .values(left_at=now)
     )
     return result.rowcount == 1
 
 
-async def seats(session: AsyncSession, release_id: int, states: Collection[str] = (ACTIVE, PROPOSED)) -> list[tuple[CrewSeat, Person]]:
+async def seats(
+    session: AsyncSession, release_id: int, states: Collection[str] = (ACTIVE, PROPOSED)
+) -> list[tuple[CrewSeat, Person]]:
     query = (
-        select(CrewSeat, Person).join(Person, col(Person.id) == CrewSeat.person_id)
+        select(CrewSeat, Person)
+        .join(Person, col(Person.id) == CrewSeat.person_id)
         .where(CrewSeat.release_id == release_id, col(CrewSeat.state).in_(states))
         .order_by(col(CrewSeat.id))
     )
     return list((await session.exec(query)).all())
 
 
-async def add_seat(session: AsyncSession, *, release_id: int, person_id: int, role: str, state: str, now: datetime,
-                   assigned_by_id: int | None, note: str | None = None) -> CrewSeat:
-    seat = CrewSeat(release_id=release_id, person_id=person_id, role=role, state=state, assigned_at=now,
-                    assigned_by_id=assigned_by_id, note=note)
+async def add_seat(
+    session: AsyncSession,
+    *,
+    release_id: int,
+    person_id: int,
+    role: str,
+    state: str,
+    now: datetime,
+    assigned_by_id: int | None,
+    note: str | None = None,
+) -> CrewSeat:
+    seat = CrewSeat(
+        release_id=release_id,
+        person_id=person_id,
+        role=role,
+        state=state,
+        assigned_at=now,
+        assigned_by_id=assigned_by_id,
+        note=note,
+    )
     session.add(seat)
     await session.flush()
     return seat
 
 
-async def end_seat(session: AsyncSession, seat_id: int, from_state: str, to_state: str, now: datetime,
-                   note: str | None = None) -> bool:
+async def end_seat(
+    session: AsyncSession, seat_id: int, from_state: str, to_state: str, now: datetime, note: str | None = None
+) -> bool:
     values: dict[str, object] = {"state": to_state, "ended_at": now}
     if note is not None:
         values["note"] = note
-    result = await session.exec(update(CrewSeat).where(col(CrewSeat.id) == seat_id, CrewSeat.state == from_state)
-                                .values(**values))
+    result = await session.exec(
+        update(CrewSeat).where(col(CrewSeat.id) == seat_id, CrewSeat.state == from_state).values(**values)
+    )
     return result.rowcount == 1
 
 
 async def activate_seat(session: AsyncSession, seat_id: int) -> bool:
-    result = await session.exec(update(CrewSeat).where(col(CrewSeat.id) == seat_id, CrewSeat.state == PROPOSED)
-                                .values(state=ACTIVE))
+    result = await session.exec(
+        update(CrewSeat).where(col(CrewSeat.id) == seat_id, CrewSeat.state == PROPOSED).values(state=ACTIVE)
+    )
     return result.rowcount == 1
 
 
@@ -95,8 +121,11 @@ async def crews(session: AsyncSession, project_id: int) -> list[tuple[Release, d
 
 
 async def people_who_left_seat(session: AsyncSession, release_id: int, states: Collection[str]) -> set[str]:
-    query = (select(Person.handle).join(CrewSeat, col(CrewSeat.person_id) == Person.id)
-             .where(CrewSeat.release_id == release_id, col(CrewSeat.state).in_(states)))
+    query = (
+        select(Person.handle)
+        .join(CrewSeat, col(CrewSeat.person_id) == Person.id)
+        .where(CrewSeat.release_id == release_id, col(CrewSeat.state).in_(states))
+    )
     return set((await session.exec(query)).all())
 
 
@@ -107,12 +136,19 @@ async def add_away(session: AsyncSession, person_id: int, first: date, last: dat
 
 async def away_on(session: AsyncSession, day: date) -> dict[str, Away]:
     """Handle -> the away period covering `day`."""
-    query = (select(Away, Person.handle).join(Person, col(Person.id) == Away.person_id)
-             .where(col(Away.first_day) <= day, col(Away.last_day) >= day))
+    query = (
+        select(Away, Person.handle)
+        .join(Person, col(Person.id) == Away.person_id)
+        .where(col(Away.first_day) <= day, col(Away.last_day) >= day)
+    )
     return {handle: away for away, handle in (await session.exec(query)).all()}
 
 
 async def away_from(session: AsyncSession, day: date) -> list[tuple[Away, str]]:
-    query = (select(Away, Person.handle).join(Person, col(Person.id) == Away.person_id)
-             .where(col(Away.last_day) >= day).order_by(col(Away.first_day)))
+    query = (
+        select(Away, Person.handle)
+        .join(Person, col(Person.id) == Away.person_id)
+        .where(col(Away.last_day) >= day)
+        .order_by(col(Away.first_day))
+    )
     return list((await session.exec(query)).all())

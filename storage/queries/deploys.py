@@ -28,7 +28,9 @@ async def by_id(session: AsyncSession, deployment_id: int) -> Deployment | None:
 
 
 async def by_operation(session: AsyncSession, operation_id: str) -> Deployment | None:
-    query = select(Deployment).where((Deployment.operation_id == operation_id) | (Deployment.retire_operation_id == operation_id))
+    query = select(Deployment).where(
+        (Deployment.operation_id == operation_id) | (Deployment.retire_operation_id == operation_id)
+    )
     return (await session.exec(query)).first()
 
 
@@ -40,7 +42,11 @@ async def of_release(session: AsyncSession, release_id: int, states: Collection[
 
 
 async def in_state(session: AsyncSession, states: Collection[str]) -> list[Deployment]:
-    return list((await session.exec(select(Deployment).where(col(Deployment.state).in_(states)).order_by(col(Deployment.id)))).all())
+    return list(
+        (
+            await session.exec(select(Deployment).where(col(Deployment.state).in_(states)).order_by(col(Deployment.id)))
+        ).all()
+    )
 
 
 async def due_retirements(session: AsyncSession, now: datetime) -> list[Deployment]:
@@ -48,10 +54,15 @@ async def due_retirements(session: AsyncSession, now: datetime) -> list[Deployme
     return list((await session.exec(query)).all())
 
 
-async def move(session: AsyncSession, deployment_id: int, from_states: Collection[str], to_state: str, **values) -> bool:
+async def move(
+    session: AsyncSession, deployment_id: int, from_states: Collection[str], to_state: str, **values
+) -> bool:
     """Change a deployment's state only from an expected one: a late or repeated event changes nothing."""
-    result = await session.exec(update(Deployment).where(col(Deployment.id) == deployment_id, col(Deployment.state).in_(from_states))
-                                .values(state=to_state, **values))
+    result = await session.exec(
+        update(Deployment)
+        .where(col(Deployment.id) == deployment_id, col(Deployment.state).in_(from_states))
+        .values(state=to_state, **values)
+    )
     return result.rowcount == 1
 
 
@@ -62,16 +73,26 @@ async def touch(session: AsyncSession, deployment_id: int, **values) -> None:
 # -- simmers ------------------------------------------------------------------------------------
 
 
-async def start_simmer(session: AsyncSession, *, release_id: int, deployment_id: int, now: datetime, ends_at: datetime) -> Simmer:
-    simmer = Simmer(release_id=release_id, deployment_id=deployment_id, state="running", started_at=now, ends_at=ends_at,
-                    last_advance_at=now)
+async def start_simmer(
+    session: AsyncSession, *, release_id: int, deployment_id: int, now: datetime, ends_at: datetime
+) -> Simmer:
+    simmer = Simmer(
+        release_id=release_id,
+        deployment_id=deployment_id,
+        state="running",
+        started_at=now,
+        ends_at=ends_at,
+        last_advance_at=now,
+    )
     session.add(simmer)
     await session.flush()
     return simmer
 
 
 async def simmers(session: AsyncSession, states: Collection[str]) -> list[Simmer]:
-    return list((await session.exec(select(Simmer).where(col(Simmer.state).in_(states)).order_by(col(Simmer.id)))).all())
+    return list(
+        (await session.exec(select(Simmer).where(col(Simmer.state).in_(states)).order_by(col(Simmer.id)))).all()
+    )
 
 
 async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:
@@ -80,15 +101,21 @@ async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:
 
 
 async def end_simmers(session: AsyncSession, release_id: int, to_state: str) -> None:
-    await session.exec(update(Simmer).where(Simmer.release_id == release_id, Simmer.state == "running").values(state=to_state))
+    await session.exec(
+        update(Simmer).where(Simmer.release_id == release_id, Simmer.state == "running").values(state=to_state)
+    )
 
 
 async def set_simmer(session: AsyncSession, simmer_id: int, from_state: str, **values) -> bool:
-    result = await session.exec(update(Simmer).where(col(Simmer.id) == simmer_id, Simmer.state == from_state).values(**values))
+    result = await session.exec(
+        update(Simmer).where(col(Simmer.id) == simmer_id, Simmer.state == from_state).values(**values)
+    )
     return result.rowcount == 1
 
 
-async def add_sample(session: AsyncSession, simmer_id: int, at: datetime, value: float | None, ok: bool, detail: str) -> None:
+async def add_sample(
+    session: AsyncSession, simmer_id: int, at: datetime, value: float | None, ok: bool, detail: str
+) -> None:
     session.add(HealthSample(simmer_id=simmer_id, at=at, value=value, ok=ok, detail=detail[:500]))
     await session.flush()
 
@@ -108,8 +135,9 @@ async def seen_delivery(session: AsyncSession, delivery_id: str) -> bool:
 async def first_delivery(session: AsyncSession, delivery_id: str, now: datetime) -> bool:
     """Record a callback's delivery id; False if it was seen before (a replay)."""
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    result = await session.exec(insert(CIDelivery).values(id=delivery_id, received_at=now)
-                                .on_conflict_do_nothing(index_elements=["id"]))
+    result = await session.exec(
+        insert(CIDelivery).values(id=delivery_id, received_at=now).on_conflict_do_nothing(index_elements=["id"])
+    )
     return result.rowcount == 1
 
 

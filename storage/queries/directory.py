@@ -41,8 +41,16 @@ async def sync_people(session: AsyncSession, people: Iterable[PersonRecord], now
     for handle, want in wanted.items():
         row = rows.get(handle)
         if row is None:
-            session.add(Person(handle=handle, display_name=want.display_name, slack_id=want.slack_id,
-                               discord_id=want.discord_id, from_config=True, created_at=now))
+            session.add(
+                Person(
+                    handle=handle,
+                    display_name=want.display_name,
+                    slack_id=want.slack_id,
+                    discord_id=want.discord_id,
+                    from_config=True,
+                    created_at=now,
+                )
+            )
             changed += 1
             continue
         for attr in ("display_name", "slack_id", "discord_id"):

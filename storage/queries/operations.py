@@ -16,14 +16,18 @@ async def get(session: AsyncSession, key: str) -> Operation | None:
     return (await session.exec(select(Operation).where(Operation.key == key))).first()
 
 
-async def start(session: AsyncSession, *, key: str, kind: str, release_id: int | None, payload: str,
-                now: datetime, until: datetime) -> Operation | None:
+async def start(
+    session: AsyncSession, *, key: str, kind: str, release_id: int | None, payload: str, now: datetime, until: datetime
+) -> Operation | None:
     """Record the operation (once) and claim it until `until`. None if someone else holds the claim
     or it is done; otherwise the operation, with whatever payload it was first recorded with."""
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     await session.exec(
-        insert(Operation).values(key=key, kind=kind, release_id=release_id, state="pending", payload=payload,
-                                 created_at=now, updated_at=now).on_conflict_do_nothing(index_elements=["key"])
+        insert(Operation)
+        .values(
+            key=key, kind=kind, release_id=release_id, state="pending", payload=payload, created_at=now, updated_at=now
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
     )
     claimed = await session.exec(
         update(Operation)
@@ -41,11 +45,17 @@ async def update_payload(session: AsyncSession, key: str, payload: str, now: dat
 
 
 async def finish(session: AsyncSession, key: str, result: str, now: datetime) -> None:
-    await session.exec(update(Operation).where(Operation.key == key)
-                       .values(state="done", result=result, claimed_until=None, updated_at=now))
+    await session.exec(
+        update(Operation)
+        .where(Operation.key == key)
+        .values(state="done", result=result, claimed_until=None, updated_at=now)
+    )
 
 
 async def release_claim(session: AsyncSession, key: str, error: str, now: datetime) -> None:
     """The attempt failed; leave the operation pending for the next try."""
-    await session.exec(update(Operation).where(Operation.key == key)
-                       .values(claimed_until=None, last_error=error[:2000], updated_at=now))
+    await session.exec(
+        update(Operation)
+        .where(Operation.key == key)
+        .values(claimed_until=None, last_error=error[:2000], updated_at=now)
+    )

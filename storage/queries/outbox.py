@@ -19,20 +19,29 @@ from storage.tables import OutboundMessage
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
 
-async def enqueue(session: AsyncSession, *, key: str, channel: str, payload: str, now: datetime,
-                  due: datetime | None = None) -> bool:
+async def enqueue(
+    session: AsyncSession, *, key: str, channel: str, payload: str, now: datetime, due: datetime | None = None
+) -> bool:
     """Queue a message once (to go out at `due`, default now). False if this key was queued before."""
-    values = dict(key=key, channel=channel, payload=payload, state=PENDING, attempts=0,
-                  next_attempt_at=due or now, created_at=now)
+    values = {
+        "key": key,
+        "channel": channel,
+        "payload": payload,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": due or now,
+        "created_at": now,
+    }
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    result = await session.exec(
-        insert(OutboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    )
+    result = await session.exec(insert(OutboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"]))
     return result.rowcount == 1
 
 
 async def due(
-    session: AsyncSession, now: datetime, platforms: Collection[str] | None = None, limit: int = 200,
+    session: AsyncSession,
+    now: datetime,
+    platforms: Collection[str] | None = None,
+    limit: int = 200,
     channel: str | None = None,
 ) -> list[OutboundMessage]:
     query = (
@@ -65,8 +74,13 @@ async def mark_sent(session: AsyncSession, message_id: int, platform_message_id:
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message_id)
-        .values(state=SENT, sent_at=now, platform_message_id=platform_message_id, claimed_until=None,
-                attempts=OutboundMessage.attempts + 1)
+        .values(
+            state=SENT,
+            sent_at=now,
+            platform_message_id=platform_message_id,
+            claimed_until=None,
+            attempts=OutboundMessage.attempts + 1,
+        )
     )
 
 
@@ -74,8 +88,7 @@ async def retry_later(session: AsyncSession, message_id: int, at: datetime, erro
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message_id)
-        .values(next_attempt_at=at, last_error=error[:1000], claimed_until=None,
-                attempts=OutboundMessage.attempts + 1)
+        .values(next_attempt_at=at, last_error=error[:1000], claimed_until=None, attempts=OutboundMessage.attempts + 1)
     )
 
 
@@ -103,16 +116,20 @@ async def with_key_prefix(session: AsyncSession, prefix: str) -> list[OutboundMe
 
 async def rewrite(session: AsyncSession, message_id: int, payload: str) -> bool:
     """Change what a message will say, if it has not gone out yet."""
-    result = await session.exec(update(OutboundMessage).where(col(OutboundMessage.id) == message_id,
-                                                              OutboundMessage.state == PENDING).values(payload=payload))
+    result = await session.exec(
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message_id, OutboundMessage.state == PENDING)
+        .values(payload=payload)
+    )
     return result.rowcount == 1
 
 
 async def pending_by_platform(session: AsyncSession) -> dict[str, int]:
     """How many messages wait to go out, per platform (the queue depths operators watch)."""
-    platform = func.substr(OutboundMessage.channel, 1, func.instr(OutboundMessage.channel, ":") - 1) \
-        if session.bind.dialect.name == "sqlite" else func.split_part(OutboundMessage.channel, ":", 1)
-    rows = await session.exec(
-        select(platform, func.count()).where(OutboundMessage.state == PENDING).group_by(platform)
+    platform = (
+        func.substr(OutboundMessage.channel, 1, func.instr(OutboundMessage.channel, ":") - 1)
+        if session.bind.dialect.name == "sqlite"
+        else func.split_part(OutboundMessage.channel, ":", 1)
     )
-    return {name: count for name, count in rows.all()}
+    rows = await session.exec(select(platform, func.count()).where(OutboundMessage.state == PENDING).group_by(platform))
+    return dict(rows.all())

@@ -13,10 +13,26 @@ from storage.tables import OutboundMessage, Page
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 
 
-async def create(session: AsyncSession, *, release_id: int, message: str, source: str, created_by_id: int | None,
-                 now: datetime, next_step_at: datetime | None) -> Page:
-    page = Page(release_id=release_id, message=message, source=source, state=OPEN, step=0, next_step_at=next_step_at,
-                created_at=now, created_by_id=created_by_id)
+async def create(
+    session: AsyncSession,
+    *,
+    release_id: int,
+    message: str,
+    source: str,
+    created_by_id: int | None,
+    now: datetime,
+    next_step_at: datetime | None,
+) -> Page:
+    page = Page(
+        release_id=release_id,
+        message=message,
+        source=source,
+        state=OPEN,
+        step=0,
+        next_step_at=next_step_at,
+        created_at=now,
+        created_by_id=created_by_id,
+    )
     session.add(page)
     await session.flush()
     return page
@@ -27,15 +43,20 @@ async def get(session: AsyncSession, page_id: int) -> Page | None:
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[Page]:
-    query = (select(Page).where(Page.state == OPEN, col(Page.next_step_at) <= now)
-             .order_by(col(Page.next_step_at)).limit(limit))
+    query = (
+        select(Page)
+        .where(Page.state == OPEN, col(Page.next_step_at) <= now)
+        .order_by(col(Page.next_step_at))
+        .limit(limit)
+    )
     return list((await session.exec(query)).all())
 
 
 async def advance(session: AsyncSession, page_id: int, from_step: int, next_step_at: datetime | None) -> bool:
     """Take the next step, once: only if the page is still open and still at `from_step`."""
     result = await session.exec(
-        update(Page).where(col(Page.id) == page_id, Page.step == from_step, Page.state == OPEN)
+        update(Page)
+        .where(col(Page.id) == page_id, Page.step == from_step, Page.state == OPEN)
         .values(step=from_step + 1, next_step_at=next_step_at)
     )
     return result.rowcount == 1
@@ -47,7 +68,8 @@ async def reschedule(session: AsyncSession, page_id: int, at: datetime) -> None:
 
 async def close(session: AsyncSession, page_id: int, state: str, person_id: int | None, now: datetime) -> bool:
     result = await session.exec(
-        update(Page).where(col(Page.id) == page_id, Page.state == OPEN)
+        update(Page)
+        .where(col(Page.id) == page_id, Page.state == OPEN)
         .values(state=state, next_step_at=None, acknowledged_at=now, acknowledged_by_id=person_id)
     )
     return result.rowcount == 1
@@ -74,4 +96,4 @@ async def open_pages(session: AsyncSession) -> list[Page]:
 
 async def count_by_state(session: AsyncSession) -> dict[str, int]:
     rows = await session.exec(select(Page.state, func.count()).group_by(Page.state))
-    return {state: count for state, count in rows.all()}
+    return dict(rows.all())

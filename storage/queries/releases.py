@@ -22,17 +22,20 @@ async def create(
 ) -> Release:
     """A new release with the project's next number. A concurrent insert of the same number (or a
     second planning release) fails with IntegrityError; the caller reports it."""
-    last = (
-        await session.exec(select(func.max(Release.number)).where(Release.project_id == project_id))
-    ).one()
+    last = (await session.exec(select(func.max(Release.number)).where(Release.project_id == project_id))).one()
     release = Release(
-        project_id=project_id, number=(last or 0) + 1, state=state, opened_at=now,
-        opened_by_id=opened_by_id, updated_at=now,
+        project_id=project_id,
+        number=(last or 0) + 1,
+        state=state,
+        opened_at=now,
+        opened_by_id=opened_by_id,
+        updated_at=now,
     )
     session.add(release)
     await session.flush()
-    session.add(Transition(release_id=release.id, from_state=None, to_state=state, action=action,
-                           at=now, actor_id=opened_by_id))
+    session.add(
+        Transition(release_id=release.id, from_state=None, to_state=state, action=action, at=now, actor_id=opened_by_id)
+    )
     await session.flush()
     return release
 
@@ -56,14 +59,21 @@ async def move(
     if closes:
         values.update(closed_at=now, close_reason=reason)
     result = await session.exec(
-        update(Release)
-        .where(col(Release.id) == release.id, col(Release.state) == from_state)
-        .values(**values)
+        update(Release).where(col(Release.id) == release.id, col(Release.state) == from_state).values(**values)
     )
     if result.rowcount != 1:
         return False
-    session.add(Transition(release_id=release.id, from_state=from_state, to_state=to_state,
-                           action=action, at=now, actor_id=actor_id, reason=reason))
+    session.add(
+        Transition(
+            release_id=release.id,
+            from_state=from_state,
+            to_state=to_state,
+            action=action,
+            at=now,
+            actor_id=actor_id,
+            reason=reason,
+        )
+    )
     await session.flush()
     await session.refresh(release)
     return True
@@ -121,13 +131,17 @@ async def transitions(session: AsyncSession, release_id: int) -> list[Transition
     return list((await session.exec(query)).all())
 
 
-async def with_version(session: AsyncSession, project_id: int, version: str, exclude_states: Collection[str]) -> Release | None:
+async def with_version(
+    session: AsyncSession, project_id: int, version: str, exclude_states: Collection[str]
+) -> Release | None:
     """Another release of the project already carrying this version (aborted ones do not count)."""
-    query = select(Release).where(Release.project_id == project_id, Release.version == version,
-                                  col(Release.state).not_in(exclude_states))
+    query = select(Release).where(
+        Release.project_id == project_id, Release.version == version, col(Release.state).not_in(exclude_states)
+    )
     return (await session.exec(query)).first()
 
 
 async def set_issue(session: AsyncSession, release_id: int, number: int, url: str, body: str) -> None:
-    await session.exec(update(Release).where(col(Release.id) == release_id)
-                       .values(issue_number=number, issue_url=url, issue_body=body))
+    await session.exec(
+        update(Release).where(col(Release.id) == release_id).values(issue_number=number, issue_url=url, issue_body=body)
+    )

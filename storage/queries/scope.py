@@ -20,19 +20,41 @@ async def features(session: AsyncSession, release_id: int, include_removed: bool
     return list((await session.exec(query)).all())
 
 
-async def add_feature(session: AsyncSession, *, release_id: int, title: str, tests: list[str], now: datetime,
-                      added_by_id: int | None, override: str | None) -> Feature:
-    feature = Feature(release_id=release_id, title=title, tests=",".join(tests), added_at=now, added_by_id=added_by_id,
-                      override=override)
+async def add_feature(
+    session: AsyncSession,
+    *,
+    release_id: int,
+    title: str,
+    tests: list[str],
+    now: datetime,
+    added_by_id: int | None,
+    override: str | None,
+) -> Feature:
+    feature = Feature(
+        release_id=release_id,
+        title=title,
+        tests=",".join(tests),
+        added_at=now,
+        added_by_id=added_by_id,
+        override=override,
+    )
     session.add(feature)
     await session.flush()
     return feature
 
 
-async def remove_feature(session: AsyncSession, feature_id: int, *, now: datetime, removed_by_id: int | None,
-                         reason: str | None, override: str | None) -> bool:
+async def remove_feature(
+    session: AsyncSession,
+    feature_id: int,
+    *,
+    now: datetime,
+    removed_by_id: int | None,
+    reason: str | None,
+    override: str | None,
+) -> bool:
     result = await session.exec(
-        update(Feature).where(col(Feature.id) == feature_id, Feature.state == "active")
+        update(Feature)
+        .where(col(Feature.id) == feature_id, Feature.state == "active")
         .values(state="removed", removed_at=now, removed_by_id=removed_by_id, reason=reason, override=override)
     )
     return result.rowcount == 1
@@ -41,16 +63,36 @@ async def remove_feature(session: AsyncSession, feature_id: int, *, now: datetim
 # -- acceptance results -------------------------------------------------------------------------
 
 
-async def record_result(session: AsyncSession, *, candidate_id: int, test: str, outcome: str, now: datetime,
-                        recorded_by_id: int | None, source: str = "hand", url: str | None = None) -> None:
-    session.add(TestResult(candidate_id=candidate_id, test=test, outcome=outcome, recorded_at=now,
-                           recorded_by_id=recorded_by_id, source=source, url=url))
+async def record_result(
+    session: AsyncSession,
+    *,
+    candidate_id: int,
+    test: str,
+    outcome: str,
+    now: datetime,
+    recorded_by_id: int | None,
+    source: str = "hand",
+    url: str | None = None,
+) -> None:
+    session.add(
+        TestResult(
+            candidate_id=candidate_id,
+            test=test,
+            outcome=outcome,
+            recorded_at=now,
+            recorded_by_id=recorded_by_id,
+            source=source,
+            url=url,
+        )
+    )
     await session.flush()
 
 
 async def results(session: AsyncSession, candidate_id: int) -> dict[str, str]:
     """The newest outcome of each test on a candidate."""
-    rows = await session.exec(select(TestResult).where(TestResult.candidate_id == candidate_id).order_by(col(TestResult.id)))
+    rows = await session.exec(
+        select(TestResult).where(TestResult.candidate_id == candidate_id).order_by(col(TestResult.id))
+    )
     return {row.test: row.outcome for row in rows.all()}
 
 
@@ -62,7 +104,9 @@ async def checklist(session: AsyncSession, release_id: int) -> list[ChecklistIte
     return list((await session.exec(query)).all())
 
 
-async def add_item(session: AsyncSession, *, release_id: int, text: str, before: str | None, auto: str | None) -> ChecklistItem:
+async def add_item(
+    session: AsyncSession, *, release_id: int, text: str, before: str | None, auto: str | None
+) -> ChecklistItem:
     last = (await session.exec(select(func.max(ChecklistItem.seq)).where(ChecklistItem.release_id == release_id))).one()
     item = ChecklistItem(release_id=release_id, seq=(last or 0) + 1, text=text, before=before, auto=auto)
     session.add(item)
@@ -70,14 +114,19 @@ async def add_item(session: AsyncSession, *, release_id: int, text: str, before:
     return item
 
 
-async def set_checked(session: AsyncSession, item_id: int, checked: bool, *, now: datetime, person_id: int | None,
-                      via: str) -> bool:
+async def set_checked(
+    session: AsyncSession, item_id: int, checked: bool, *, now: datetime, person_id: int | None, via: str
+) -> bool:
     """Tick or untick a manual item; False if it already was (or is automatic)."""
     query = update(ChecklistItem).where(col(ChecklistItem.id) == item_id, col(ChecklistItem.auto).is_(None))
     if checked:
-        query = query.where(col(ChecklistItem.checked_at).is_(None)).values(checked_at=now, checked_by_id=person_id, checked_via=via)
+        query = query.where(col(ChecklistItem.checked_at).is_(None)).values(
+            checked_at=now, checked_by_id=person_id, checked_via=via
+        )
     else:
-        query = query.where(col(ChecklistItem.checked_at).is_not(None)).values(checked_at=None, checked_by_id=None, checked_via=None)
+        query = query.where(col(ChecklistItem.checked_at).is_not(None)).values(
+            checked_at=None, checked_by_id=None, checked_via=None
+        )
     return (await session.exec(query)).rowcount == 1
 
 
@@ -89,10 +138,13 @@ async def milestones(session: AsyncSession, release_id: int) -> list[Milestone]:
     return list((await session.exec(query)).all())
 
 
-async def schedule(session: AsyncSession, *, release_id: int, name: str, due: date, now: datetime,
-                   created_by_id: int | None) -> tuple[Milestone, date | None]:
+async def schedule(
+    session: AsyncSession, *, release_id: int, name: str, due: date, now: datetime, created_by_id: int | None
+) -> tuple[Milestone, date | None]:
     """Plan a milestone, or move it. Returns it and the date it had before (None: new)."""
-    existing = (await session.exec(select(Milestone).where(Milestone.release_id == release_id, Milestone.name == name))).first()
+    existing = (
+        await session.exec(select(Milestone).where(Milestone.release_id == release_id, Milestone.name == name))
+    ).first()
     if existing is not None:
         before = existing.due
         existing.due = due

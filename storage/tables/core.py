@@ -5,7 +5,8 @@ Times are stored in UTC and come back timezone-aware on both SQLite and PostgreS
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -23,25 +24,29 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; Tower stores aware UTC times")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
-def utc_time(**kw) -> object:
+def utc_time(**kw: Any) -> Any:
     """A timestamp column: aware UTC in, aware UTC out."""
     return Field(sa_type=UTCDateTime, **kw)
+
+
+# Primary keys are typed `int` though they are None until the row is flushed: every row Tower
+# hands around has been stored, and `int | None` would make each use prove it again.
 
 
 class Person(SQLModel, table=True):
     __tablename__ = "person"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     handle: str = Field(max_length=32, unique=True)
     display_name: str | None = Field(default=None, max_length=200)
     slack_id: str | None = Field(default=None, max_length=32, unique=True)
@@ -53,7 +58,7 @@ class Person(SQLModel, table=True):
 class Project(SQLModel, table=True):
     __tablename__ = "project"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=32, unique=True)
     display_name: str | None = Field(default=None, max_length=200)
     created_at: datetime = utc_time()
@@ -73,7 +78,7 @@ class Release(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     # Our own counter per project: order never comes from version strings.
     number: int
@@ -95,7 +100,7 @@ class Transition(SQLModel, table=True):
 
     __tablename__ = "release_transition"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     from_state: str | None = Field(default=None, max_length=20)
     to_state: str = Field(max_length=20)
@@ -110,7 +115,7 @@ class AuditEntry(SQLModel, table=True):
 
     __tablename__ = "audit_entry"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     at: datetime = utc_time(index=True)
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     actor: str = Field(max_length=100)  # handle, or platform:user for people Tower does not know
@@ -130,7 +135,7 @@ class OutboundMessage(SQLModel, table=True):
     __tablename__ = "outbound_message"
     __table_args__ = (sa.Index("ix_outbound_due", "state", "next_attempt_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)  # idempotency key, also sent to the platform
     channel: str = Field(max_length=100)  # "slack:C123", "discord:456", "console:team"
     payload: str = Field(max_length=20000)  # the Reply, as JSON
@@ -154,7 +159,7 @@ class Candidate(SQLModel, table=True):
         sa.UniqueConstraint("release_id", "tag", name="uq_candidate_tag"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     seq: int
     kind: str = Field(max_length=10)  # boot, rc, patch, build
@@ -175,7 +180,7 @@ class Operation(SQLModel, table=True):
 
     __tablename__ = "operation"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)
     kind: str = Field(max_length=40)
     release_id: int | None = Field(default=None, foreign_key="release.id", index=True)

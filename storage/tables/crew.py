@@ -15,11 +15,17 @@ class RosterMember(SQLModel, table=True):
 
     __tablename__ = "roster_member"
     __table_args__ = (
-        sa.Index("uq_roster_active", "project_id", "person_id", unique=True,
-                 sqlite_where=sa.text("left_at IS NULL"), postgresql_where=sa.text("left_at IS NULL")),
+        sa.Index(
+            "uq_roster_active",
+            "project_id",
+            "person_id",
+            unique=True,
+            sqlite_where=sa.text("left_at IS NULL"),
+            postgresql_where=sa.text("left_at IS NULL"),
+        ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     person_id: int = Field(foreign_key="person.id")
     joined_at: datetime = utc_time()
@@ -33,12 +39,17 @@ class CrewSeat(SQLModel, table=True):
 
     __tablename__ = "crew_seat"
     __table_args__ = (
-        sa.Index("uq_crew_active_role", "release_id", "role", unique=True,
-                 sqlite_where=sa.text("state = 'active' AND role != 'jumpseat'"),
-                 postgresql_where=sa.text("state = 'active' AND role != 'jumpseat'")),
+        sa.Index(
+            "uq_crew_active_role",
+            "release_id",
+            "role",
+            unique=True,
+            sqlite_where=sa.text("state = 'active' AND role != 'jumpseat'"),
+            postgresql_where=sa.text("state = 'active' AND role != 'jumpseat'"),
+        ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     person_id: int = Field(foreign_key="person.id")
     role: str = Field(max_length=20)  # pilot, copilot, jumpseat
@@ -52,7 +63,7 @@ class CrewSeat(SQLModel, table=True):
 class Away(SQLModel, table=True):
     __tablename__ = "away"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     first_day: date
     last_day: date
@@ -66,7 +77,7 @@ class Page(SQLModel, table=True):
     __tablename__ = "page"
     __table_args__ = (sa.Index("ix_page_due", "state", "next_step_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     message: str = Field(max_length=2000)
     source: str = Field(default="manual", max_length=40)  # manual, deploy-failed, smoke-failed, health-stalled

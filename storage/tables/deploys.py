@@ -17,17 +17,24 @@ class Deployment(SQLModel, table=True):
     __tablename__ = "deployment"
     __table_args__ = (
         # One deploy at a time per release and environment: a double click loses cleanly.
-        sa.Index("uq_deployment_in_flight", "release_id", "environment", unique=True,
-                 sqlite_where=sa.text("state IN ('pending', 'running')"),
-                 postgresql_where=sa.text("state IN ('pending', 'running')")),
+        sa.Index(
+            "uq_deployment_in_flight",
+            "release_id",
+            "environment",
+            unique=True,
+            sqlite_where=sa.text("state IN ('pending', 'running')"),
+            postgresql_where=sa.text("state IN ('pending', 'running')"),
+        ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     candidate_id: int = Field(foreign_key="candidate.id")
     environment: str = Field(max_length=60)
     operation_id: str = Field(max_length=200, unique=True)
-    state: str = Field(default="pending", max_length=20)  # pending, running, deployed, live, failed, refused, retiring, retired
+    state: str = Field(
+        default="pending", max_length=20
+    )  # pending, running, deployed, live, failed, refused, retiring, retired
     run_id: str | None = Field(default=None, max_length=200)
     run_url: str | None = Field(default=None, max_length=1000)
     log_url: str | None = Field(default=None, max_length=1000)
@@ -47,7 +54,7 @@ class Simmer(SQLModel, table=True):
 
     __tablename__ = "simmer"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     deployment_id: int = Field(foreign_key="deployment.id", unique=True)
     state: str = Field(default="running", max_length=20)  # running, passed, stalled, superseded
@@ -62,7 +69,7 @@ class Simmer(SQLModel, table=True):
 class HealthSample(SQLModel, table=True):
     __tablename__ = "health_sample"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     simmer_id: int = Field(foreign_key="simmer.id", index=True)
     at: datetime = utc_time()
     value: float | None = None
@@ -82,7 +89,7 @@ class CIDelivery(SQLModel, table=True):
 class Announcement(SQLModel, table=True):
     __tablename__ = "announcement"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     text: str = Field(max_length=10000)
     channels: str = Field(max_length=2000)  # comma-separated

@@ -13,7 +13,7 @@ from storage.tables.core import utc_time
 class Feature(SQLModel, table=True):
     __tablename__ = "feature"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     title: str = Field(max_length=500)
     tests: str = Field(default="", max_length=2000)  # comma-separated test ids or links
@@ -32,7 +32,7 @@ class TestResult(SQLModel, table=True):
     __tablename__ = "test_result"
     __test__ = False  # not a pytest test class
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
     test: str = Field(max_length=500)
     outcome: str = Field(max_length=10)  # pass, fail
@@ -46,7 +46,7 @@ class ChecklistItem(SQLModel, table=True):
     __tablename__ = "checklist_item"
     __table_args__ = (sa.UniqueConstraint("release_id", "seq", name="uq_checklist_seq"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     seq: int
     text: str = Field(max_length=500)
@@ -61,7 +61,7 @@ class Milestone(SQLModel, table=True):
     __tablename__ = "milestone"
     __table_args__ = (sa.UniqueConstraint("release_id", "name", name="uq_milestone_name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     name: str = Field(max_length=20)  # boot, rc1, rc2, …, final
     due: date

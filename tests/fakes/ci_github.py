@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -24,8 +24,16 @@ NOT_FOUND = (404, {"message": "Not Found", "documentation_url": DOCS})
 
 
 class FakeGitHubActions(LocalServer):
-    def __init__(self, repository: str = "acme/demo", workflow: str = "deploy.yml", token: str = "ghp_fake", *,
-                 run_name: str = RUN_NAME, inputs: tuple[str, ...] = INPUTS, refs: tuple[str, ...] = ("main",)):
+    def __init__(
+        self,
+        repository: str = "acme/demo",
+        workflow: str = "deploy.yml",
+        token: str = "ghp_fake",
+        *,
+        run_name: str = RUN_NAME,
+        inputs: tuple[str, ...] = INPUTS,
+        refs: tuple[str, ...] = ("main",),
+    ):
         super().__init__()
         self.repository, self.workflow, self.token = repository, workflow, token
         self.run_name, self.inputs, self.refs = run_name, inputs, refs
@@ -93,25 +101,38 @@ class FakeGitHubActions(LocalServer):
             return NOT_FOUND
         body = call.json if isinstance(call.json, dict) else {}
         if "ref" not in body:
-            return 422, {"message": "Invalid request.\n\n\"ref\" wasn't supplied.", "documentation_url": DOCS}
+            return 422, {"message": 'Invalid request.\n\n"ref" wasn\'t supplied.', "documentation_url": DOCS}
         if body["ref"] not in self.refs:
             return 422, {"message": f"No ref found for: {body['ref']}", "documentation_url": DOCS}
         inputs = body.get("inputs") or {}
         if unexpected := sorted(set(inputs) - set(self.inputs)):
             return 422, {"message": f"Unexpected inputs provided: {json.dumps(unexpected)}", "documentation_url": DOCS}
         if any(not isinstance(v, str) for v in inputs.values()):
-            return 422, {"message": "Invalid request.\n\nFor 'properties/inputs', values must be strings.",
-                         "documentation_url": DOCS}
+            return 422, {
+                "message": "Invalid request.\n\nFor 'properties/inputs', values must be strings.",
+                "documentation_url": DOCS,
+            }
         self.dispatches.append(body)
         run_id = FIRST_RUN_ID + len(self.runs)
         title = re.sub(r"\$\{\{\s*inputs\.(\w+)\s*\}\}", lambda m: inputs.get(m.group(1), ""), self.run_name)
         self.runs[run_id] = {
-            "id": run_id, "name": "Deploy", "display_title": title, "run_number": len(self.runs) + 1,
-            "event": "workflow_dispatch", "status": "queued", "conclusion": None, "workflow_id": WORKFLOW_ID,
-            "head_branch": body["ref"], "head_sha": "0" * 40, "path": f".github/workflows/{self.workflow}",
+            "id": run_id,
+            "name": "Deploy",
+            "display_title": title,
+            "run_number": len(self.runs) + 1,
+            "event": "workflow_dispatch",
+            "status": "queued",
+            "conclusion": None,
+            "workflow_id": WORKFLOW_ID,
+            "head_branch": body["ref"],
+            "head_sha": "0" * 40,
+            "path": f".github/workflows/{self.workflow}",
             "url": f"{self.base_url}/repos/{self.repository}/actions/runs/{run_id}",
             "html_url": f"https://github.com/{self.repository}/actions/runs/{run_id}",
-            "created_at": _now(), "updated_at": _now(), "_unlisted": self.list_lag}
+            "created_at": _now(),
+            "updated_at": _now(),
+            "_unlisted": self.list_lag,
+        }
         return 204, None
 
     def _list_runs(self, call: RecordedCall, workflow: str) -> tuple:
@@ -123,8 +144,10 @@ class FakeGitHubActions(LocalServer):
             if run["_unlisted"] > 0:
                 run["_unlisted"] -= 1
                 continue
-            if call.query.get("event", run["event"]) == run["event"] and \
-                    call.query.get("branch", run["head_branch"]) == run["head_branch"]:
+            if (
+                call.query.get("event", run["event"]) == run["event"]
+                and call.query.get("branch", run["head_branch"]) == run["head_branch"]
+            ):
                 listed.append(_public(run))
         return 200, {"total_count": len(listed), "workflow_runs": listed[:per_page]}
 
@@ -138,4 +161,4 @@ def _public(run: dict) -> dict:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -32,8 +32,14 @@ class RecordedCall:
 
 
 class FakeGitLabCI(LocalServer):
-    def __init__(self, project: str = "group/project", trigger_token: str = "glptt-fake",
-                 api_token: str = "glpat-fake", *, refs: tuple[str, ...] = ("main",)):
+    def __init__(
+        self,
+        project: str = "group/project",
+        trigger_token: str = "glptt-fake",
+        api_token: str = "glpat-fake",
+        *,
+        refs: tuple[str, ...] = ("main",),
+    ):
         super().__init__()
         self.project, self.trigger_token, self.api_token, self.refs = project, trigger_token, api_token, refs
         self.pipelines: dict[int, dict] = {}  # id -> pipeline JSON, as GitLab shows it
@@ -113,15 +119,26 @@ class FakeGitLabCI(LocalServer):
         pipeline_id = FIRST_PIPELINE_ID + len(self.pipelines)
         self.variables[pipeline_id] = {m.group(1): v for k, v in form.items() if (m := _VARIABLE.match(k))}
         self.pipelines[pipeline_id] = {
-            "id": pipeline_id, "iid": len(self.pipelines) + 1, "project_id": PROJECT_ID, "sha": "0" * 40,
-            "ref": form["ref"], "status": "created", "source": "trigger", "created_at": _now(),
-            "updated_at": _now(), "web_url": f"https://gitlab.example.com/{self.project}/-/pipelines/{pipeline_id}"}
+            "id": pipeline_id,
+            "iid": len(self.pipelines) + 1,
+            "project_id": PROJECT_ID,
+            "sha": "0" * 40,
+            "ref": form["ref"],
+            "status": "created",
+            "source": "trigger",
+            "created_at": _now(),
+            "updated_at": _now(),
+            "web_url": f"https://gitlab.example.com/{self.project}/-/pipelines/{pipeline_id}",
+        }
         return 201, self._full(pipeline_id)
 
     def _list(self, call: RecordedCall) -> tuple:
         per_page = min(int(call.query.get("per_page", 20)), 100)
-        listed = [p for _, p in sorted(self.pipelines.items(), reverse=True)
-                  if call.query.get("source", p["source"]) == p["source"] and call.query.get("ref", p["ref"]) == p["ref"]]
+        listed = [
+            p
+            for _, p in sorted(self.pipelines.items(), reverse=True)
+            if call.query.get("source", p["source"]) == p["source"] and call.query.get("ref", p["ref"]) == p["ref"]
+        ]
         return 200, listed[:per_page]
 
     def _get(self, call: RecordedCall, pipeline_id: str) -> tuple:
@@ -132,15 +149,25 @@ class FakeGitLabCI(LocalServer):
     def _variables(self, call: RecordedCall, pipeline_id: str) -> tuple:
         if int(pipeline_id) not in self.pipelines:
             return 404, {"message": "404 Not found"}
-        return 200, [{"variable_type": "env_var", "key": k, "value": v, "raw": False}
-                     for k, v in self.variables[int(pipeline_id)].items()]
+        return 200, [
+            {"variable_type": "env_var", "key": k, "value": v, "raw": False}
+            for k, v in self.variables[int(pipeline_id)].items()
+        ]
 
     def _full(self, pipeline_id: int) -> dict:
         pipeline = self.pipelines[pipeline_id]
-        return pipeline | {"before_sha": "0" * 40, "tag": False, "yaml_errors": None, "user": None,
-                           "started_at": None, "finished_at": None, "duration": None, "coverage": None,
-                           "detailed_status": {"text": pipeline["status"], "group": pipeline["status"]}}
+        return pipeline | {
+            "before_sha": "0" * 40,
+            "tag": False,
+            "yaml_errors": None,
+            "user": None,
+            "started_at": None,
+            "finished_at": None,
+            "duration": None,
+            "coverage": None,
+            "detailed_status": {"text": pipeline["status"], "group": pipeline["status"]},
+        }
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
     """A clock that only moves when a test moves it."""
 
     def __init__(self, start: datetime | None = None):
-        self._now = start or datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+        self._now = start or datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
     def now(self) -> datetime:
         return self._now

@@ -26,11 +26,22 @@ class DiscordInteractions:
                     return cmd
         return None
 
-    async def send_interaction(self, *, user_id: str, name: str = "", options: list[JSON] | None = None,
-                               kind: int = 2, custom_id: str | None = None, channel_id: str | None = None,
-                               guild_id: str | None = None, dm: bool = False, component_type: int = 2,
-                               values: list[str] | None = None, message_id: str | None = None,
-                               permissions: str | None = None) -> Interaction:
+    async def send_interaction(
+        self,
+        *,
+        user_id: str,
+        name: str = "",
+        options: list[JSON] | None = None,
+        kind: int = 2,
+        custom_id: str | None = None,
+        channel_id: str | None = None,
+        guild_id: str | None = None,
+        dm: bool = False,
+        component_type: int = 2,
+        values: list[str] | None = None,
+        message_id: str | None = None,
+        permissions: str | None = None,
+    ) -> Interaction:
         """Dispatch INTERACTION_CREATE as a user invoking something.
 
         kind 2 (command) / 4 (autocomplete): ``name`` may be "group sub" or "group sub leaf", ``options`` then
@@ -63,10 +74,18 @@ class DiscordInteractions:
         invoker = self._member(user_id) if guild else self._user(user_id)
         everyone = P.ALL_PERMISSIONS if user_id == self.bot_user_id else P.EVERYONE_PERMISSIONS
         interaction_id, token = self.ids.next(), "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(60)
-        payload = P.interaction(interaction_id=interaction_id, app_id=self.application_id, kind=kind, token=token,
-                                data=data, channel=channel, guild_id=guild, invoker=invoker,
-                                permissions=permissions or everyone,
-                                message_obj=json.loads(json.dumps(message_obj)) if message_obj else None)
+        payload = P.interaction(
+            interaction_id=interaction_id,
+            app_id=self.application_id,
+            kind=kind,
+            token=token,
+            data=data,
+            channel=channel,
+            guild_id=guild,
+            invoker=invoker,
+            permissions=permissions or everyone,
+            message_obj=json.loads(json.dumps(message_obj)) if message_obj else None,
+        )
         record = Interaction(interaction_id, token, payload, asyncio.get_running_loop().time())
         if kind == 3:
             record.original = message_obj  # @original of a component interaction is the message it sits on
@@ -125,11 +144,17 @@ class DiscordInteractions:
 
     def _component_message(self, custom_id: str, message_id: str | None, channel_id: str, guild: str | None) -> JSON:
         candidates = [m for ms in self.messages.values() for m in ms] + [
-            m for i in self.interactions.values() for m in ([i.original] if i.original else []) + i.followups]
+            m for i in self.interactions.values() for m in ([i.original] if i.original else []) + i.followups
+        ]
         needle = f'"custom_id": {json.dumps(custom_id)}'
         for msg in sorted(candidates, key=lambda m: int(m["id"]), reverse=True):
             if msg["id"] == message_id or (message_id is None and needle in json.dumps(msg["components"])):
                 return msg
         button = {"type": 2, "style": 1, "label": custom_id, "custom_id": custom_id}
-        return P.message(message_id=message_id or self.ids.next(), channel_id=channel_id, author=self.bot,
-                         guild_id=guild, body={"content": "", "components": [{"type": 1, "components": [button]}]})
+        return P.message(
+            message_id=message_id or self.ids.next(),
+            channel_id=channel_id,
+            author=self.bot,
+            guild_id=guild,
+            body={"content": "", "components": [{"type": 1, "components": [button]}]},
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -35,44 +35,86 @@ def shard_of(guild_id: str | int, shard_count: int) -> int:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def user(user_id: str, username: str, *, bot: bool = False) -> JSON:
     return {
-        "id": user_id, "username": username, "discriminator": "0", "global_name": None if bot else username,
-        "avatar": None, "banner": None, "accent_color": None, "public_flags": 0, "flags": 0, "bot": bot,
-        "avatar_decoration_data": None, "primary_guild": None, "collectibles": None,
+        "id": user_id,
+        "username": username,
+        "discriminator": "0",
+        "global_name": None if bot else username,
+        "avatar": None,
+        "banner": None,
+        "accent_color": None,
+        "public_flags": 0,
+        "flags": 0,
+        "bot": bot,
+        "avatar_decoration_data": None,
+        "primary_guild": None,
+        "collectibles": None,
     }
 
 
 def bot_user(user_id: str, username: str) -> JSON:
     # GET /users/@me adds the private fields of the token's own account.
-    return {**user(user_id, username, bot=True), "verified": True, "mfa_enabled": False, "locale": "en-US",
-            "email": None}
+    return {
+        **user(user_id, username, bot=True),
+        "verified": True,
+        "mfa_enabled": False,
+        "locale": "en-US",
+        "email": None,
+    }
 
 
 def member(user_obj: JSON, roles: list[str], *, joined_at: str) -> JSON:
     return {
-        "user": user_obj, "roles": list(roles), "nick": None, "avatar": None, "banner": None, "joined_at": joined_at,
-        "premium_since": None, "deaf": False, "mute": False, "flags": 0, "pending": False,
+        "user": user_obj,
+        "roles": list(roles),
+        "nick": None,
+        "avatar": None,
+        "banner": None,
+        "joined_at": joined_at,
+        "premium_since": None,
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "pending": False,
         "communication_disabled_until": None,
     }
 
 
 def role(role_id: str, name: str, *, position: int, permissions: str = EVERYONE_PERMISSIONS) -> JSON:
     return {
-        "id": role_id, "name": name, "color": 0, "colors": {"primary_color": 0, "secondary_color": None,
-        "tertiary_color": None}, "hoist": False, "icon": None, "unicode_emoji": None, "position": position,
-        "permissions": permissions, "managed": False, "mentionable": False, "flags": 0,
+        "id": role_id,
+        "name": name,
+        "color": 0,
+        "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+        "hoist": False,
+        "icon": None,
+        "unicode_emoji": None,
+        "position": position,
+        "permissions": permissions,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
     }
 
 
 def text_channel(channel_id: str, guild_id: str, name: str, *, position: int = 0) -> JSON:
     return {
-        "id": channel_id, "type": 0, "guild_id": guild_id, "name": name, "position": position,
-        "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
-        "rate_limit_per_user": 0, "flags": 0,
+        "id": channel_id,
+        "type": 0,
+        "guild_id": guild_id,
+        "name": name,
+        "position": position,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "flags": 0,
     }
 
 
@@ -80,43 +122,110 @@ def dm_channel(channel_id: str, recipient: JSON) -> JSON:
     return {"id": channel_id, "type": 1, "last_message_id": None, "flags": 0, "recipients": [recipient]}
 
 
-def guild(guild_id: str, name: str, *, owner_id: str, channels: list[JSON], roles: list[JSON],
-          members: list[JSON]) -> JSON:
+def guild(
+    guild_id: str, name: str, *, owner_id: str, channels: list[JSON], roles: list[JSON], members: list[JSON]
+) -> JSON:
     """GUILD_CREATE: the full guild. ``member_count == len(members)`` makes discord.py consider it chunked."""
     return {
-        "id": guild_id, "name": name, "icon": None, "splash": None, "discovery_splash": None, "banner": None,
-        "owner_id": owner_id, "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
-        "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0,
-        "features": [], "roles": roles, "emojis": [], "stickers": [], "application_id": None,
-        "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
-        "public_updates_channel_id": None, "safety_alerts_channel_id": None, "vanity_url_code": None,
-        "description": None, "premium_tier": 0, "premium_subscription_count": 0, "preferred_locale": "en-US",
-        "max_members": 500000, "max_video_channel_users": 25, "premium_progress_bar_enabled": False,
-        "joined_at": members[0]["joined_at"] if members else now_iso(), "large": False, "unavailable": False,
-        "member_count": len(members), "members": members, "channels": channels, "threads": [],
-        "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
-        "soundboard_sounds": [], "lazy": True,
+        "id": guild_id,
+        "name": name,
+        "icon": None,
+        "splash": None,
+        "discovery_splash": None,
+        "banner": None,
+        "owner_id": owner_id,
+        "afk_channel_id": None,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "mfa_level": 0,
+        "nsfw_level": 0,
+        "features": [],
+        "roles": roles,
+        "emojis": [],
+        "stickers": [],
+        "application_id": None,
+        "system_channel_id": None,
+        "system_channel_flags": 0,
+        "rules_channel_id": None,
+        "public_updates_channel_id": None,
+        "safety_alerts_channel_id": None,
+        "vanity_url_code": None,
+        "description": None,
+        "premium_tier": 0,
+        "premium_subscription_count": 0,
+        "preferred_locale": "en-US",
+        "max_members": 500000,
+        "max_video_channel_users": 25,
+        "premium_progress_bar_enabled": False,
+        "joined_at": members[0]["joined_at"] if members else now_iso(),
+        "large": False,
+        "unavailable": False,
+        "member_count": len(members),
+        "members": members,
+        "channels": channels,
+        "threads": [],
+        "presences": [],
+        "voice_states": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+        "lazy": True,
     }
 
 
 def app_info(app_id: str, name: str, owner: JSON) -> JSON:
     return {
-        "id": app_id, "name": name, "icon": None, "description": "", "summary": "", "type": None,
-        "bot_public": False, "bot_require_code_grant": False, "owner": owner, "team": None,
-        "verify_key": "0" * 64, "flags": 0, "tags": [], "redirect_uris": [], "interactions_endpoint_url": None,
-        "role_connections_verification_url": None, "approximate_guild_count": 1, "bot": owner,
+        "id": app_id,
+        "name": name,
+        "icon": None,
+        "description": "",
+        "summary": "",
+        "type": None,
+        "bot_public": False,
+        "bot_require_code_grant": False,
+        "owner": owner,
+        "team": None,
+        "verify_key": "0" * 64,
+        "flags": 0,
+        "tags": [],
+        "redirect_uris": [],
+        "interactions_endpoint_url": None,
+        "role_connections_verification_url": None,
+        "approximate_guild_count": 1,
+        "bot": owner,
         "integration_types_config": {"0": {}},
     }
 
 
-def message(*, message_id: str, channel_id: str, author: JSON, body: JSON, guild_id: str | None,
-            msg_type: int = 0, extra: JSON | None = None) -> JSON:
+def message(
+    *,
+    message_id: str,
+    channel_id: str,
+    author: JSON,
+    body: JSON,
+    guild_id: str | None,
+    msg_type: int = 0,
+    extra: JSON | None = None,
+) -> JSON:
     msg: JSON = {
-        "id": message_id, "channel_id": channel_id, "author": author, "content": body.get("content") or "",
-        "timestamp": now_iso(), "edited_timestamp": None, "tts": bool(body.get("tts", False)),
-        "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": _attachments(body),
-        "embeds": body.get("embeds") or [], "components": body.get("components") or [], "pinned": False,
-        "type": msg_type, "flags": int(body.get("flags") or 0),
+        "id": message_id,
+        "channel_id": channel_id,
+        "author": author,
+        "content": body.get("content") or "",
+        "timestamp": now_iso(),
+        "edited_timestamp": None,
+        "tts": bool(body.get("tts", False)),
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": _attachments(body),
+        "embeds": body.get("embeds") or [],
+        "components": body.get("components") or [],
+        "pinned": False,
+        "type": msg_type,
+        "flags": int(body.get("flags") or 0),
     }
     if guild_id is not None:
         msg["guild_id"] = guild_id
@@ -139,19 +248,28 @@ def edit_message(msg: JSON, body: JSON) -> JSON:
 
 
 def _attachments(body: JSON) -> list[JSON]:
-    return [{"id": str(a.get("id", i)), "filename": a.get("filename", f"file{i}"), "size": 0, "url": "",
-             "proxy_url": ""} for i, a in enumerate(body.get("attachments") or [])]
+    return [
+        {"id": str(a.get("id", i)), "filename": a.get("filename", f"file{i}"), "size": 0, "url": "", "proxy_url": ""}
+        for i, a in enumerate(body.get("attachments") or [])
+    ]
 
 
 def assign_command(cmd: JSON, *, command_id: str, app_id: str, guild_id: str | None, version: str) -> JSON:
     """What Discord stores for a command the bot uploaded: defaults filled, ids assigned."""
     out = {
-        "id": command_id, "application_id": app_id, "version": version, "type": cmd.get("type", 1),
-        "name": cmd["name"], "description": cmd.get("description", ""), "options": cmd.get("options", []),
-        "default_member_permissions": cmd.get("default_member_permissions"), "nsfw": cmd.get("nsfw", False),
+        "id": command_id,
+        "application_id": app_id,
+        "version": version,
+        "type": cmd.get("type", 1),
+        "name": cmd["name"],
+        "description": cmd.get("description", ""),
+        "options": cmd.get("options", []),
+        "default_member_permissions": cmd.get("default_member_permissions"),
+        "nsfw": cmd.get("nsfw", False),
         "name_localizations": cmd.get("name_localizations"),
         "description_localizations": cmd.get("description_localizations"),
-        "contexts": cmd.get("contexts"), "integration_types": cmd.get("integration_types", [0]),
+        "contexts": cmd.get("contexts"),
+        "integration_types": cmd.get("integration_types", [0]),
     }
     if guild_id is not None:
         out["guild_id"] = guild_id
@@ -184,8 +302,9 @@ def command_errors(commands: list[JSON]) -> JSON:
         err = _command_error(cmd, top=True)
         key = (cmd.get("name", ""), cmd.get("type", 1))
         if not err and key in seen:
-            err = {"name": field_error("APPLICATION_COMMANDS_DUPLICATE_NAME",
-                                       "Application command names must be unique")}
+            err = {
+                "name": field_error("APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique")
+            }
         seen.add(key)
         if err:
             errors[str(index)] = err
@@ -195,8 +314,11 @@ def command_errors(commands: list[JSON]) -> JSON:
 def _command_error(cmd: JSON, *, top: bool) -> JSON:
     name, desc = cmd.get("name", ""), cmd.get("description", "")
     slash = cmd.get("type", 1) == 1 if top else True
-    if not isinstance(name, str) or not (NAME_RE.match(name) if slash else 1 <= len(name) <= 32) or (
-            slash and name != name.lower()):
+    if (
+        not isinstance(name, str)
+        or not (NAME_RE.match(name) if slash else 1 <= len(name) <= 32)
+        or (slash and name != name.lower())
+    ):
         return {"name": field_error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")}
     if slash and not 1 <= len(desc) <= 100:
         return {"description": field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")}
@@ -210,8 +332,12 @@ def _command_error(cmd: JSON, *, top: bool) -> JSON:
         sub = _command_error(opt, top=False)
         if not sub and opt.get("type") not in (1, 2):
             if opt.get("required") and optional_seen:
-                sub = {"required": field_error("APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                                               "Required options must be placed before non-required options")}
+                sub = {
+                    "required": field_error(
+                        "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                        "Required options must be placed before non-required options",
+                    )
+                }
             optional_seen = optional_seen or not opt.get("required")
             if len(opt.get("choices") or []) > 25:
                 sub = {"choices": field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")}
@@ -244,34 +370,76 @@ def message_error(body: JSON) -> JSON | None:
             return form_error({"embeds": {str(i): {"fields": too_many}}})
         for j, f in enumerate(fields):
             if not 1 <= len(f.get("name") or "") <= 256 or not 1 <= len(f.get("value") or "") <= 1024:
-                return form_error({"embeds": {str(i): {"fields": {str(j): field_error(
-                    "BASE_TYPE_BAD_LENGTH", "Field name must be 1-256 and value 1-1024 in length.")}}}})
+                return form_error(
+                    {
+                        "embeds": {
+                            str(i): {
+                                "fields": {
+                                    str(j): field_error(
+                                        "BASE_TYPE_BAD_LENGTH", "Field name must be 1-256 and value 1-1024 in length."
+                                    )
+                                }
+                            }
+                        }
+                    }
+                )
         total += sum(parts.values()) + sum(len(f["name"]) + len(f["value"]) for f in fields)
         total += len((embed.get("footer") or {}).get("text") or "") + len((embed.get("author") or {}).get("name") or "")
     if total > 6000:
-        return form_error({"embeds": field_error("MESSAGE_EMBEDS_TOO_LARGE",
-                                                 "Embed size exceeds maximum size of 6000")})
+        return form_error(
+            {"embeds": field_error("MESSAGE_EMBEDS_TOO_LARGE", "Embed size exceeds maximum size of 6000")}
+        )
     return None
 
 
 def empty_message(body: JSON, *, attachments: int = 0) -> bool:
-    return not (body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids")
-                or body.get("poll") or attachments)
+    return not (
+        body.get("content")
+        or body.get("embeds")
+        or body.get("components")
+        or body.get("sticker_ids")
+        or body.get("poll")
+        or attachments
+    )
 
 
-def interaction(*, interaction_id: str, app_id: str, kind: int, token: str, data: JSON, channel: JSON,
-                guild_id: str | None, invoker: JSON, permissions: str, message_obj: JSON | None = None) -> JSON:
+def interaction(
+    *,
+    interaction_id: str,
+    app_id: str,
+    kind: int,
+    token: str,
+    data: JSON,
+    channel: JSON,
+    guild_id: str | None,
+    invoker: JSON,
+    permissions: str,
+    message_obj: JSON | None = None,
+) -> JSON:
     """INTERACTION_CREATE ``d``. In a guild the invoker is a member; in a DM a user."""
     payload: JSON = {
-        "id": interaction_id, "application_id": app_id, "type": kind, "data": data, "token": token, "version": 1,
-        "channel_id": channel["id"], "channel": channel, "app_permissions": ALL_PERMISSIONS if guild_id else "0",
-        "locale": "en-US", "entitlements": [], "attachment_size_limit": 26214400,
+        "id": interaction_id,
+        "application_id": app_id,
+        "type": kind,
+        "data": data,
+        "token": token,
+        "version": 1,
+        "channel_id": channel["id"],
+        "channel": channel,
+        "app_permissions": ALL_PERMISSIONS if guild_id else "0",
+        "locale": "en-US",
+        "entitlements": [],
+        "attachment_size_limit": 26214400,
         "authorizing_integration_owners": {"0": guild_id} if guild_id else {"1": invoker["id"]},
         "context": 0 if guild_id else 1,
     }
     if guild_id is not None:
-        payload.update(guild_id=guild_id, guild={"id": guild_id, "locale": "en-US", "features": []},
-                       guild_locale="en-US", member={**invoker, "permissions": permissions})
+        payload.update(
+            guild_id=guild_id,
+            guild={"id": guild_id, "locale": "en-US", "features": []},
+            guild_locale="en-US",
+            member={**invoker, "permissions": permissions},
+        )
     else:
         payload["user"] = invoker
     if message_obj is not None:
@@ -279,21 +447,30 @@ def interaction(*, interaction_id: str, app_id: str, kind: int, token: str, data
     return payload
 
 
-def interaction_message(interaction: JSON, *, message_id: str, author: JSON, body: JSON,
-                        loading: bool = False) -> JSON:
+def interaction_message(interaction: JSON, *, message_id: str, author: JSON, body: JSON, loading: bool = False) -> JSON:
     """A message the bot posts in answer to ``interaction`` (its INTERACTION_CREATE ``d``): the response or a
     follow-up, carrying ``interaction_metadata``; ``loading`` marks the response of a "thinking" defer."""
     kind, app_id = interaction["type"], interaction["application_id"]
     invoker = interaction.get("member", {}).get("user") or interaction.get("user")
-    meta = {"id": interaction["id"], "type": kind, "user": invoker,
-            "authorizing_integration_owners": interaction["authorizing_integration_owners"]}
+    meta = {
+        "id": interaction["id"],
+        "type": kind,
+        "user": invoker,
+        "authorizing_integration_owners": interaction["authorizing_integration_owners"],
+    }
     if kind == 2:
         meta.update(name=interaction["data"]["name"], command_type=1)
     else:
         meta["interacted_message_id"] = interaction.get("message", {}).get("id")
-    msg = message(message_id=message_id, channel_id=interaction["channel_id"], author=author, body=body,
-                  guild_id=interaction.get("guild_id"), msg_type=20 if kind == 2 else 0,
-                  extra={"webhook_id": app_id, "application_id": app_id, "interaction_metadata": meta})
+    msg = message(
+        message_id=message_id,
+        channel_id=interaction["channel_id"],
+        author=author,
+        body=body,
+        guild_id=interaction.get("guild_id"),
+        msg_type=20 if kind == 2 else 0,
+        extra={"webhook_id": app_id, "application_id": app_id, "interaction_metadata": meta},
+    )
     if loading:
         msg["flags"] |= 128  # LOADING
     return msg

@@ -11,14 +11,16 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes import discord_payloads as P
 from tests.fakes.discord_records import JSON, Interaction, RecordedCall
+
 
 @dataclass
 class _Fault:
@@ -46,9 +48,13 @@ class DiscordRest:
     async def wait_for_call(self, method: str, path_pattern: str, timeout: float = 10, after: int = 0) -> RecordedCall:
         """The first answered call from ``calls[after:]`` whose path fully matches the regex."""
         rx = re.compile(path_pattern)
-        return await self.wait_until(lambda: next(
-            (c for c in self.calls[after:] if c.method == method.upper() and rx.fullmatch(c.path) and c.status),
-            None), timeout)
+        return await self.wait_until(
+            lambda: next(
+                (c for c in self.calls[after:] if c.method == method.upper() and rx.fullmatch(c.path) and c.status),
+                None,
+            ),
+            timeout,
+        )
 
     @property
     def unhandled_calls(self) -> list[RecordedCall]:
@@ -56,18 +62,24 @@ class DiscordRest:
 
     # --- faults ---------------------------------------------------------------------------------------------
 
-    def rate_limit_next(self, method: str, path_pattern: str, retry_after: float = 0.5, count: int = 1,
-                        is_global: bool = False) -> None:
+    def rate_limit_next(
+        self, method: str, path_pattern: str, retry_after: float = 0.5, count: int = 1, is_global: bool = False
+    ) -> None:
         def respond() -> tuple[int, Any, dict[str, str]]:
             # Discord's headers; discord.py treats a 429 without ``Via`` as a Cloudflare ban and raises.
-            headers = {"Retry-After": str(retry_after), "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-                       "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
-                       "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-                       "X-RateLimit-Scope": "global" if is_global else "user"}
+            headers = {
+                "Retry-After": str(retry_after),
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+                "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+                "X-RateLimit-Scope": "global" if is_global else "user",
+            }
             if is_global:
                 headers["X-RateLimit-Global"] = "true"
             body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}
             return 429, body, headers
+
         self._faults.append(_Fault(method.upper(), re.compile(path_pattern), count, respond))
 
     def fail_next(self, method: str, path_pattern: str, status: int = 502, count: int = 1) -> None:
@@ -86,39 +98,70 @@ class DiscordRest:
             ("gateway", r"/gateway", False, {"GET": self._get_gateway}),
             ("gateway_bot", r"/gateway/bot", True, {"GET": self._get_gateway}),
             ("app", r"/oauth2/applications/@me", True, {"GET": self._get_app}),
-            ("commands", cmds, True, {"GET": self._list_commands, "PUT": self._put_commands,
-                                      "POST": self._post_command}),
-            ("command", cmds + r"/(?P<cid>\d+)", True, {"GET": self._command, "PATCH": self._command,
-                                                        "DELETE": self._command}),
+            (
+                "commands",
+                cmds,
+                True,
+                {"GET": self._list_commands, "PUT": self._put_commands, "POST": self._post_command},
+            ),
+            (
+                "command",
+                cmds + r"/(?P<cid>\d+)",
+                True,
+                {"GET": self._command, "PATCH": self._command, "DELETE": self._command},
+            ),
             ("callback", r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback", False, {"POST": self._callback}),
             ("followup", hook, False, {"POST": self._followup}),
-            ("webhook_message", hook + r"/messages/(?P<mid>@original|\d+)", False,
-             {"GET": self._webhook_message, "PATCH": self._webhook_message, "DELETE": self._webhook_message}),
+            (
+                "webhook_message",
+                hook + r"/messages/(?P<mid>@original|\d+)",
+                False,
+                {"GET": self._webhook_message, "PATCH": self._webhook_message, "DELETE": self._webhook_message},
+            ),
             ("channel", r"/channels/(?P<cid>\d+)", True, {"GET": self._get_channel}),
             ("messages", r"/channels/(?P<cid>\d+)/messages", True, {"POST": self._post_message}),
-            ("message", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", True,
-             {"GET": self._channel_message, "PATCH": self._channel_message, "DELETE": self._channel_message}),
+            (
+                "message",
+                r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)",
+                True,
+                {"GET": self._channel_message, "PATCH": self._channel_message, "DELETE": self._channel_message},
+            ),
             ("dm", r"/users/@me/channels", True, {"POST": self._create_dm}),
         ]
         return [(name, re.compile(rx), auth, handlers) for name, rx, auth, handlers in table]
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         body, files = await self._read_body(request)
-        call = RecordedCall(request.method, "/" + request.match_info["tail"], dict(request.query), body,
-                            CIMultiDict(request.headers), files, asyncio.get_running_loop().time())
+        call = RecordedCall(
+            request.method,
+            "/" + request.match_info["tail"],
+            dict(request.query),
+            body,
+            CIMultiDict(request.headers),
+            files,
+            asyncio.get_running_loop().time(),
+        )
         self.calls.append(call)
         status, data, headers = await self._answer(call, request.match_info["version"])
         call.status, call.response = status, data
         self._notify()
-        base = {"Via": "1.1 google", "X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49",
-                "X-RateLimit-Reset": f"{time.time() + 1:.3f}", "X-RateLimit-Reset-After": "1.000",
-                "X-RateLimit-Bucket": f"fake-{call.route}"}  # one bucket per endpoint, as discord.py expects
+        base = {
+            "Via": "1.1 google",
+            "X-RateLimit-Limit": "50",
+            "X-RateLimit-Remaining": "49",
+            "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
+            "X-RateLimit-Reset-After": "1.000",
+            "X-RateLimit-Bucket": f"fake-{call.route}",
+        }  # one bucket per endpoint, as discord.py expects
         if status == 204:
             return web.Response(status=204, headers={**base, **headers})
         # Exactly "application/json", as Discord sends: discord.py compares the whole header and treats
         # anything else (e.g. "; charset=utf-8") as a text body.
-        return web.Response(body=json.dumps(data).encode(), status=status,
-                            headers={**base, **headers, "Content-Type": "application/json"})
+        return web.Response(
+            body=json.dumps(data).encode(),
+            status=status,
+            headers={**base, **headers, "Content-Type": "application/json"},
+        )
 
     @staticmethod
     async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, str, bytes]]]:
@@ -150,7 +193,7 @@ class DiscordRest:
                 if fault.count > 0 and fault.method == call.method and fault.pattern.fullmatch(call.path):
                     fault.count -= 1
                     return fault.respond()
-            status, data = await handlers[call.method](call, **{k: v for k, v in match.groupdict().items()})
+            status, data = await handlers[call.method](call, **dict(match.groupdict().items()))
             return status, data, {}
         return 404, {"message": "404: Not Found", "code": 0}, {}
 
@@ -166,8 +209,15 @@ class DiscordRest:
     async def _get_gateway(self, call: RecordedCall) -> tuple[int, Any]:
         data: JSON = {"url": self.gateway_url}
         if call.route == "gateway_bot":
-            data.update(shards=self.recommended_shards, session_start_limit={
-                "total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": self.max_concurrency})
+            data.update(
+                shards=self.recommended_shards,
+                session_start_limit={
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14400000,
+                    "max_concurrency": self.max_concurrency,
+                },
+            )
         return 200, data
 
     async def _get_app(self, call: RecordedCall) -> tuple[int, Any]:
@@ -185,8 +235,16 @@ class DiscordRest:
         """Discord's bulk overwrite: same (name, type) keeps its id; a new version either way."""
         existing = {(c["name"], c["type"]): c["id"] for c in self.commands.get(guild, [])}
         version = self.ids.next()
-        stored = [P.assign_command(c, command_id=existing.get((c["name"], c.get("type", 1))) or self.ids.next(),
-                                   app_id=self.application_id, guild_id=guild, version=version) for c in body]
+        stored = [
+            P.assign_command(
+                c,
+                command_id=existing.get((c["name"], c.get("type", 1))) or self.ids.next(),
+                app_id=self.application_id,
+                guild_id=guild,
+                version=version,
+            )
+            for c in body
+        ]
         self.commands[guild] = stored
         return stored
 
@@ -206,11 +264,14 @@ class DiscordRest:
         if denied := self._command_scope(app, guild):
             return denied
         if errors := P.command_errors([call.json]):
-            return 400, P.form_error(errors["0"] if "0" in errors else errors)
-        others = [c for c in self.commands.get(guild, []) if (c["name"], c["type"]) != (
-            call.json["name"], call.json.get("type", 1))]
+            return 400, P.form_error(errors.get("0", errors))
+        others = [
+            c
+            for c in self.commands.get(guild, [])
+            if (c["name"], c["type"]) != (call.json["name"], call.json.get("type", 1))
+        ]
         is_new = len(others) == len(self.commands.get(guild, []))
-        stored = self._store_commands(guild, others + [call.json])
+        stored = self._store_commands(guild, [*others, call.json])
         return (201 if is_new else 200), stored[-1]
 
     async def _command(self, call: RecordedCall, app: str, guild: str | None, cid: str) -> tuple[int, Any]:
@@ -240,27 +301,33 @@ class DiscordRest:
         rtype, data = body.get("type"), body.get("data") or {}
         allowed = {2: {4, 5, 9, 12}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}[rec.payload["type"]]
         if rtype not in allowed:
-            return 400, P.form_error({"type": P.field_error("INTERACTION_RESPONSE_TYPE_INVALID",
-                                                            "Interaction response type is invalid.")})
+            return 400, P.form_error(
+                {"type": P.field_error("INTERACTION_RESPONSE_TYPE_INVALID", "Interaction response type is invalid.")}
+            )
         if rtype in (4, 7) and (err := P.message_error(data)):
             return 400, err
         if rtype == 4 and P.empty_message(data, attachments=len(call.files)):
             return self._error(400, 50006, "Cannot send an empty message")
         if rtype == 8 and len(data.get("choices") or []) > 25:
-            return 400, P.form_error({"data": {"choices": P.field_error("BASE_TYPE_MAX_LENGTH",
-                                                                        "Must be 25 or fewer in length.")}})
+            return 400, P.form_error(
+                {"data": {"choices": P.field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")}}
+            )
         rec.callbacks.append(body)
         if rtype in (4, 5):
-            rec.original = P.interaction_message(rec.payload, message_id=self.ids.next(), author=self.bot,
-                                                 body=data, loading=rtype == 5)
+            rec.original = P.interaction_message(
+                rec.payload, message_id=self.ids.next(), author=self.bot, body=data, loading=rtype == 5
+            )
         elif rtype == 7 and rec.original is not None:
             P.edit_message(rec.original, data)
         if call.query.get("with_response", "").lower() not in ("1", "true"):
             return 204, None
         result: JSON = {"interaction": {"id": rec.id, "type": rec.payload["type"]}}
         if rtype in (4, 5, 7) and rec.original is not None:
-            result["interaction"].update(response_message_id=rec.original["id"], response_message_loading=rtype == 5,
-                                         response_message_ephemeral=bool(rec.original["flags"] & 64))
+            result["interaction"].update(
+                response_message_id=rec.original["id"],
+                response_message_loading=rtype == 5,
+                response_message_ephemeral=bool(rec.original["flags"] & 64),
+            )
             result["resource"] = {"type": rtype, "message": rec.original}
         elif rtype != 8:
             result["resource"] = {"type": rtype}

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from aiohttp import WSMsgType, web
 
@@ -64,18 +65,34 @@ class _Session:
 
 
 class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
-    _runner_options: dict[str, Any] = {}  # aiohttp's defaults (access log, 60 s shutdown_timeout), as before
+    _runner_options: ClassVar[dict[str, Any]] = {}  # aiohttp's defaults (access log, 60 s shutdown_timeout), as before
 
-    def __init__(self, *, application_id: str = "900000000000000001", bot_user_id: str = "900000000000000001",
-                 guild_id: str = "800000000000000001", channel_id: str = "700000000000000001",
-                 members: dict[str, str] | None = None, roles: dict[str, str] | None = None,
-                 member_roles: dict[str, list[str]] | None = None, token: str = "fake-bot-token",
-                 bot_name: str = "tower", heartbeat_interval_ms: int = 41250, ack_timeout: float | None = 3.0,
-                 guilds: dict[str, str] | None = None, recommended_shards: int = 1, max_concurrency: int = 1):
+    def __init__(
+        self,
+        *,
+        application_id: str = "900000000000000001",
+        bot_user_id: str = "900000000000000001",
+        guild_id: str = "800000000000000001",
+        channel_id: str = "700000000000000001",
+        members: dict[str, str] | None = None,
+        roles: dict[str, str] | None = None,
+        member_roles: dict[str, list[str]] | None = None,
+        token: str = "fake-bot-token",
+        bot_name: str = "tower",
+        heartbeat_interval_ms: int = 41250,
+        ack_timeout: float | None = 3.0,
+        guilds: dict[str, str] | None = None,
+        recommended_shards: int = 1,
+        max_concurrency: int = 1,
+    ):
         """``guilds``: more guilds the bot is in besides ``guild_id``, each with one text channel (guild id ->
         channel id). ``recommended_shards`` and ``max_concurrency`` are what GET /gateway/bot advises."""
         self.application_id, self.bot_user_id, self.guild_id, self.channel_id = (
-            application_id, bot_user_id, guild_id, channel_id)
+            application_id,
+            bot_user_id,
+            guild_id,
+            channel_id,
+        )
         self.guild_channels = {guild_id: channel_id, **(guilds or {})}  # every guild -> its text channel
         self.recommended_shards, self.max_concurrency = recommended_shards, max_concurrency
         self.token, self.heartbeat_interval_ms, self.ack_timeout = token, heartbeat_interval_ms, ack_timeout
@@ -148,19 +165,24 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
 
     async def wait_until(self, predicate: Callable[[], Any], timeout: float = 10) -> Any:
         """Wait until ``predicate()`` is truthy (re-checked whenever the fake's state changes); return it."""
+
         async def loop():
             while not (result := predicate()):
                 await self._changed.wait()
             return result
+
         return await asyncio.wait_for(loop(), timeout)
 
     async def wait_ready(self, timeout: float = 10) -> None:
         """Wait until every shard of the client (0 to the count shard 0 identified with) is live and ready."""
+
         def ready() -> bool:
             first = self.sessions.get(0)
             return first is not None and all(
                 (s := self.sessions.get(i)) is not None and s.live is not None and s.live.ready
-                for i in range(first.shard_count))
+                for i in range(first.shard_count)
+            )
+
         await self.wait_until(ready, timeout)
 
     # --- gateway --------------------------------------------------------------------------------------------
@@ -191,8 +213,13 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
             if session is not None and session.live is conn:
                 session.live = None
             # Discord ends a session when the client closes with 1000/1001; other codes keep it resumable.
-            if (ws.close_code in (1000, 1001) and conn.authed and session is not None and session.live is None
-                    and not conn.dropped):
+            if (
+                ws.close_code in (1000, 1001)
+                and conn.authed
+                and session is not None
+                and session.live is None
+                and not conn.dropped
+            ):
                 session.id = None
             self._notify()
         return ws
@@ -215,9 +242,18 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
             await conn.ws.close(code=CLOSE_NOT_AUTHED, message=b"You sent a payload prior to identifying.")
         elif op == 8:  # request guild members: all of them fit one chunk, on the connection that asked
             guild = str((d or {}).get("guild_id") or self.guild_id)
-            await self._dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", {
-                "guild_id": guild, "members": self._members(), "chunk_index": 0, "chunk_count": 1, "not_found": [],
-                **({"nonce": d["nonce"]} if (d or {}).get("nonce") else {})})
+            await self._dispatch_to(
+                conn.session,
+                "GUILD_MEMBERS_CHUNK",
+                {
+                    "guild_id": guild,
+                    "members": self._members(),
+                    "chunk_index": 0,
+                    "chunk_count": 1,
+                    "not_found": [],
+                    **({"nonce": d["nonce"]} if (d or {}).get("nonce") else {}),
+                },
+            )
         elif op in (3, 4):  # presence / voice state: accepted, recorded in received_ops
             pass
         else:
@@ -226,8 +262,12 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
 
     async def _identify(self, conn: _Conn, d: JSON) -> None:
         shard = d.get("shard", [0, 1])
-        if not (isinstance(shard, list) and len(shard) == 2 and all(type(n) is int for n in shard)
-                and 0 <= shard[0] < shard[1]):
+        if not (
+            isinstance(shard, list)
+            and len(shard) == 2
+            and all(type(n) is int for n in shard)
+            and 0 <= shard[0] < shard[1]
+        ):
             await conn.ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
             return
         self.identifies += 1
@@ -240,13 +280,27 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
                 old.live.ready = False
             self.sessions[session.shard_id], session.live, conn.session = session, conn, session
         guilds = [g for g in self.guild_channels if session.owns(g)]
-        await self._dispatch_to(session, "READY", {
-            "v": 10, "user": P.bot_user(self.bot_user_id, self.bot_name), "guilds": [
-                {"id": g, "unavailable": True} for g in guilds], "session_id": session.id,
-            "resume_gateway_url": self.gateway_url, "session_type": "normal", "private_channels": [],
-            "relationships": [], "user_settings": {}, "presences": [], "geo_ordered_rtc_regions": [],
-            "guild_join_requests": [], "shard": shard, "application": {"id": self.application_id, "flags": 0},
-            "_trace": ["fake-discord"]})
+        await self._dispatch_to(
+            session,
+            "READY",
+            {
+                "v": 10,
+                "user": P.bot_user(self.bot_user_id, self.bot_name),
+                "guilds": [{"id": g, "unavailable": True} for g in guilds],
+                "session_id": session.id,
+                "resume_gateway_url": self.gateway_url,
+                "session_type": "normal",
+                "private_channels": [],
+                "relationships": [],
+                "user_settings": {},
+                "presences": [],
+                "geo_ordered_rtc_regions": [],
+                "guild_join_requests": [],
+                "shard": shard,
+                "application": {"id": self.application_id, "flags": 0},
+                "_trace": ["fake-discord"],
+            },
+        )
         for guild in guilds:  # the guilds READY listed as unavailable
             await self._dispatch_to(session, "GUILD_CREATE", self.guild_payload(guild))
         conn.ready = True
@@ -355,8 +409,14 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
         if guild_id == self.guild_id:
             roles += [P.role(rid, name, position=i + 1) for i, (rid, name) in enumerate(self.roles.items())]
         name = "Tower Test Guild" if guild_id == self.guild_id else f"Tower Test Guild {guild_id[-4:]}"
-        return P.guild(guild_id, name, owner_id=next(iter(self.members), self.bot_user_id),
-                       channels=[self._channel(self.guild_channels[guild_id])], roles=roles, members=self._members())
+        return P.guild(
+            guild_id,
+            name,
+            owner_id=next(iter(self.members), self.bot_user_id),
+            channels=[self._channel(self.guild_channels[guild_id])],
+            roles=roles,
+            members=self._members(),
+        )
 
     async def _dm_channel(self, user_id: str) -> JSON:
         if user_id not in self.dm_channels:

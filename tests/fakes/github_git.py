@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 DOCS = "https://docs.github.com/rest"
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 IDENTITY = {"name": "Tower Bot", "email": "tower@example.org"}
 Obj = dict[str, Any]
 
@@ -54,13 +55,17 @@ class GitStore:
 
     def commit(self, tree: str, parents: list[str], message: str, who: Obj | None = None) -> str:
         who = who or {**IDENTITY, "date": self.now()}
-        return self._put("commit", {"tree": tree, "parents": parents, "message": message,
-                                    "author": who, "committer": who, "seq": self._ticks})
+        return self._put(
+            "commit",
+            {"tree": tree, "parents": parents, "message": message, "author": who, "committer": who, "seq": self._ticks},
+        )
 
     def tag(self, name: str, target: str, message: str, tagger: Obj | None = None) -> str:
         tagger = tagger or {**IDENTITY, "date": self.now()}
-        return self._put("tag", {"tag": name, "message": message, "tagger": tagger,
-                                 "object": {"sha": target, "type": self.kind(target)}})
+        return self._put(
+            "tag",
+            {"tag": name, "message": message, "tagger": tagger, "object": {"sha": target, "type": self.kind(target)}},
+        )
 
     # -- reading -------------------------------------------------------------------------------
     def files(self, tree: str, prefix: str = "") -> dict[str, tuple[str, str]]:
@@ -146,11 +151,26 @@ class IssueTracker:
             return invalid
         number, at = len(self.items) + 1, self.git.now()
         self.items[number] = {
-            "id": 9000 + number, "node_id": f"I_{number}", "number": number, "url": self._api(f"issues/{number}"),
-            "html_url": self._html(f"issues/{number}"), "title": body["title"], "body": body.get("body") or None,
-            "state": "open", "state_reason": None, "locked": False, "user": {"login": "tower-bot"}, "labels": [],
-            "assignees": [], "milestone": None, "comments": 0, "created_at": at, "updated_at": at, "closed_at": None,
-            "author_association": "OWNER"}
+            "id": 9000 + number,
+            "node_id": f"I_{number}",
+            "number": number,
+            "url": self._api(f"issues/{number}"),
+            "html_url": self._html(f"issues/{number}"),
+            "title": body["title"],
+            "body": body.get("body") or None,
+            "state": "open",
+            "state_reason": None,
+            "locked": False,
+            "user": {"login": "tower-bot"},
+            "labels": [],
+            "assignees": [],
+            "milestone": None,
+            "comments": 0,
+            "created_at": at,
+            "updated_at": at,
+            "closed_at": None,
+            "author_association": "OWNER",
+        }
         return 201, self.items[number]
 
     def get(self, number: str) -> tuple[int, Obj]:
@@ -175,5 +195,8 @@ class IssueTracker:
             field, code = "body", "invalid"
         else:
             return None
-        return 422, {"message": "Validation Failed", "documentation_url": DOCS,
-                     "errors": [{"resource": "Issue", "code": code, "field": field}]}
+        return 422, {
+            "message": "Validation Failed",
+            "documentation_url": DOCS,
+            "errors": [{"resource": "Issue", "code": code, "field": field}],
+        }

@@ -10,8 +10,9 @@ import base64
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -67,7 +68,7 @@ def check_headers(call: RecordedCall, token: str) -> Answer | None:
 
 def _b64(data: bytes) -> str:
     text = base64.b64encode(data).decode()
-    return "".join(text[i:i + 60] + "\n" for i in range(0, len(text), 60))  # GitHub wraps at 60
+    return "".join(text[i : i + 60] + "\n" for i in range(0, len(text), 60))  # GitHub wraps at 60
 
 
 class FakeGitHub(LocalServer):
@@ -138,15 +139,24 @@ class FakeGitHub(LocalServer):
 
     def _route_table(self) -> list[tuple[str, str, Callable[..., Answer]]]:
         return [
-            ("GET", r"/?", self._repo), ("GET", r"/contents/?(.*)", self._contents),
-            ("GET", r"/commits", self._list_commits), ("GET", r"/commits/(.+)", self._get_commit),
-            ("GET", r"/compare/(.+?)\.\.\.(.+)", self._compare), ("GET", r"/tags", self._tags),
-            ("GET", r"/git/commits/([0-9a-f]{40})", self._git_commit), ("POST", r"/git/commits", self._new_commit),
-            ("GET", r"/git/blobs/([0-9a-f]{40})", self._blob), ("POST", r"/git/blobs", self._new_blob),
-            ("POST", r"/git/trees", self._new_tree), ("GET", r"/git/ref/(.+)", self._ref),
-            ("POST", r"/git/refs", self._new_ref), ("PATCH", r"/git/refs/(.+)", self._move_ref),
-            ("GET", r"/git/tags/([0-9a-f]{40})", self._tag), ("POST", r"/git/tags", self._new_tag),
-            ("POST", r"/releases", self._new_release), ("GET", r"/releases/tags/(.+)", self._release),
+            ("GET", r"/?", self._repo),
+            ("GET", r"/contents/?(.*)", self._contents),
+            ("GET", r"/commits", self._list_commits),
+            ("GET", r"/commits/(.+)", self._get_commit),
+            ("GET", r"/compare/(.+?)\.\.\.(.+)", self._compare),
+            ("GET", r"/tags", self._tags),
+            ("GET", r"/git/commits/([0-9a-f]{40})", self._git_commit),
+            ("POST", r"/git/commits", self._new_commit),
+            ("GET", r"/git/blobs/([0-9a-f]{40})", self._blob),
+            ("POST", r"/git/blobs", self._new_blob),
+            ("POST", r"/git/trees", self._new_tree),
+            ("GET", r"/git/ref/(.+)", self._ref),
+            ("POST", r"/git/refs", self._new_ref),
+            ("PATCH", r"/git/refs/(.+)", self._move_ref),
+            ("GET", r"/git/tags/([0-9a-f]{40})", self._tag),
+            ("POST", r"/git/tags", self._new_tag),
+            ("POST", r"/releases", self._new_release),
+            ("GET", r"/releases/tags/(.+)", self._release),
             ("POST", r"/issues", lambda call: self.issues.create(call.json)),
             ("GET", r"/issues/([0-9]+)", lambda call, number: self.issues.get(number)),
             ("PATCH", r"/issues/([0-9]+)", lambda call, number: self.issues.update(number, call.json)),
@@ -162,7 +172,7 @@ class FakeGitHub(LocalServer):
 
         links = [link(page + 1, "next"), link(last, "last")] if page < last else []
         links += [link(page - 1, "prev"), link(1, "first")] if page > 1 else []
-        return items[(page - 1) * per_page:page * per_page], ({"Link": ", ".join(links)} if links else {})
+        return items[(page - 1) * per_page : page * per_page], ({"Link": ", ".join(links)} if links else {})
 
     # -- JSON shapes -----------------------------------------------------------------------------
     def _api(self, rest: str) -> str:
@@ -173,38 +183,72 @@ class FakeGitHub(LocalServer):
 
     def _git_commit_json(self, sha: str) -> dict:
         c = self.git.objects[sha]
-        return {"sha": sha, "node_id": f"C_{sha[:16]}", "url": self._api(f"git/commits/{sha}"),
-                "html_url": self._html(f"commit/{sha}"), "author": c["author"], "committer": c["committer"],
-                "message": c["message"], "tree": {"sha": c["tree"], "url": self._api(f"git/trees/{c['tree']}")},
-                "parents": [{"sha": p, "url": self._api(f"git/commits/{p}"), "html_url": self._html(f"commit/{p}")}
-                            for p in c["parents"]],
-                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None}}
+        return {
+            "sha": sha,
+            "node_id": f"C_{sha[:16]}",
+            "url": self._api(f"git/commits/{sha}"),
+            "html_url": self._html(f"commit/{sha}"),
+            "author": c["author"],
+            "committer": c["committer"],
+            "message": c["message"],
+            "tree": {"sha": c["tree"], "url": self._api(f"git/trees/{c['tree']}")},
+            "parents": [
+                {"sha": p, "url": self._api(f"git/commits/{p}"), "html_url": self._html(f"commit/{p}")}
+                for p in c["parents"]
+            ],
+            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+        }
 
     def _commit_json(self, sha: str) -> dict:
         git = self._git_commit_json(sha)
-        return {"sha": sha, "node_id": git["node_id"], "url": self._api(f"commits/{sha}"), "html_url": git["html_url"],
-                "commit": {k: git[k] for k in ("author", "committer", "message", "tree", "url", "verification")}
-                | {"comment_count": 0}, "author": None, "committer": None, "parents": git["parents"]}
+        return {
+            "sha": sha,
+            "node_id": git["node_id"],
+            "url": self._api(f"commits/{sha}"),
+            "html_url": git["html_url"],
+            "commit": {k: git[k] for k in ("author", "committer", "message", "tree", "url", "verification")}
+            | {"comment_count": 0},
+            "author": None,
+            "committer": None,
+            "parents": git["parents"],
+        }
 
     def _ref_json(self, ref: str) -> dict:
         sha = self.git.refs[ref]
         kind = self.git.kind(sha)
-        return {"ref": ref, "node_id": f"REF_{sha[:12]}", "url": self._api(f"git/{ref}"),
-                "object": {"sha": sha, "type": kind, "url": self._api(f"git/{kind}s/{sha}")}}
+        return {
+            "ref": ref,
+            "node_id": f"REF_{sha[:12]}",
+            "url": self._api(f"git/{ref}"),
+            "object": {"sha": sha, "type": kind, "url": self._api(f"git/{kind}s/{sha}")},
+        }
 
     def _tag_json(self, sha: str) -> dict:
         t = self.git.objects[sha]
-        return {"node_id": f"TAG_{sha[:12]}", "tag": t["tag"], "sha": sha, "url": self._api(f"git/tags/{sha}"),
-                "message": t["message"], "tagger": t["tagger"],
-                "object": {**t["object"], "url": self._api(f"git/{t['object']['type']}s/{t['object']['sha']}")},
-                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None}}
+        return {
+            "node_id": f"TAG_{sha[:12]}",
+            "tag": t["tag"],
+            "sha": sha,
+            "url": self._api(f"git/tags/{sha}"),
+            "message": t["message"],
+            "tagger": t["tagger"],
+            "object": {**t["object"], "url": self._api(f"git/{t['object']['type']}s/{t['object']['sha']}")},
+            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+        }
 
     def _content_json(self, path: str, entry: tuple[str, str, str], ref: str) -> dict:
-        mode, kind, sha = entry
-        item = {"type": "dir" if kind == "tree" else "file", "name": path.rsplit("/", 1)[-1], "path": path,
-                "sha": sha, "size": 0, "url": self._api(f"contents/{path}?ref={ref}"),
-                "html_url": self._html(f"{kind}/{ref}/{path}"), "git_url": self._api(f"git/{kind}s/{sha}"),
-                "download_url": None}
+        _mode, kind, sha = entry
+        item = {
+            "type": "dir" if kind == "tree" else "file",
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "sha": sha,
+            "size": 0,
+            "url": self._api(f"contents/{path}?ref={ref}"),
+            "html_url": self._html(f"{kind}/{ref}/{path}"),
+            "git_url": self._api(f"git/{kind}s/{sha}"),
+            "download_url": None,
+        }
         if kind == "blob":
             item["size"] = len(self.git.objects[sha]["data"])
             item["download_url"] = f"https://raw.githubusercontent.com/{self.repository}/{ref}/{path}"
@@ -213,8 +257,16 @@ class FakeGitHub(LocalServer):
     # -- repository, contents, commits ---------------------------------------------------------
     def _repo(self, call: RecordedCall) -> Answer:
         owner, name = self.repository.split("/")
-        return 200, {"id": 1, "name": name, "full_name": self.repository, "private": True, "owner": {"login": owner},
-                     "html_url": self._html("")[:-1], "url": self._api("")[:-1], "default_branch": "main"}
+        return 200, {
+            "id": 1,
+            "name": name,
+            "full_name": self.repository,
+            "private": True,
+            "owner": {"login": owner},
+            "html_url": self._html("")[:-1],
+            "url": self._api("")[:-1],
+            "default_branch": "main",
+        }
 
     def _contents(self, call: RecordedCall, path: str) -> Answer:
         if not self.git.refs:
@@ -256,22 +308,52 @@ class FakeGitHub(LocalServer):
         if base_sha is None or head_sha is None:
             return NOT_FOUND
         ahead, behind = self.git.log(head_sha, base_sha), self.git.log(base_sha, head_sha)
-        status = "identical" if not ahead and not behind else "diverged" if ahead and behind else \
-            "ahead" if ahead else "behind"
+        status = (
+            "identical"
+            if not ahead and not behind
+            else "diverged"
+            if ahead and behind
+            else "ahead"
+            if ahead
+            else "behind"
+        )
         page, headers = self._paginate(call, ahead[::-1])  # oldest first, like GitHub
-        return 200, {"url": self._api(f"compare/{base}...{head}"), "html_url": self._html(f"compare/{base}...{head}"),
-                     "base_commit": self._commit_json(base_sha), "status": status, "ahead_by": len(ahead),
-                     "behind_by": len(behind), "total_commits": len(ahead),
-                     "commits": [self._commit_json(s) for s in page], "files": []}, headers
+        return (
+            200,
+            {
+                "url": self._api(f"compare/{base}...{head}"),
+                "html_url": self._html(f"compare/{base}...{head}"),
+                "base_commit": self._commit_json(base_sha),
+                "status": status,
+                "ahead_by": len(ahead),
+                "behind_by": len(behind),
+                "total_commits": len(ahead),
+                "commits": [self._commit_json(s) for s in page],
+                "files": [],
+            },
+            headers,
+        )
 
     def _tags(self, call: RecordedCall) -> Answer:
-        names = sorted((r[len("refs/tags/"):] for r in self.git.refs if r.startswith("refs/tags/")), reverse=True)
+        names = sorted((r[len("refs/tags/") :] for r in self.git.refs if r.startswith("refs/tags/")), reverse=True)
         page, headers = self._paginate(call, names)
-        return 200, [{"name": n, "commit": {"sha": (c := self.git.peel(self.git.refs[f"refs/tags/{n}"])),
-                                            "url": self._api(f"commits/{c}")},
-                      "zipball_url": self._api(f"zipball/refs/tags/{n}"),
-                      "tarball_url": self._api(f"tarball/refs/tags/{n}"),
-                      "node_id": f"REF_{n}"} for n in page], headers
+        return (
+            200,
+            [
+                {
+                    "name": n,
+                    "commit": {
+                        "sha": (c := self.git.peel(self.git.refs[f"refs/tags/{n}"])),
+                        "url": self._api(f"commits/{c}"),
+                    },
+                    "zipball_url": self._api(f"zipball/refs/tags/{n}"),
+                    "tarball_url": self._api(f"tarball/refs/tags/{n}"),
+                    "node_id": f"REF_{n}",
+                }
+                for n in page
+            ],
+            headers,
+        )
 
     # -- git data --------------------------------------------------------------------------------
     def _git_commit(self, call: RecordedCall, sha: str) -> Answer:
@@ -281,8 +363,14 @@ class FakeGitHub(LocalServer):
         if self.git.kind(sha) != "blob":
             return NOT_FOUND
         data = self.git.objects[sha]["data"]
-        return 200, {"sha": sha, "node_id": f"B_{sha[:12]}", "size": len(data), "url": self._api(f"git/blobs/{sha}"),
-                     "content": _b64(data), "encoding": "base64"}
+        return 200, {
+            "sha": sha,
+            "node_id": f"B_{sha[:12]}",
+            "size": len(data),
+            "url": self._api(f"git/blobs/{sha}"),
+            "content": _b64(data),
+            "encoding": "base64",
+        }
 
     def _new_blob(self, call: RecordedCall) -> Answer:
         body = call.json or {}
@@ -309,8 +397,10 @@ class FakeGitHub(LocalServer):
             else:
                 files[path] = (entry.get("mode", "100644"), entry["sha"])
         sha = self.git.write_tree(files)
-        listing = [{"path": n, "mode": m, "type": k, "sha": s, "url": self._api(f"git/{k}s/{s}")}
-                   for n, m, k, s in self.git.objects[sha]["entries"]]
+        listing = [
+            {"path": n, "mode": m, "type": k, "sha": s, "url": self._api(f"git/{k}s/{s}")}
+            for n, m, k, s in self.git.objects[sha]["entries"]
+        ]
         return 201, {"sha": sha, "url": self._api(f"git/trees/{sha}"), "tree": listing, "truncated": False}
 
     def _new_commit(self, call: RecordedCall) -> Answer:
@@ -364,20 +454,35 @@ class FakeGitHub(LocalServer):
         body = call.json or {}
         tag = body.get("tag_name")
         if tag in self.releases:
-            return 422, {"message": "Validation Failed", "documentation_url": DOCS,
-                         "errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}]}
+            return 422, {
+                "message": "Validation Failed",
+                "documentation_url": DOCS,
+                "errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
+            }
         if f"refs/tags/{tag}" not in self.git.refs:  # GitHub then tags the target (default branch) itself
             if (target := self.git.rev(body.get("target_commitish", "main"))) is None:
-                return 422, {"message": "Validation Failed", "documentation_url": DOCS,
-                             "errors": [{"resource": "Release", "code": "invalid", "field": "target_commitish"}]}
+                return 422, {
+                    "message": "Validation Failed",
+                    "documentation_url": DOCS,
+                    "errors": [{"resource": "Release", "code": "invalid", "field": "target_commitish"}],
+                }
             self.git.refs[f"refs/tags/{tag}"] = target
         number = len(self.releases) + 1
-        self.releases[tag] = {"id": number, "url": self._api(f"releases/{number}"),
-                              "html_url": self._html(f"releases/tag/{tag}"), "tag_name": tag,
-                              "target_commitish": body.get("target_commitish", "main"), "name": body.get("name"),
-                              "body": body.get("body"), "draft": bool(body.get("draft")),
-                              "prerelease": bool(body.get("prerelease")), "created_at": self.git.now(),
-                              "published_at": self.git.now(), "author": {"login": "tower-bot"}, "assets": []}
+        self.releases[tag] = {
+            "id": number,
+            "url": self._api(f"releases/{number}"),
+            "html_url": self._html(f"releases/tag/{tag}"),
+            "tag_name": tag,
+            "target_commitish": body.get("target_commitish", "main"),
+            "name": body.get("name"),
+            "body": body.get("body"),
+            "draft": bool(body.get("draft")),
+            "prerelease": bool(body.get("prerelease")),
+            "created_at": self.git.now(),
+            "published_at": self.git.now(),
+            "author": {"login": "tower-bot"},
+            "assets": [],
+        }
         return 201, self.releases[tag]
 
     def _release(self, call: RecordedCall, tag: str) -> Answer:

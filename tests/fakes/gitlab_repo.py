@@ -7,12 +7,12 @@ import hashlib
 import itertools
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 PROJECT_ID = 4242
 AUTHOR = {"name": "Tower Bot", "email": "tower@example.org"}
-_EPOCH = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
+_EPOCH = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
 
 def _sha(*parts: object) -> str:
@@ -86,13 +86,30 @@ class Repo:
         iid, at = len(self.issues) + 1, self._at()
         page = f"{self.web_url}/-/issues/{iid}"
         self.issues[iid] = {
-            "id": 70000 + iid, "iid": iid, "project_id": PROJECT_ID, "title": title, "description": description or None,
-            "state": "opened", "created_at": at, "updated_at": at, "closed_at": None, "closed_by": None, "labels": [],
-            "milestone": None, "assignees": [], "assignee": None, "type": "ISSUE", "issue_type": "issue",
-            "author": {"id": 1, "username": "tower-bot", "name": AUTHOR["name"]}, "user_notes_count": 0,
-            "confidential": False, "discussion_locked": None, "web_url": page,
+            "id": 70000 + iid,
+            "iid": iid,
+            "project_id": PROJECT_ID,
+            "title": title,
+            "description": description or None,
+            "state": "opened",
+            "created_at": at,
+            "updated_at": at,
+            "closed_at": None,
+            "closed_by": None,
+            "labels": [],
+            "milestone": None,
+            "assignees": [],
+            "assignee": None,
+            "type": "ISSUE",
+            "issue_type": "issue",
+            "author": {"id": 1, "username": "tower-bot", "name": AUTHOR["name"]},
+            "user_notes_count": 0,
+            "confidential": False,
+            "discussion_locked": None,
+            "web_url": page,
             "references": {"short": f"#{iid}", "relative": f"#{iid}", "full": f"{self.path}#{iid}"},
-            "_links": {"self": f"{self.web_base}/api/v4/projects/{PROJECT_ID}/issues/{iid}"}}
+            "_links": {"self": f"{self.web_base}/api/v4/projects/{PROJECT_ID}/issues/{iid}"},
+        }
         return self.issues[iid]
 
     def edit_issue(self, iid: int, changes: dict[str, Any]) -> dict[str, Any]:
@@ -142,49 +159,97 @@ class Repo:
         entries: dict[str, str] = {}
         for file in self.commits[sha].files:
             if file.startswith(prefix):
-                name, _, deeper = file[len(prefix):].partition("/")
+                name, _, deeper = file[len(prefix) :].partition("/")
                 entries[name] = "tree" if deeper else "blob"
         if prefix and not entries:
             return None
         ordered = sorted(entries.items(), key=lambda e: (e[1] != "tree", e[0]))
-        return [{"id": _sha(sha, prefix + name), "name": name, "type": kind, "path": prefix + name,
-                 "mode": "040000" if kind == "tree" else "100644"} for name, kind in ordered]
+        return [
+            {
+                "id": _sha(sha, prefix + name),
+                "name": name,
+                "type": kind,
+                "path": prefix + name,
+                "mode": "040000" if kind == "tree" else "100644",
+            }
+            for name, kind in ordered
+        ]
 
     # -- JSON as GitLab shows it -------------------------------------------------------------------
 
     def commit_json(self, c: GitCommit, *, detail: bool = False) -> dict[str, Any]:
         body = {
-            "id": c.sha, "short_id": c.sha[:8], "created_at": c.at, "parent_ids": list(c.parents),
-            "title": c.message.split("\n", 1)[0], "message": c.message,
-            "author_name": AUTHOR["name"], "author_email": AUTHOR["email"], "authored_date": c.at,
-            "committer_name": AUTHOR["name"], "committer_email": AUTHOR["email"], "committed_date": c.at,
-            "trailers": {}, "extended_trailers": {}, "web_url": f"{self.web_url}/-/commit/{c.sha}",
+            "id": c.sha,
+            "short_id": c.sha[:8],
+            "created_at": c.at,
+            "parent_ids": list(c.parents),
+            "title": c.message.split("\n", 1)[0],
+            "message": c.message,
+            "author_name": AUTHOR["name"],
+            "author_email": AUTHOR["email"],
+            "authored_date": c.at,
+            "committer_name": AUTHOR["name"],
+            "committer_email": AUTHOR["email"],
+            "committed_date": c.at,
+            "trailers": {},
+            "extended_trailers": {},
+            "web_url": f"{self.web_url}/-/commit/{c.sha}",
         }
         if detail:
-            body |= {"stats": {"additions": 0, "deletions": 0, "total": 0}, "status": None,
-                     "project_id": PROJECT_ID, "last_pipeline": None}
+            body |= {
+                "stats": {"additions": 0, "deletions": 0, "total": 0},
+                "status": None,
+                "project_id": PROJECT_ID,
+                "last_pipeline": None,
+            }
         return body
 
     def branch_json(self, name: str) -> dict[str, Any]:
-        return {"name": name, "commit": self.commit_json(self.commits[self.branches[name]]), "merged": False,
-                "protected": name == "main", "developers_can_push": False, "developers_can_merge": False,
-                "can_push": True, "default": name == "main", "web_url": f"{self.web_url}/-/tree/{name}"}
+        return {
+            "name": name,
+            "commit": self.commit_json(self.commits[self.branches[name]]),
+            "merged": False,
+            "protected": name == "main",
+            "developers_can_push": False,
+            "developers_can_merge": False,
+            "can_push": True,
+            "default": name == "main",
+            "web_url": f"{self.web_url}/-/tree/{name}",
+        }
 
     def tag_json(self, name: str) -> dict[str, Any]:
         tag = self.tags[name]
         release = self.releases.get(name)
-        return {"name": name, "message": tag.message or "", "target": tag.object_sha,
-                "commit": self.commit_json(self.commits[tag.sha]), "protected": False,
-                "created_at": (_EPOCH + timedelta(minutes=tag.seq)).isoformat() if tag.message is not None else None,
-                "release": release and {"tag_name": name, "description": release["description"]}}
+        return {
+            "name": name,
+            "message": tag.message or "",
+            "target": tag.object_sha,
+            "commit": self.commit_json(self.commits[tag.sha]),
+            "protected": False,
+            "created_at": (_EPOCH + timedelta(minutes=tag.seq)).isoformat() if tag.message is not None else None,
+            "release": release and {"tag_name": name, "description": release["description"]},
+        }
 
     def release_json(self, tag: str, name: str, description: str) -> dict[str, Any]:
         page = f"{self.web_url}/-/releases/{tag}"
         at = (_EPOCH + timedelta(minutes=next(self._seq))).isoformat()
-        return {"name": name, "tag_name": tag, "description": description, "created_at": at, "released_at": at,
-                "upcoming_release": False, "author": {"id": 1, "username": "tower-bot", "name": AUTHOR["name"]},
-                "commit": self.commit_json(self.commits[self.tags[tag].sha]), "commit_path": f"/{self.path}/-/commit/"
-                f"{self.tags[tag].sha}", "tag_path": f"/{self.path}/-/tags/{tag}",
-                "assets": {"count": 0, "sources": [], "links": []}, "evidences": [],
-                "_links": {"self": page, "edit_url": f"{page}/edit", "closed_issues_url": f"{self.web_url}/-/issues",
-                           "opened_issues_url": f"{self.web_url}/-/issues"}}
+        return {
+            "name": name,
+            "tag_name": tag,
+            "description": description,
+            "created_at": at,
+            "released_at": at,
+            "upcoming_release": False,
+            "author": {"id": 1, "username": "tower-bot", "name": AUTHOR["name"]},
+            "commit": self.commit_json(self.commits[self.tags[tag].sha]),
+            "commit_path": f"/{self.path}/-/commit/{self.tags[tag].sha}",
+            "tag_path": f"/{self.path}/-/tags/{tag}",
+            "assets": {"count": 0, "sources": [], "links": []},
+            "evidences": [],
+            "_links": {
+                "self": page,
+                "edit_url": f"{page}/edit",
+                "closed_issues_url": f"{self.web_url}/-/issues",
+                "opened_issues_url": f"{self.web_url}/-/issues",
+            },
+        }

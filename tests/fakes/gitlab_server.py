@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -45,8 +46,14 @@ def _error(status: int, message: str) -> web.Response:
 
 
 class FakeGitLab(LocalServer):
-    def __init__(self, project: str = "group/project", token: str | None = "glpat-fake-token", *,
-                 readonly_token: str | None = None, max_per_page: int = 100):
+    def __init__(
+        self,
+        project: str = "group/project",
+        token: str | None = "glpat-fake-token",
+        *,
+        readonly_token: str | None = None,
+        max_per_page: int = 100,
+    ):
         super().__init__()
         self.project = project
         self.token = token  # None: anyone may do anything
@@ -56,7 +63,8 @@ class FakeGitLab(LocalServer):
         self.repo = Repo(project, "")
         self._faults = Faults()  # "fail" (a status), "delay" (seconds), "before" (an action); one per request
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., web.Response]]] = [
-            (m, re.compile(p), h) for m, p, h in [
+            (m, re.compile(p), h)
+            for m, p, h in [
                 ("GET", r"/repository/files/(?P<file>[^/]+)/raw", self._raw),
                 ("GET|HEAD", r"/repository/files/(?P<file>[^/]+)", self._file),
                 ("GET", r"/repository/tree", self._tree),
@@ -74,7 +82,8 @@ class FakeGitLab(LocalServer):
                 ("POST", r"/releases", self._create_release),
                 ("GET|PUT", r"/issues/(?P<iid>[0-9]+)", self._issue),
                 ("POST", r"/issues", self._create_issue),
-            ]]
+            ]
+        ]
 
     # -- lifecycle and test controls ---------------------------------------------------------------
 
@@ -160,18 +169,29 @@ class FakeGitLab(LocalServer):
         if given == self.token or (given and given == self.readonly_token and request.method in ("GET", "HEAD")):
             return None
         if given and given == self.readonly_token:
-            return _json({"error": "insufficient_scope", "scope": "api", "error_description":
-                          "The request requires higher privileges than provided by the access token."}, 403)
+            return _json(
+                {
+                    "error": "insufficient_scope",
+                    "scope": "api",
+                    "error_description": "The request requires higher privileges than provided by the access token.",
+                },
+                403,
+            )
         return _error(401, "401 Unauthorized")
 
     def _page(self, args: dict[str, Any], items: list[Any]) -> web.Response:
         per_page = max(1, min(int(args.get("per_page", 20)), self.max_per_page))
         page = max(1, int(args.get("page", 1)))
         pages = max(1, -(-len(items) // per_page))
-        headers = {"x-page": str(page), "x-per-page": str(per_page), "x-total": str(len(items)),
-                   "x-total-pages": str(pages), "x-next-page": str(page + 1) if page < pages else "",
-                   "x-prev-page": str(page - 1) if page > 1 else ""}
-        return _json(items[(page - 1) * per_page:page * per_page], headers=headers)
+        headers = {
+            "x-page": str(page),
+            "x-per-page": str(per_page),
+            "x-total": str(len(items)),
+            "x-total-pages": str(pages),
+            "x-next-page": str(page + 1) if page < pages else "",
+            "x-prev-page": str(page - 1) if page > 1 else "",
+        }
+        return _json(items[(page - 1) * per_page : page * per_page], headers=headers)
 
     # -- endpoints ---------------------------------------------------------------------------------
 
@@ -188,10 +208,18 @@ class FakeGitLab(LocalServer):
         if commit is None or file not in commit.files:
             return _error(404, f"404 {'Commit' if commit is None else 'File'} Not Found")
         content = commit.files[file].encode()
-        meta = {"file_name": file.rsplit("/", 1)[-1], "file_path": file, "size": len(content), "encoding": "base64",
-                "content_sha256": hashlib.sha256(content).hexdigest(), "ref": args["ref"],
-                "blob_id": hashlib.sha1(content).hexdigest(), "commit_id": commit.sha,
-                "last_commit_id": self.repo.last_commit_for(file, commit.sha), "execute_filemode": False}
+        meta = {
+            "file_name": file.rsplit("/", 1)[-1],
+            "file_path": file,
+            "size": len(content),
+            "encoding": "base64",
+            "content_sha256": hashlib.sha256(content).hexdigest(),
+            "ref": args["ref"],
+            "blob_id": hashlib.sha1(content).hexdigest(),
+            "commit_id": commit.sha,
+            "last_commit_id": self.repo.last_commit_for(file, commit.sha),
+            "execute_filemode": False,
+        }
         headers = {f"X-Gitlab-{k.replace('_', '-').title()}": str(v) for k, v in meta.items()}
         if method == "HEAD":
             return web.Response(headers=headers)
@@ -251,8 +279,9 @@ class FakeGitLab(LocalServer):
         if start_branch and start_branch not in self.repo.branches:
             return _error(400, "You can only create or edit files when you are on a branch")
         if (start_sha or start_branch != branch) and branch in self.repo.branches and not force:
-            return _error(400, f"A branch called '{branch}' already exists. "
-                               "Switch to that branch in order to make changes")
+            return _error(
+                400, f"A branch called '{branch}' already exists. Switch to that branch in order to make changes"
+            )
         parent = start_sha or self.repo.branches[start_branch]
         changes: dict[str, str | None] = {}
         for action in args["actions"]:
@@ -303,9 +332,16 @@ class FakeGitLab(LocalServer):
             return _error(404, "404 Ref Not Found")
         behind = {c.sha for c in self.repo.log(old.sha)}
         commits = [self.repo.commit_json(c) for c in reversed(self.repo.log(new.sha)) if c.sha not in behind]
-        return _json({"commit": commits[-1] if commits else None, "commits": commits, "diffs": [],
-                      "compare_timeout": False, "compare_same_ref": args["from"] == args["to"],
-                      "web_url": f"{self.repo.web_url}/-/compare/{old.sha}...{new.sha}"})
+        return _json(
+            {
+                "commit": commits[-1] if commits else None,
+                "commits": commits,
+                "diffs": [],
+                "compare_timeout": False,
+                "compare_same_ref": args["from"] == args["to"],
+                "web_url": f"{self.repo.web_url}/-/compare/{old.sha}...{new.sha}",
+            }
+        )
 
     def _release(self, args: dict[str, Any], method: str, tag: str) -> web.Response:
         return _json(self.repo.releases[tag]) if tag in self.repo.releases else _error(404, "404 Not Found")

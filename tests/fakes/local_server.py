@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
 
 class LocalServer:
     # A short shutdown_timeout: stop() must not hang on a delayed handler.
-    _runner_options: dict[str, Any] = {"access_log": None, "shutdown_timeout": 1.0}
+    _runner_options: ClassVar[dict[str, Any]] = {"access_log": None, "shutdown_timeout": 1.0}
 
     def __init__(self) -> None:
         self._closing = asyncio.Event()  # set by stop(), to wake delayed answers

@@ -24,13 +24,18 @@ class FakePagerDuty(LocalServer):
     async def _enqueue(self, request: web.Request) -> web.Response:
         if self.rate_limited:
             self.rate_limited -= 1
-            return web.json_response({"status": "throttle", "message": "Requests for this service are arriving too quickly"},
-                                     status=429, headers={"Retry-After": "1"})
+            return web.json_response(
+                {"status": "throttle", "message": "Requests for this service are arriving too quickly"},
+                status=429,
+                headers={"Retry-After": "1"},
+            )
         body = await request.json()
         self.events.append(body)
         if body.get("routing_key") != self.routing_key:
-            return web.json_response({"status": "invalid event", "message": "Event object is invalid",
-                                      "errors": ["Invalid routing key"]}, status=400)
+            return web.json_response(
+                {"status": "invalid event", "message": "Event object is invalid", "errors": ["Invalid routing key"]},
+                status=400,
+            )
         key, action = body["dedup_key"], body["event_action"]
         if action == "trigger":
             self.incidents.setdefault(key, "triggered")

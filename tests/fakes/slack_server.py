@@ -14,8 +14,9 @@ import itertools
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -154,8 +155,17 @@ class FakeSlack(LocalServer):
 
     def add_user(self, user_id: str, *, name: str = "someone", **fields: Any) -> dict:
         profile = {"real_name": fields.pop("real_name", name.title()), "display_name": name}
-        user = {"id": user_id, "team_id": self.team_id, "name": name, "deleted": False,
-                "is_bot": False, "tz": "Europe/London", "tz_offset": 0, "profile": profile, **fields}
+        user = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": False,
+            "is_bot": False,
+            "tz": "Europe/London",
+            "tz_offset": 0,
+            "profile": profile,
+            **fields,
+        }
         user["real_name"] = profile["real_name"]
         self.users[user_id] = user
         return user
@@ -280,9 +290,16 @@ class FakeSlack(LocalServer):
         return next((m for m in self.messages.get(channel or "", []) if m["ts"] == ts), None)
 
     def _auth_test(self, p: dict) -> dict:
-        return {"ok": True, "url": f"https://{TEAM_DOMAIN}.slack.com/", "team": "Tower Test",
-                "user": "tower", "team_id": self.team_id, "user_id": self.bot_user_id,
-                "bot_id": self.bot_id, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": "Tower Test",
+            "user": "tower",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
 
     def _post_message(self, p: dict) -> dict:
         channel = self._channel(p.get("channel"))
@@ -292,13 +309,22 @@ class FakeSlack(LocalServer):
         if not (p.get("text") or blocks or attachments):
             return _err("no_text")
         metadata = _maybe_json(p.get("metadata"))
-        if metadata is not None and not (isinstance(metadata, dict) and metadata.get("event_type")
-                                         and isinstance(metadata.get("event_payload"), dict)):
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and metadata.get("event_type")
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
             return _err("invalid_metadata_format")
-        msg = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "app_id": API_APP_ID,
-               "team": self.team_id, "text": p.get("text") or "", "ts": self._next_ts()}
-        extras = {"blocks": blocks, "attachments": attachments, "metadata": metadata,
-                  "thread_ts": p.get("thread_ts")}
+        msg = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": API_APP_ID,
+            "team": self.team_id,
+            "text": p.get("text") or "",
+            "ts": self._next_ts(),
+        }
+        extras = {"blocks": blocks, "attachments": attachments, "metadata": metadata, "thread_ts": p.get("thread_ts")}
         msg.update({k: v for k, v in extras.items() if v})
         self.messages.setdefault(channel, []).append(msg)
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": dict(msg)}
@@ -308,9 +334,16 @@ class FakeSlack(LocalServer):
         if channel is None or not p.get("user"):
             return _err("channel_not_found" if channel is None else "user_not_in_channel")
         ts = self._next_ts()
-        self.ephemerals.append({"channel": channel, "user": p["user"], "text": p.get("text") or "",
-                                "blocks": _maybe_json(p.get("blocks")), "thread_ts": p.get("thread_ts"),
-                                "ts": ts})
+        self.ephemerals.append(
+            {
+                "channel": channel,
+                "user": p["user"],
+                "text": p.get("text") or "",
+                "blocks": _maybe_json(p.get("blocks")),
+                "thread_ts": p.get("thread_ts"),
+                "ts": ts,
+            }
+        )
         return {"ok": True, "message_ts": ts}
 
     def _update(self, p: dict) -> dict:
@@ -346,7 +379,7 @@ class FakeSlack(LocalServer):
         cursor = p.get("cursor")
         start = int(base64.b64decode(cursor).decode().split(":")[1]) if cursor else 0
         limit = min(int(p.get("limit") or 100), 999)
-        page, more = found[start:start + limit], len(found) > start + limit
+        page, more = found[start : start + limit], len(found) > start + limit
         next_cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
         return {"ok": True, key: page, "has_more": more, "response_metadata": {"next_cursor": next_cursor}}
 

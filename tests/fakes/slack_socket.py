@@ -79,33 +79,61 @@ class FakeSlackSocketMode(LocalServer):
         """The number-th connection, once it is open (or was: it may have closed since)."""
         return await self.web_api._wait_until(
             lambda: self.connections[number - 1] if len(self.connections) >= number else None,
-            timeout, f"Socket Mode connection #{number} (seen {len(self.connections)})")
+            timeout,
+            f"Socket Mode connection #{number} (seen {len(self.connections)})",
+        )
 
-    async def send_envelope(self, kind: str, payload: dict, *, accepts_response_payload: bool,
-                            timeout: float = ACK_TIMEOUT, connect_timeout: float = 10) -> dict:
+    async def send_envelope(
+        self,
+        kind: str,
+        payload: dict,
+        *,
+        accepts_response_payload: bool,
+        timeout: float = ACK_TIMEOUT,
+        connect_timeout: float = 10,
+    ) -> dict:
         """Send on the newest open connection; return the client's ack, which must come within timeout."""
         conn = await self.web_api._wait_until(
-            lambda: next(reversed(self.open_connections), None), connect_timeout, "an open Socket Mode connection")
+            lambda: next(reversed(self.open_connections), None), connect_timeout, "an open Socket Mode connection"
+        )
         envelope_id = str(uuid.uuid4())
-        envelope = {"envelope_id": envelope_id, "payload": payload, "type": kind,
-                    "accepts_response_payload": accepts_response_payload}
+        envelope = {
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "type": kind,
+            "accepts_response_payload": accepts_response_payload,
+        }
         self.sent.append(envelope)
         await conn.ws.send_json(envelope)
-        return await self.web_api._wait_until(lambda: self.acks.get(envelope_id), timeout,
-                                              f"ack of {kind} envelope {envelope_id} on connection #{conn.number}")
+        return await self.web_api._wait_until(
+            lambda: self.acks.get(envelope_id),
+            timeout,
+            f"ack of {kind} envelope {envelope_id} on connection #{conn.number}",
+        )
 
-    async def send_slash_command(self, *, command: str, text: str, user_id: str, channel_id: str,
-                                 response_url: str, **extra: Any) -> dict:
+    async def send_slash_command(
+        self, *, command: str, text: str, user_id: str, channel_id: str, response_url: str, **extra: Any
+    ) -> dict:
         # Socket Mode carries the same fields as the HTTP form, all strings, as a JSON object.
-        body = slash_command_body(command=command, text=text, user_id=user_id, channel_id=channel_id,
-                                  response_url=response_url, **extra)
+        body = slash_command_body(
+            command=command, text=text, user_id=user_id, channel_id=channel_id, response_url=response_url, **extra
+        )
         payload = dict(parse_qsl(body, keep_blank_values=True))
         return await self.send_envelope("slash_commands", payload, accepts_response_payload=True)
 
-    async def send_block_action(self, *, value: str, user_id: str, channel_id: str, response_url: str,
-                                action_id: str = "tower_run_0", **extra: Any) -> dict:
-        body = block_action_body(action_id=action_id, value=value, user_id=user_id, channel_id=channel_id,
-                                 response_url=response_url, **extra)
+    async def send_block_action(
+        self,
+        *,
+        value: str,
+        user_id: str,
+        channel_id: str,
+        response_url: str,
+        action_id: str = "tower_run_0",
+        **extra: Any,
+    ) -> dict:
+        body = block_action_body(
+            action_id=action_id, value=value, user_id=user_id, channel_id=channel_id, response_url=response_url, **extra
+        )
         payload = json.loads(dict(parse_qsl(body))["payload"])
         # Slack takes no response payload in a block_actions ack; bolt acks the same either way.
         return await self.send_envelope("interactive", payload, accepts_response_payload=False)
@@ -117,8 +145,9 @@ class FakeSlackSocketMode(LocalServer):
             if reason is None:
                 await conn.ws.close(code=1001, message=b"going away")
             else:
-                await conn.ws.send_json({"type": "disconnect", "reason": reason,
-                                         "debug_info": {"host": "applink-fake"}})
+                await conn.ws.send_json(
+                    {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
+                )
 
     # -- the websocket -----------------------------------------------------------------------
     async def _link(self, request: web.Request) -> web.StreamResponse:
@@ -132,10 +161,14 @@ class FakeSlackSocketMode(LocalServer):
         await ws.prepare(request)
         conn = SocketConnection(len(self.connections) + 1, ws)
         self.connections.append(conn)
-        await ws.send_json({"type": "hello", "num_connections": len(self.open_connections),
-                            "connection_info": {"app_id": self.app_id},
-                            "debug_info": {"host": "applink-fake", "build_number": 1,
-                                           "approximate_connection_time": 18060}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.open_connections),
+                "connection_info": {"app_id": self.app_id},
+                "debug_info": {"host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060},
+            }
+        )
         self.web_api._notify()
         try:
             async for msg in ws:

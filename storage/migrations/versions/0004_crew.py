@@ -26,8 +26,14 @@ def upgrade() -> None:
         sa.Column("source", sa.String(20), nullable=False),
     )
     op.create_index("ix_roster_member_project_id", "roster_member", ["project_id"])
-    op.create_index("uq_roster_active", "roster_member", ["project_id", "person_id"], unique=True,
-                    sqlite_where=sa.text("left_at IS NULL"), postgresql_where=sa.text("left_at IS NULL"))
+    op.create_index(
+        "uq_roster_active",
+        "roster_member",
+        ["project_id", "person_id"],
+        unique=True,
+        sqlite_where=sa.text("left_at IS NULL"),
+        postgresql_where=sa.text("left_at IS NULL"),
+    )
     op.create_table(
         "crew_seat",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -41,9 +47,14 @@ def upgrade() -> None:
         sa.Column("note", sa.String(1000)),
     )
     op.create_index("ix_crew_seat_release_id", "crew_seat", ["release_id"])
-    op.create_index("uq_crew_active_role", "crew_seat", ["release_id", "role"], unique=True,
-                    sqlite_where=sa.text("state = 'active' AND role != 'jumpseat'"),
-                    postgresql_where=sa.text("state = 'active' AND role != 'jumpseat'"))
+    op.create_index(
+        "uq_crew_active_role",
+        "crew_seat",
+        ["release_id", "role"],
+        unique=True,
+        sqlite_where=sa.text("state = 'active' AND role != 'jumpseat'"),
+        postgresql_where=sa.text("state = 'active' AND role != 'jumpseat'"),
+    )
     op.create_table(
         "away",
         sa.Column("id", sa.Integer(), primary_key=True),

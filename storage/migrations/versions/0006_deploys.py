@@ -38,9 +38,14 @@ def upgrade() -> None:
         sa.Column("retired_at", UTCDateTime()),
     )
     op.create_index("ix_deployment_release_id", "deployment", ["release_id"])
-    op.create_index("uq_deployment_in_flight", "deployment", ["release_id", "environment"], unique=True,
-                    sqlite_where=sa.text("state IN ('pending', 'running')"),
-                    postgresql_where=sa.text("state IN ('pending', 'running')"))
+    op.create_index(
+        "uq_deployment_in_flight",
+        "deployment",
+        ["release_id", "environment"],
+        unique=True,
+        sqlite_where=sa.text("state IN ('pending', 'running')"),
+        postgresql_where=sa.text("state IN ('pending', 'running')"),
+    )
     op.create_table(
         "simmer",
         sa.Column("id", sa.Integer(), primary_key=True),

@@ -1,0 +1,170 @@
+"""From what someone typed to a Reply: find the command, parse, resolve the person, check roles,
+run the handler. Every refusal comes back as an error Reply; nothing here raises to an adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from commands.engine import arguments, grammar
+from commands.engine.context import Caller, Invocation
+from commands.engine.errors import CommandError, UsageError
+from commands.engine.help import command_help
+from commands.engine.permissions import authorize, roles_of
+from commands.engine.reply import Reply
+from commands.engine.services import Services
+from commands.engine.settings import PersonSettings
+from commands.engine.spec import CommandSpec, Kind
+from commands.rules.lifecycle import IllegalTransition
+
+log = logging.getLogger("tower.commands")
+
+OK, REFUSED, UNAVAILABLE, ERROR = "ok", "refused", "unavailable", "error"
+MAX_COMMAND_CHARS = 4000  # the audit log keeps the command as typed
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """One command as operators see it: in the log line and in the metrics."""
+
+    command: str  # "/rc cut", or "?" when the words matched no command
+    actor: str  # the person's handle, else platform:user id
+    platform: str
+    outcome: str  # ok, refused (bad input, permission, illegal transition), unavailable (database), error
+    seconds: float
+
+
+class Dispatcher:
+    def __init__(self, services: Services, in_parallel: int = 8):
+        self.services = services
+        self.observers: list[Callable[[CommandRecord], None]] = []  # metrics subscribe here
+        # Commands acknowledged faster than they can be run wait here, in order, rather than all
+        # at once for the database pool (where they would time out) and the event loop.
+        self._slots = asyncio.Semaphore(in_parallel)
+
+    @property
+    def registry(self):
+        return self.services.registry
+
+    async def run(self, text: str, caller: Caller) -> Reply:
+        """Run a command typed as text (console, Slack)."""
+        started = time.perf_counter()
+        spec: CommandSpec | None = None
+        try:
+            tokens = grammar.tokenize(text.strip())
+            words = [t.value for t in tokens]
+            spec, used = self.registry.find(words)
+            rest = tokens[used:]
+            if any(t.value == "--help" and not t.quoted for t in rest):
+                return command_help(spec)
+            raw = grammar.parse(spec, rest)
+            async with self._slots:
+                reply, outcome = await self._run(spec, raw, caller, text.strip())
+        except CommandError as err:
+            reply, outcome = Reply.error(str(err)), REFUSED
+        self._record(spec, caller, outcome, started)
+        return reply
+
+    async def run_parsed(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> Reply:
+        """Run a command whose options arrived already separated (Discord's typed options)."""
+        started = time.perf_counter()
+        try:
+            async with self._slots:
+                reply, outcome = await self._run(spec, raw, caller, text)
+        except CommandError as err:
+            reply, outcome = Reply.error(str(err)), REFUSED
+        self._record(spec, caller, outcome, started)
+        return reply
+
+    async def _run(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> tuple[Reply, str]:
+        settings = self.services.settings
+        if len(text) > MAX_COMMAND_CHARS:
+            raise UsageError(f"That command is too long ({len(text):,} characters; at most {MAX_COMMAND_CHARS:,}).")
+        args = arguments.convert(spec, raw, settings)
+        person = self.person_of(caller)
+        project_key = _project_of(spec, args)
+        ref = next((args[o.name] for o in spec.options if o.kind is Kind.RELEASE and args.get(o.name)), None)
+        try:
+            roles = await roles_of(self.services.db, person, settings, spec, project_key, ref)
+            authorize(spec, person, roles, settings, project_key)
+            inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
+            reply = await spec.handler(inv, self.services)
+            if not spec.mutates:
+                # Reading is personal; changes are shown to the channel so the team sees them.
+                reply.ephemeral = True
+            return reply, OK if reply.ok else REFUSED
+        except IllegalTransition as err:
+            return Reply.error(str(err)), REFUSED
+        except CommandError:
+            raise
+        except Exception as err:
+            if _database_unreachable(err):
+                log.warning("database unavailable during /%s: %s", spec.path, type(err).__name__)
+                return Reply.error(
+                    "Tower's database is unreachable or busy right now, so nothing was changed. Try again in a minute."
+                ), UNAVAILABLE
+            incident = uuid.uuid4().hex[:8]
+            log.exception("command /%s failed (incident %s)", spec.path, incident)
+            return Reply.error(
+                f"Something went wrong inside Tower (incident {incident}); the command was rolled back. "
+                "Please tell whoever runs Tower and quote the incident id."
+            ), ERROR
+
+    def person_of(self, caller: Caller) -> PersonSettings | None:
+        settings = self.services.settings
+        if caller.platform == "console":
+            return settings.person(caller.user_id)
+        return settings.person_by_platform_id(caller.platform, caller.user_id)
+
+    def _record(self, spec: CommandSpec | None, caller: Caller, outcome: str, started: float) -> None:
+        person = self.person_of(caller)
+        record = CommandRecord(
+            command=f"/{spec.path}" if spec else "?",
+            actor=person.handle if person else caller.label,
+            platform=caller.platform,
+            outcome=outcome,
+            seconds=time.perf_counter() - started,
+        )
+        # What was typed stays out of the log: arguments are user text and may hold anything.
+        log.info(
+            "command=%s actor=%s outcome=%s ms=%.1f",
+            record.command,
+            record.actor,
+            outcome,
+            record.seconds * 1000,
+            extra={
+                "command": record.command,
+                "actor": record.actor,
+                "platform": record.platform,
+                "outcome": outcome,
+                "ms": round(record.seconds * 1000, 1),
+            },
+        )
+        for observe in self.observers:
+            observe(record)
+
+
+def _project_of(spec: CommandSpec, args: dict[str, object]) -> str | None:
+    for opt in spec.options:
+        value = args.get(opt.name)
+        if value is None:
+            continue
+        if opt.kind is Kind.PROJECT:
+            return value.key  # type: ignore[attr-defined]
+        if opt.kind is Kind.RELEASE:
+            return value.project.key  # type: ignore[attr-defined]
+    return None
+
+
+def _database_unreachable(err: Exception) -> bool:
+    # PoolTimeout: every connection busy for the pool's whole wait, which under load is "busy", not a bug.
+    if isinstance(err, (ConnectionError, OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(err, DBAPIError) and err.connection_invalidated

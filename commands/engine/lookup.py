@@ -1,0 +1,73 @@
+"""Finding the rows a command is about, with refusals that say what exists instead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from commands.engine.arguments import ReleaseRef
+from commands.engine.errors import NotFound
+from commands.engine.settings import ProjectSettings
+from commands.rules.lifecycle import State
+from storage.queries import directory, releases
+from storage.tables import Project, Release
+
+OPEN_STATES = [s.value for s in State if s.is_open]
+
+
+async def project_row(session: AsyncSession, project: ProjectSettings, now: datetime | None = None) -> Project:
+    """The project's row; created on first use if config gained the project since start-up."""
+    row = await directory.project_by_key(session, project.key)
+    if row is None:
+        if now is None:
+            raise NotFound(
+                f"Project `{project.key}` has no releases yet.", f"Open one with `/release new {project.key}`."
+            )
+        await directory.sync_projects(session, [(project.key, project.name)], now)
+        row = await directory.project_by_key(session, project.key)
+        assert row is not None
+    return row
+
+
+async def release(session: AsyncSession, ref: ReleaseRef) -> tuple[Project, Release]:
+    key = ref.project.key
+    proj = await directory.project_by_key(session, key)
+    found: Release | None = None
+    if proj is not None:
+        if ref.version:
+            found = await releases.by_version(session, proj.id, ref.version)
+        elif ref.number is not None:
+            found = await releases.by_number(session, proj.id, ref.number)
+        else:
+            found = await releases.newest_open(session, proj.id, OPEN_STATES)
+    if found is not None:
+        return proj, found
+    if ref.version or ref.number is not None:
+        raise NotFound(f"`{ref}` is not a release of {key}.", f"`/release list {key} --all` shows them all.")
+    last = await releases.newest(session, proj.id) if proj is not None else None
+    if last is None:
+        raise NotFound(f"{key} has no open release.", f"Open one with `/release new {key}`.")
+    raise NotFound(
+        f"{key} has no open release; the last one, {name(key, last)}, is {last.state}.",
+        f"Open a new one with `/release new {key}`, or see `/release status {key}#{last.number}`.",
+    )
+
+
+def name(project_key: str, rel: Release) -> str:
+    """How a release is called in replies: `demo 1.3.0`, or `demo#2` before it has a version."""
+    return f"{project_key} {rel.version}" if rel.version else f"{project_key}#{rel.number}"
+
+
+def ref_text(project_key: str, rel: Release) -> str:
+    """How a user addresses it in a command."""
+    return f"{project_key}@{rel.version}" if rel.version else f"{project_key}#{rel.number}"
+
+
+def local_time(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def local_date(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")

@@ -1,0 +1,66 @@
+"""Deciding who may run a command, from Tower's configuration and its crew tables — never from a
+chat platform's permission hints."""
+
+from __future__ import annotations
+
+from commands.engine import lookup
+from commands.engine.arguments import ReleaseRef
+from commands.engine.errors import NotAllowed, NotFound
+from commands.engine.roles import Role
+from commands.engine.settings import PersonSettings, Settings
+from commands.engine.spec import CommandSpec
+from storage.database import Database
+from storage.queries import crew
+
+_CREW_ROLES = {"pilot": Role.PILOT, "copilot": Role.COPILOT}
+
+
+async def roles_of(
+    db: Database,
+    person: PersonSettings | None,
+    settings: Settings,
+    spec: CommandSpec,
+    project_key: str | None,
+    ref: ReleaseRef | None,
+) -> frozenset[Role]:
+    roles = {Role.ANYONE}
+    if person is None:
+        return frozenset(roles)
+    roles.add(Role.MEMBER)
+    if person.handle in settings.release_managers(project_key):
+        roles.add(Role.RELEASE_MANAGER)
+    if ref is not None and spec.allowed & set(_CREW_ROLES.values()):
+        roles |= await _crew_roles(db, person.handle, ref)
+    return frozenset(roles)
+
+
+async def _crew_roles(db: Database, handle: str, ref: ReleaseRef) -> set[Role]:
+    async with db.read() as session:
+        try:
+            _, release = await lookup.release(session, ref)
+        except NotFound:
+            return set()  # the handler says so, with the right message
+        seats = await crew.seats(session, release.id, states=(crew.ACTIVE,))
+    return {_CREW_ROLES[seat.role] for seat, person in seats if person.handle == handle and seat.role in _CREW_ROLES}
+
+
+def authorize(
+    spec: CommandSpec,
+    person: PersonSettings | None,
+    roles: frozenset[Role],
+    settings: Settings,
+    project_key: str | None,
+) -> None:
+    if spec.mutates and person is None:
+        raise NotAllowed(
+            f"Tower doesn't know you, so you may look but not change anything (`/{spec.path}`).",
+            "Ask a release manager to add you under [people] in tower.toml.",
+        )
+    if roles & spec.allowed:
+        return
+    who = spec.who()
+    managers = settings.release_managers(project_key)
+    names = f" ({', '.join(managers)})" if Role.RELEASE_MANAGER in spec.allowed and managers else ""
+    raise NotAllowed(
+        f"Only {who}{names} may run `/{spec.path}`; you are {person.handle if person else 'not a configured person'}."
+    )

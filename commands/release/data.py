@@ -1,0 +1,190 @@
+"""Everything known about a release, as plain data: for its web page, its JSON, and the dashboard.
+No HTML here — that is the web's business (bot/pages)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from commands.crew.seats import crew_of
+from commands.engine import lookup
+from commands.engine.services import Services
+from commands.engine.settings import ProjectSettings
+from commands.rules.calendar_days import countdown, local_day
+from commands.rules.lifecycle import State
+from commands.rules.simmer import day_of
+from commands.scope import readiness
+from commands.scope.features import feature_status
+from storage.queries import audit, candidates, deploys, directory, pages, releases, scope
+from storage.tables import Release
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+async def release_data(session: AsyncSession, svc: Services, project: ProjectSettings, release: Release) -> dict:
+    now = svc.clock.now()
+    crew = await crew_of(session, release.id)
+    cut = await candidates.of_release(session, release.id)
+    tags = {c.id: c.tag for c in cut}
+    features = await scope.features(session, release.id, include_removed=True)
+    results = {c.tag: await scope.results(session, c.id) for c in cut if c.state in ("cut", "failed")}
+    latest = next((c.tag for c in reversed(cut) if c.state in ("cut", "failed")), None)
+    simmer = await deploys.simmer_of(session, release.id)
+    samples = await deploys.samples(session, simmer.id) if simmer else []
+    history = await releases.transitions(session, release.id)
+    entries = await audit.entries(session, release_id=release.id, limit=500)
+    people = await directory.people_by_id(session, [t.actor_id for t in history])
+    views = await readiness.items(session, project, release)
+    milestones = [(m.name, m.due) for m in await scope.milestones(session, release.id)]
+    notes = _notes(cut)
+    return {
+        "project": {"key": project.key, "name": project.display},
+        "release": {
+            "number": release.number,
+            "version": release.version,
+            "state": release.state,
+            "opened_at": _iso(release.opened_at),
+            "closed_at": _iso(release.closed_at),
+            "close_reason": release.close_reason,
+            "title": lookup.name(project.key, release),
+            "issue_url": release.issue_url,
+        },
+        "crew": {"pilot": crew.pilot, "copilot": crew.copilot, "jumpseats": crew.jumpseats or []},
+        "candidates": [
+            {
+                "seq": c.seq,
+                "tag": c.tag,
+                "kind": c.kind,
+                "state": c.state,
+                "commit": c.commit_sha,
+                "url": project.tag_link(c.tag),
+                "created_at": _iso(c.created_at),
+            }
+            for c in cut
+        ],
+        "notes": notes,
+        "scope": {
+            "frozen": release.scope_frozen_at is not None,
+            "latest_candidate": latest,
+            "features": [
+                {
+                    "id": f.id,
+                    "title": f.title,
+                    "state": f.state,
+                    "tests": [t for t in f.tests.split(",") if t],
+                    "status": feature_status([t for t in f.tests.split(",") if t], results.get(latest, {}))
+                    if latest
+                    else "untested",
+                    "results": {tag: {t: r.get(t) for t in f.tests.split(",") if t} for tag, r in results.items()},
+                    "after_freeze": f.override,
+                }
+                for f in features
+            ],
+        },
+        "checklist": [
+            {"seq": v.seq, "text": v.text, "before": v.before, "automatic": bool(v.auto), "done": v.checked}
+            for v in views
+        ],
+        "milestones": [{"name": n, "due": d.isoformat()} for n, d in sorted(milestones, key=lambda m: m[1])],
+        "countdown": countdown(milestones, local_day(now, project.timezone)) if State(release.state).is_open else None,
+        "deployments": [
+            {
+                "id": d.id,
+                "candidate": tags.get(d.candidate_id),
+                "environment": d.environment,
+                "state": d.state,
+                "run_url": d.run_url,
+                "log_url": d.log_url,
+                "archive_url": d.archive_url,
+                "failure": d.failure,
+                "created_at": _iso(d.created_at),
+            }
+            for d in await deploys.of_release(session, release.id)
+        ],
+        "simmer": None
+        if simmer is None
+        else {
+            "state": simmer.state,
+            "started_at": _iso(simmer.started_at),
+            "ends_at": _iso(simmer.ends_at),
+            "day": day_of(simmer.started_at, now, project.simmer_days)[0],
+            "days": day_of(simmer.started_at, now, project.simmer_days)[1],
+            "trouble": simmer.trouble,
+            "metric": project.probe.json_path if project.probe else None,
+            "samples": [{"at": _iso(s.at), "value": s.value, "ok": s.ok} for s in samples],
+        },
+        "pages": [
+            {"id": p.id, "message": p.message, "state": p.state, "source": p.source, "created_at": _iso(p.created_at)}
+            for p in await pages.of_release(
+                session, release.id, states=(pages.OPEN, pages.ACKNOWLEDGED, pages.RESOLVED)
+            )
+        ],
+        "timeline": [
+            {
+                "at": _iso(t.at),
+                "action": t.action,
+                "from": t.from_state,
+                "to": t.to_state,
+                "by": people[t.actor_id].handle if t.actor_id in people else "Tower",
+                "reason": t.reason,
+            }
+            for t in history
+        ],
+        "log": [
+            {"at": _iso(e.at), "action": e.action, "actor": e.actor, "platform": e.platform, "detail": e.detail}
+            for e in entries
+        ],
+    }
+
+
+def _notes(cut) -> str:
+    """The release notes as the newest candidate's annotation carries them (its changelog section)."""
+    for candidate in reversed(cut):
+        if candidate.notes:
+            parts = candidate.notes.split("\n\n", 2)
+            return parts[2].strip() if len(parts) == 3 and parts[0] == candidate.tag else candidate.notes.strip()
+    return ""
+
+
+async def dashboard_data(session: AsyncSession, svc: Services) -> list[dict]:
+    """Every project with its open releases, at a glance."""
+    now = svc.clock.now()
+    projects = []
+    for project in svc.settings.projects.values():
+        row = await directory.project_by_key(session, project.key)
+        found = await releases.listing(session, project_id=row.id, states=None, limit=20) if row else []
+        shown = [rel for rel, _ in found if State(rel.state).is_open] or [rel for rel, _ in found[:3]]
+        items = []
+        for rel in shown:
+            crew = await crew_of(session, rel.id)
+            simmer = await deploys.simmer_of(session, rel.id)
+            samples = await deploys.samples(session, simmer.id) if simmer else []
+            milestones = [(m.name, m.due) for m in await scope.milestones(session, rel.id)]
+            items.append(
+                {
+                    "title": lookup.name(project.key, rel),
+                    "version": rel.version,
+                    "number": rel.number,
+                    "state": rel.state,
+                    "pilot": crew.pilot,
+                    "copilot": crew.copilot,
+                    "countdown": countdown(milestones, local_day(now, project.timezone))
+                    if State(rel.state).is_open
+                    else None,
+                    "simmer": None
+                    if simmer is None
+                    else {
+                        "state": simmer.state,
+                        "day": day_of(simmer.started_at, now, project.simmer_days)[0],
+                        "days": day_of(simmer.started_at, now, project.simmer_days)[1],
+                        "trouble": simmer.trouble,
+                        "values": [s.value for s in samples if s.value is not None][-24:],
+                    },
+                    "pages": [{"id": p.id, "message": p.message} for p in await pages.of_release(session, rel.id)],
+                }
+            )
+        projects.append({"key": project.key, "name": project.display, "releases": items})
+    return projects

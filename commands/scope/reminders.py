@@ -1,0 +1,103 @@
+"""Milestone reminders: the day before each (to the team, and to the crew before the first), and a
+warning the day after one that passed without its candidate.
+
+Nothing here is scheduled in memory. Each tick works out which reminders should have gone out by
+now, in the project's local time, and queues them under keys unique to the milestone and its date:
+the outbox refuses a key twice, so a reminder goes out once however often the ticks come, after a
+restart, and across daylight-saving changes (09:00 is 09:00 local on both sides of one).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from commands.crew.seats import crew_of, direct_channels
+from commands.engine import lookup, outbox
+from commands.engine.reply import Reply
+from commands.engine.services import Services
+from commands.engine.settings import ProjectSettings
+from commands.rules.calendar_days import local_moment, milestone_order
+from commands.rules.lifecycle import State
+from storage.queries import candidates, releases, scope
+from storage.tables import Milestone, Release
+
+LATE_LIMIT = timedelta(days=7)  # a warning found more than this late (Tower was down) is dropped
+
+
+async def send_due_reminders(svc: Services) -> int:
+    now = svc.clock.now()
+    queued = 0
+    async with svc.db.write() as session:
+        for release, project_key in await _open_releases(session):
+            project = svc.settings.project(project_key)
+            if project is None:
+                continue
+            planned = await scope.milestones(session, release.id)
+            first = min(planned, key=lambda m: (m.due, milestone_order(m.name)), default=None)
+            for milestone in planned:
+                queued += await _remind(session, svc, project, release, milestone, milestone is first, now)
+                queued += await _warn_if_missed(session, project, release, milestone, now)
+    return queued
+
+
+async def _open_releases(session: AsyncSession) -> list[tuple[Release, str]]:
+    open_states = [s.value for s in State if s.is_open]
+    return [(rel, proj.key) for rel, proj in await releases.listing(session, states=open_states, limit=10_000)]
+
+
+async def _remind(
+    session, svc: Services, project: ProjectSettings, release: Release, milestone: Milestone, first: bool, now: datetime
+) -> int:
+    at = local_moment(milestone.due - timedelta(days=1), project.reminder_time, project.timezone)
+    if not at <= now < local_moment(milestone.due, "00:00", project.timezone):
+        return 0  # not yet, or "tomorrow" is no longer true
+    title = lookup.name(project.key, release)
+    key = f"milestone:{milestone.id}:{milestone.due}"
+    note = Reply(
+        text=f"Tomorrow: {milestone.name} of {title} is due ({milestone.due:%A %Y-%m-%d}).",
+        footer=f"`/release status {lookup.ref_text(project.key, release)}`",
+    )
+    sent = await outbox.post_many(session, project.channels.team, note, key=f"{key}:reminder", now=now)
+    if first:
+        crew = await crew_of(session, release.id)
+        for role, handle in (("pilot", crew.pilot), ("co-pilot", crew.copilot)):
+            person = svc.settings.people.get(handle) if handle else None
+            if person is None:
+                continue
+            duty = Reply(
+                text=f"You are the {role} of {title}; its first milestone, {milestone.name}, is due tomorrow "
+                f"({milestone.due:%A %Y-%m-%d}).",
+                mentions=[handle],
+            )
+            for channel in direct_channels(person, project):
+                sent += await outbox.post(session, channel, duty, key=f"{key}:crew:{handle}", now=now)
+    return sent
+
+
+async def _warn_if_missed(
+    session, project: ProjectSettings, release: Release, milestone: Milestone, now: datetime
+) -> int:
+    at = local_moment(milestone.due + timedelta(days=1), project.reminder_time, project.timezone)
+    if not at <= now < at + LATE_LIMIT or await _met(session, release, milestone):
+        return 0
+    title = lookup.name(project.key, release)
+    note = Reply(
+        text=f"{milestone.name} of {title} was due {milestone.due:%A %Y-%m-%d} and has no candidate yet.",
+        ok=False,
+        footer=f"Cut it with `/rc cut {lookup.ref_text(project.key, release)}`, or move the date with `/rc schedule`.",
+    )
+    return await outbox.post_many(
+        session, project.channels.team, note, key=f"milestone:{milestone.id}:{milestone.due}:missed", now=now
+    )
+
+
+async def _met(session, release: Release, milestone: Milestone) -> bool:
+    if milestone.name == "final":
+        return release.state in ("released", "retired")
+    cut = await candidates.of_release(session, release.id, states=("cut", "deployed", "failed"))
+    if milestone.name == "boot":
+        return any(c.kind == "boot" for c in cut)
+    number = int(milestone.name[2:])
+    return any(c.rc is not None and c.rc >= number for c in cut)
