@@ -66,7 +66,8 @@ class Wakeups:
     async def _tick(self) -> None:
         if self._stopping or self.scheduler.state != STATE_RUNNING:
             return
-        self._busy.add(asyncio.current_task())
+        task = _this_task()
+        self._busy.add(task)
         self.last_tick = self.services.clock.now()
         try:
             if await due_work(self.services):
@@ -74,18 +75,19 @@ class Wakeups:
         except Exception:
             log.exception("this tick failed; the next tick tries again")
         finally:
-            self._busy.discard(asyncio.current_task())
+            self._busy.discard(task)
 
     async def _sync_issues(self) -> None:
         if self._stopping or self.scheduler.state != STATE_RUNNING:
             return
-        self._busy.add(asyncio.current_task())
+        task = _this_task()
+        self._busy.add(task)
         try:
             await sync_release_issues(self.services)
         except Exception:
             log.exception("release issue sync failed; it runs again shortly")
         finally:
-            self._busy.discard(asyncio.current_task())
+            self._busy.discard(task)
 
     @property
     def running(self) -> bool:
@@ -117,3 +119,9 @@ class Wakeups:
         # Only now: APScheduler's shutdown cancels the jobs it still runs.
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+
+def _this_task() -> asyncio.Task:
+    task = asyncio.current_task()
+    assert task is not None, "jobs run as tasks of the scheduler's event loop"
+    return task

@@ -38,6 +38,11 @@ def normalise_url(url: str) -> URL:
     raise DatabaseError(f"unsupported database {backend!r}: Tower runs on SQLite or PostgreSQL")
 
 
+def dialect(session: AsyncSession) -> str:
+    """The backend a session talks to: "postgresql" or "sqlite" (upserts and locks differ)."""
+    return session.get_bind().dialect.name
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 

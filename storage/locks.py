@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import dialect
+
 
 def lock_key(name: str) -> int:
     """A stable 32-bit key for `name` (advisory locks are keyed by integers)."""
@@ -24,8 +26,9 @@ def lock_key(name: str) -> int:
 
 async def hold_for_transaction(session: AsyncSession, name: str) -> None:
     """Wait for, then hold until this transaction ends, the lock called `name`."""
-    if session.bind.dialect.name == "postgresql":
-        await session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=lock_key(name)))
+    if dialect(session) == "postgresql":
+        connection = await session.connection()
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(name)})
 
 
 @asynccontextmanager

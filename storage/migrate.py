@@ -95,6 +95,6 @@ async def differences(db: Database) -> list[str]:
 def _describe(diff: object) -> str:
     if isinstance(diff, list):  # column-level changes come grouped
         return "; ".join(_describe(d) for d in diff)
-    kind, *rest = diff  # type: ignore[misc]
+    kind, *rest = diff if isinstance(diff, tuple) else (diff,)
     names = [getattr(r, "name", None) or str(r) for r in rest if r is not None]
     return f"{kind}: {', '.join(n for n in names if n)}"

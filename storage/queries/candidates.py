@@ -67,7 +67,7 @@ async def set_state(session: AsyncSession, candidate_id: int, state: str) -> Non
 async def mark_interrupted(session: AsyncSession, candidate_id: int) -> None:
     await session.exec(
         update(Candidate)
-        .where(col(Candidate.id) == candidate_id, Candidate.state == "pending")
+        .where(col(Candidate.id) == candidate_id, col(Candidate.state) == "pending")
         .values(state="interrupted")
     )
 

@@ -40,8 +40,8 @@ async def leave(session: AsyncSession, project_id: int, person_id: int, now: dat
     result = await session.exec(
         update(RosterMember)
         .where(
-            RosterMember.project_id == project_id,
-            RosterMember.person_id == person_id,
+            col(RosterMember.project_id) == project_id,
+            col(RosterMember.person_id) == person_id,
             col(RosterMember.left_at).is_(None),
         )
         .values(left_at=now)
@@ -93,14 +93,14 @@ async def end_seat(
     if note is not None:
         values["note"] = note
     result = await session.exec(
-        update(CrewSeat).where(col(CrewSeat.id) == seat_id, CrewSeat.state == from_state).values(**values)
+        update(CrewSeat).where(col(CrewSeat.id) == seat_id, col(CrewSeat.state) == from_state).values(**values)
     )
     return result.rowcount == 1
 
 
 async def activate_seat(session: AsyncSession, seat_id: int) -> bool:
     result = await session.exec(
-        update(CrewSeat).where(col(CrewSeat.id) == seat_id, CrewSeat.state == PROPOSED).values(state=ACTIVE)
+        update(CrewSeat).where(col(CrewSeat.id) == seat_id, col(CrewSeat.state) == PROPOSED).values(state=ACTIVE)
     )
     return result.rowcount == 1
 

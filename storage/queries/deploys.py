@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import dialect
 from storage.tables import Announcement, CIDelivery, Deployment, HealthSample, Simmer
 
 IN_FLIGHT = ("pending", "running")
@@ -102,13 +103,15 @@ async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:
 
 async def end_simmers(session: AsyncSession, release_id: int, to_state: str) -> None:
     await session.exec(
-        update(Simmer).where(Simmer.release_id == release_id, Simmer.state == "running").values(state=to_state)
+        update(Simmer)
+        .where(col(Simmer.release_id) == release_id, col(Simmer.state) == "running")
+        .values(state=to_state)
     )
 
 
 async def set_simmer(session: AsyncSession, simmer_id: int, from_state: str, **values) -> bool:
     result = await session.exec(
-        update(Simmer).where(col(Simmer.id) == simmer_id, Simmer.state == from_state).values(**values)
+        update(Simmer).where(col(Simmer.id) == simmer_id, col(Simmer.state) == from_state).values(**values)
     )
     return result.rowcount == 1
 
@@ -134,7 +137,7 @@ async def seen_delivery(session: AsyncSession, delivery_id: str) -> bool:
 
 async def first_delivery(session: AsyncSession, delivery_id: str, now: datetime) -> bool:
     """Record a callback's delivery id; False if it was seen before (a replay)."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
     result = await session.exec(
         insert(CIDelivery).values(id=delivery_id, received_at=now).on_conflict_do_nothing(index_elements=["id"])
     )

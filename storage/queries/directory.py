@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.tables import Person, Project
@@ -39,8 +39,8 @@ async def sync_people(session: AsyncSession, people: Iterable[PersonRecord], now
     if changed:
         await session.flush()
     for handle, want in wanted.items():
-        row = rows.get(handle)
-        if row is None:
+        stored = rows.get(handle)
+        if stored is None:
             session.add(
                 Person(
                     handle=handle,
@@ -54,8 +54,8 @@ async def sync_people(session: AsyncSession, people: Iterable[PersonRecord], now
             changed += 1
             continue
         for attr in ("display_name", "slack_id", "discord_id"):
-            if getattr(row, attr) != getattr(want, attr):
-                setattr(row, attr, getattr(want, attr))
+            if getattr(stored, attr) != getattr(want, attr):
+                setattr(stored, attr, getattr(want, attr))
                 changed += 1
     await session.flush()
     return changed
@@ -92,5 +92,5 @@ async def people_by_id(session: AsyncSession, ids: Iterable[int | None]) -> dict
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    rows = (await session.exec(select(Person).where(Person.id.in_(wanted)))).all()
+    rows = (await session.exec(select(Person).where(col(Person.id).in_(wanted)))).all()
     return {r.id: r for r in rows}

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import dialect
 from storage.tables import Operation
 
 
@@ -21,7 +22,7 @@ async def start(
 ) -> Operation | None:
     """Record the operation (once) and claim it until `until`. None if someone else holds the claim
     or it is done; otherwise the operation, with whatever payload it was first recorded with."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
     await session.exec(
         insert(Operation)
         .values(
@@ -31,7 +32,7 @@ async def start(
     )
     claimed = await session.exec(
         update(Operation)
-        .where(Operation.key == key, Operation.state == "pending")
+        .where(col(Operation.key) == key, col(Operation.state) == "pending")
         .where(or_(col(Operation.claimed_until).is_(None), col(Operation.claimed_until) < now))
         .values(claimed_until=until, updated_at=now)
     )
@@ -41,13 +42,13 @@ async def start(
 
 
 async def update_payload(session: AsyncSession, key: str, payload: str, now: datetime) -> None:
-    await session.exec(update(Operation).where(Operation.key == key).values(payload=payload, updated_at=now))
+    await session.exec(update(Operation).where(col(Operation.key) == key).values(payload=payload, updated_at=now))
 
 
 async def finish(session: AsyncSession, key: str, result: str, now: datetime) -> None:
     await session.exec(
         update(Operation)
-        .where(Operation.key == key)
+        .where(col(Operation.key) == key)
         .values(state="done", result=result, claimed_until=None, updated_at=now)
     )
 
@@ -56,6 +57,6 @@ async def release_claim(session: AsyncSession, key: str, error: str, now: dateti
     """The attempt failed; leave the operation pending for the next try."""
     await session.exec(
         update(Operation)
-        .where(Operation.key == key)
+        .where(col(Operation.key) == key)
         .values(claimed_until=None, last_error=error[:2000], updated_at=now)
     )

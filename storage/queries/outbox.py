@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import dialect
 from storage.tables import OutboundMessage
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -32,7 +33,7 @@ async def enqueue(
         "next_attempt_at": due or now,
         "created_at": now,
     }
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
     result = await session.exec(insert(OutboundMessage).values(**values).on_conflict_do_nothing(index_elements=["key"]))
     return result.rowcount == 1
 
@@ -63,7 +64,7 @@ async def due(
 async def claim(session: AsyncSession, message_id: int, now: datetime, until: datetime) -> bool:
     result = await session.exec(
         update(OutboundMessage)
-        .where(col(OutboundMessage.id) == message_id, OutboundMessage.state == PENDING)
+        .where(col(OutboundMessage.id) == message_id, col(OutboundMessage.state) == PENDING)
         .where(or_(col(OutboundMessage.claimed_until).is_(None), col(OutboundMessage.claimed_until) < now))
         .values(claimed_until=until)
     )
@@ -118,7 +119,7 @@ async def rewrite(session: AsyncSession, message_id: int, payload: str) -> bool:
     """Change what a message will say, if it has not gone out yet."""
     result = await session.exec(
         update(OutboundMessage)
-        .where(col(OutboundMessage.id) == message_id, OutboundMessage.state == PENDING)
+        .where(col(OutboundMessage.id) == message_id, col(OutboundMessage.state) == PENDING)
         .values(payload=payload)
     )
     return result.rowcount == 1
@@ -128,7 +129,7 @@ async def pending_by_platform(session: AsyncSession) -> dict[str, int]:
     """How many messages wait to go out, per platform (the queue depths operators watch)."""
     platform = (
         func.substr(OutboundMessage.channel, 1, func.instr(OutboundMessage.channel, ":") - 1)
-        if session.bind.dialect.name == "sqlite"
+        if dialect(session) == "sqlite"
         else func.split_part(OutboundMessage.channel, ":", 1)
     )
     rows = await session.exec(select(platform, func.count()).where(OutboundMessage.state == PENDING).group_by(platform))

@@ -56,20 +56,20 @@ async def advance(session: AsyncSession, page_id: int, from_step: int, next_step
     """Take the next step, once: only if the page is still open and still at `from_step`."""
     result = await session.exec(
         update(Page)
-        .where(col(Page.id) == page_id, Page.step == from_step, Page.state == OPEN)
+        .where(col(Page.id) == page_id, col(Page.step) == from_step, col(Page.state) == OPEN)
         .values(step=from_step + 1, next_step_at=next_step_at)
     )
     return result.rowcount == 1
 
 
 async def reschedule(session: AsyncSession, page_id: int, at: datetime) -> None:
-    await session.exec(update(Page).where(col(Page.id) == page_id, Page.state == OPEN).values(next_step_at=at))
+    await session.exec(update(Page).where(col(Page.id) == page_id, col(Page.state) == OPEN).values(next_step_at=at))
 
 
 async def close(session: AsyncSession, page_id: int, state: str, person_id: int | None, now: datetime) -> bool:
     result = await session.exec(
         update(Page)
-        .where(col(Page.id) == page_id, Page.state == OPEN)
+        .where(col(Page.id) == page_id, col(Page.state) == OPEN)
         .values(state=state, next_step_at=None, acknowledged_at=now, acknowledged_by_id=person_id)
     )
     return result.rowcount == 1
@@ -79,7 +79,7 @@ async def cancel_undelivered(session: AsyncSession, page_id: int) -> int:
     """Messages of this page still waiting in the outbox are dropped: an acknowledged page goes quiet."""
     result = await session.exec(
         update(OutboundMessage)
-        .where(col(OutboundMessage.key).startswith(f"page:{page_id}:step:"), OutboundMessage.state == "pending")
+        .where(col(OutboundMessage.key).startswith(f"page:{page_id}:step:"), col(OutboundMessage.state) == "pending")
         .values(state="cancelled")
     )
     return result.rowcount

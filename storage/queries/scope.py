@@ -54,7 +54,7 @@ async def remove_feature(
 ) -> bool:
     result = await session.exec(
         update(Feature)
-        .where(col(Feature.id) == feature_id, Feature.state == "active")
+        .where(col(Feature.id) == feature_id, col(Feature.state) == "active")
         .values(state="removed", removed_at=now, removed_by_id=removed_by_id, reason=reason, override=override)
     )
     return result.rowcount == 1
