@@ -4,11 +4,6 @@ dashboard, release pages and the feed."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
-import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -98,79 +93,10 @@ async def project_calendar(request: web.Request) -> web.Response:
     )
 
 
-CALLBACK_WINDOW_S = 300
-
-
 async def ci_hook(request: web.Request) -> web.Response:
-    """POST /hooks/ci: a CI reporting on a run. Signed with the project's secret (HMAC-SHA256 of
-    "timestamp.body"), fresh (five minutes), and never applied twice (its delivery id)."""
-    from commands.deploy.events import DUPLICATE, UnknownOperation, record_ci_event
+    from bot.ci_callbacks import ci_hook as take
 
-    tower = request.app[TOWER_KEY]
-    raw = await request.read()
-    try:
-        body = json.loads(raw)
-        assert isinstance(body, dict)
-    except (ValueError, AssertionError):
-        return web.json_response({"error": "the body is not a JSON object"}, status=400)
-    project = tower.settings.project(str(body.get("project", "")))
-    if project is None or project.ci is None:
-        return web.json_response({"error": "unknown project"}, status=404)
-    secret = tower.secrets.get(project.ci.secret_env or "")
-    if not secret:
-        return web.json_response({"error": "callbacks are not enabled for this project (ci.secret_env)"}, status=403)
-    stamp, signature = request.headers.get("X-Tower-Timestamp", ""), request.headers.get("X-Tower-Signature", "")
-    delivery = request.headers.get("X-Tower-Delivery", "")
-    if not (_digits(stamp) and signature and delivery):
-        return web.json_response({"error": "signature, timestamp and delivery id are required"}, status=401)
-    if abs(time.time() - int(stamp)) > CALLBACK_WINDOW_S:
-        return web.json_response({"error": "stale timestamp"}, status=401)
-    expected = "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
-        return web.json_response({"error": "bad signature"}, status=401)
-    problem = _malformed(body, delivery)
-    if problem:
-        return web.json_response({"error": problem}, status=400)
-    try:
-        outcome = await record_ci_event(tower.services, body, delivery=delivery)
-    except UnknownOperation:
-        return web.json_response({"error": "unknown operation id"}, status=404)
-    if outcome == DUPLICATE:
-        return web.json_response({"status": "duplicate"})  # a replay: nothing changes
-    request.app[COURIER_WAKE]()
-    return web.json_response({"status": "ok", "outcome": outcome})
-
-
-def _digits(stamp: str) -> bool:
-    return stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
-
-
-_EVENT = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
-
-
-def _malformed(body: dict, delivery: str) -> str | None:
-    """What is wrong with a signed callback's shape, before anything is applied; None if nothing."""
-    if len(delivery) > 200 or not delivery.isprintable():
-        return "the delivery id must be printable and at most 200 characters"
-    if "\x00" in json.dumps(body, ensure_ascii=False):
-        return "the body contains a NUL character"
-    if not isinstance(body.get("operation_id"), str) or not 0 < len(body["operation_id"]) <= 200:
-        return "operation_id must be a string of at most 200 characters"
-    if not isinstance(body.get("event"), str) or not _EVENT.match(body["event"]):
-        return "event must be a lowercase word such as started, succeeded, failed or acceptance"
-    for name in ("run_url", "log_url", "archive_url", "detail", "failure", "status"):
-        if body.get(name) is not None and not isinstance(body[name], str):
-            return f"{name} must be a string"
-    results = body.get("results")
-    if results is not None:
-        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-            return "results must be a list of objects"
-        for result in results:
-            if not isinstance(result.get("test"), str) or not 0 < len(result["test"]) <= 200:
-                return "each result needs a test id (a string of at most 200 characters)"
-            if not isinstance(result.get("outcome", ""), str) or not isinstance(result.get("url") or "", str):
-                return "a result's outcome and url must be strings"
-    return None
+    return await take(request, request.app[TOWER_KEY], request.app[COURIER_WAKE])
 
 
 async def dashboard(request: web.Request) -> web.Response:

@@ -2,9 +2,6 @@
 request and then times out is looked up, not triggered again; callbacks are signed, fresh and
 never applied twice."""
 
-import hashlib
-import hmac
-import json
 import time
 
 import pytest
@@ -15,6 +12,7 @@ from bot.web import build_web_app
 from commands.deploy.events import reconcile
 from jobs.scheduler import Wakeups
 from storage.queries import deploys
+from tests.ci_callbacks import signed as signed_callback
 from tests.fakes.ci_github import FakeGitHubActions
 from tests.fakes.ci_webhook import FakeCIWebhook
 from tests.release_repos import repo_settings
@@ -105,15 +103,7 @@ async def test_a_webhook_that_times_out_is_asked_again_under_the_same_key(webhoo
 
 
 def signed(body: dict, secret: str = SECRET, *, at: int | None = None, delivery: str = "d-1") -> tuple[bytes, dict]:
-    raw = json.dumps(body).encode()
-    stamp = str(at or int(time.time()))
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return raw, {
-        "X-Tower-Timestamp": stamp,
-        "X-Tower-Signature": f"sha256={digest}",
-        "X-Tower-Delivery": delivery,
-        "Content-Type": "application/json",
-    }
+    return signed_callback(body, secret, at=at, delivery=delivery)
 
 
 @pytest.fixture
@@ -160,7 +150,7 @@ async def test_forged_stale_or_anonymous_callbacks_are_refused_and_change_nothin
         status = (await hooks.client.post("/hooks/ci", data=raw, headers=headers)).status
     else:
         status, _ = await post(hooks, {**event, "project": "nope"})
-    assert status in (401, 404)
+    assert status in (400, 401, 404)
     assert await snapshot(hooks.services.db) == before
 
 

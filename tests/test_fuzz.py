@@ -5,8 +5,6 @@ All examples of a test share one Tower (a named release whose candidate is being
 anything a refusal left behind shows in the next comparison of every stored row. The `@example`s
 are inputs fuzzing found that broke Tower; they run first, every time."""
 
-import hashlib
-import hmac
 import json
 import re
 import time
@@ -26,6 +24,7 @@ from commands.engine.spec import Kind
 from jobs.scheduler import Wakeups
 from storage.queries import deploys
 from storage.tables import metadata
+from tests.ci_callbacks import signature as callback_signature
 from tests.fakes.ci_webhook import FakeCIWebhook
 from tests.release_repos import repo_settings
 from tests.support import run
@@ -40,7 +39,7 @@ SETUP = (
     "/rc cut demo",
     "/deploy start demo",
 )
-OP = "tower-demo-1-v1.3.0-rc1-production-1"  # the operation id of the deployment SETUP starts
+OP = "OPERATION-OF-THE-DEPLOYMENT"  # stands for the operation id of the deployment SETUP starts (random)
 FUZZ = settings(
     max_examples=300,
     deadline=None,
@@ -52,8 +51,12 @@ FUZZ = settings(
 class Live:
     """The Tower under fuzz, with a short repr so that failure reports stay readable."""
 
-    def __init__(self, tower):
-        self.tower, self.client = tower, None
+    def __init__(self, tower, op: str):
+        self.tower, self.client, self.op = tower, None, op
+
+    def body(self, event) -> bytes:
+        """The event as JSON, with the deployment's real operation id in place of OP."""
+        return json.dumps(event).replace(OP, self.op).encode()
 
     def __repr__(self) -> str:
         return "live"
@@ -70,8 +73,8 @@ async def live(tmp_path, db_target, clock):
             for text in SETUP:
                 assert (await run(tower, text)).ok, text
             async with tower.services.db.read() as session:
-                assert [d.operation_id for d in await deploys.of_release(session, 1)] == [OP]
-            yield Live(tower)
+                (deployment,) = await deploys.of_release(session, 1)
+            yield Live(tower, deployment.operation_id)
         finally:
             await tower.close()
 
@@ -279,8 +282,8 @@ STAMPS = st.one_of(
 )
 
 
-def signature(stamp: str, raw: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+def signature(stamp: str, raw: bytes, secret: str = SECRET, delivery: str = "") -> str:
+    return callback_signature(secret, stamp, delivery, raw)
 
 
 @pytest.fixture
@@ -313,9 +316,13 @@ async def post(live: Live, raw: bytes, headers: dict[str, str]) -> tuple[int, di
 async def test_unsigned_forged_or_malformed_callbacks_are_refused_and_change_nothing(
     hooks, body, stamp, signed, delivery
 ):
-    raw = body if isinstance(body, bytes) else body.encode()
+    raw = body if isinstance(body, bytes) else body.replace(OP, hooks.op).encode()
     if signed in ("wrong key", "other bytes"):  # well-formed signatures, forged
-        signed = signature(stamp or "", raw, "guess") if signed == "wrong key" else signature(stamp or "", raw + b" ")
+        d = delivery or ""
+        forged = (
+            signature(stamp or "", raw, "guess", d) if signed == "wrong key" else signature(stamp or "", raw + b" ", d)
+        )
+        signed = forged
     headers = {
         name: value
         for name, value in [("X-Tower-Timestamp", stamp), ("X-Tower-Signature", signed), ("X-Tower-Delivery", delivery)]
@@ -337,9 +344,13 @@ async def test_unsigned_forged_or_malformed_callbacks_are_refused_and_change_not
 @example(event={"project": "demo", "operation_id": OP, "event": "x" * 60}, delivery="")
 @given(event=EVENTS | JSON, delivery=HEADER)
 async def test_signed_callbacks_with_any_content_are_applied_or_refused_cleanly(hooks, event, delivery):
-    raw, stamp = json.dumps(event).encode(), str(int(time.time()))
+    raw, stamp = hooks.body(event), str(int(time.time()))
     delivery = uuid.uuid4().hex + delivery  # never a replay, which would change nothing anyway
-    headers = {"X-Tower-Timestamp": stamp, "X-Tower-Signature": signature(stamp, raw), "X-Tower-Delivery": delivery}
+    headers = {
+        "X-Tower-Timestamp": stamp,
+        "X-Tower-Signature": signature(stamp, raw, delivery=delivery),
+        "X-Tower-Delivery": delivery,
+    }
     before = await everything(hooks)
     status, answer = await post(hooks, raw, headers)
     if status != 200:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from commands.deploy.events import ensure_deploying, run_request, start_retirement
+from commands.deploy.events import ensure_deploying, new_operation_id, run_request, start_retirement
 from commands.engine import audit, lookup, outbox
 from commands.engine.context import Invocation
 from commands.engine.errors import CommandError, Conflict, NotAllowed, NotFound, UsageError
@@ -61,7 +61,7 @@ async def start(inv: Invocation, svc: Services) -> Reply:
                 f"`/rc list {lookup.ref_text(proj.key, rel)}` lists them.",
             )
         attempt = len(await deploys.of_release(session, rel.id)) + 1
-        operation = f"tower-{project.key}-{rel.number}-{candidate.tag}-{environment}-{attempt}"
+        operation = new_operation_id(project.key, str(rel.number), candidate.tag, environment, str(attempt))
         person = await audit.actor_id(session, inv)
         try:
             deployment = await deploys.add(
@@ -86,7 +86,7 @@ async def start(inv: Invocation, svc: Services) -> Reply:
             project_id=proj.id,
             release_id=rel.id,
             person_id=person,
-            detail=f"{candidate.tag} to {environment} as {operation}" + (f"; override: {override}" if override else ""),
+            detail=f"{candidate.tag} to {environment}" + (f"; override: {override}" if override else ""),
         )
     request = run_request(svc, project, rel, candidate.tag, operation, "deploy", environment)
     try:

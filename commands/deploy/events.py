@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from commands.engine import audit, lookup, outbox
@@ -29,6 +30,29 @@ class UnknownOperation(LookupError):
 
 
 DUPLICATE = "duplicate"
+
+
+def new_operation_id(*parts: str) -> str:
+    """Tower's id for a run it asks a CI for: readable, plus 64 random bits nobody can derive, so an
+    id seen somewhere (a CI log, a run name) says nothing about the next one."""
+    return "-".join(["tower", *parts, secrets.token_hex(8)])
+
+
+async def operation_owner(svc: Services, op: str) -> str | None:
+    """The key of the project an operation belongs to: its secret, and only its, may sign reports
+    about it. None for an id Tower never issued."""
+    async with svc.db.read() as session:
+        deployment = await deploys.by_operation(session, op)
+        if deployment is not None:
+            release_id: int | None = deployment.release_id
+        else:
+            recorded = await operations.get(session, op)
+            release_id = recorded.release_id if recorded is not None else None
+        if release_id is None:
+            return None
+        release = await releases.by_id(session, release_id)
+        project = await directory.project_by_id(session, release.project_id) if release else None
+        return project.key if project else None
 
 
 async def record_ci_event(svc: Services, event: dict, delivery: str | None = None) -> str:
@@ -60,7 +84,7 @@ async def record_ci_event(svc: Services, event: dict, delivery: str | None = Non
             source="ci",
             project_id=project_row.id,
             release_id=release.id,
-            detail=f"{op}: {outcome}",
+            detail=f"deployment #{deployment.id}: {outcome}",
         )
     for task in follow_up:
         await task()
@@ -389,7 +413,7 @@ async def start_retirement(svc: Services, deployment_id: int, by: int | None) ->
         deployment = await deploys.by_id(session, deployment_id)
         release = await releases.by_id(session, deployment.release_id)
         project = svc.settings.project((await directory.project_by_id(session, release.project_id)).key)
-        op = deployment.retire_operation_id or f"{deployment.operation_id}-retire"
+        op = deployment.retire_operation_id or new_operation_id(project.key, str(release.number), "retire")
         if not await deploys.move(session, deployment.id, deploys.UP, "retiring", retire_operation_id=op):
             return 0
         candidate = next(c for c in await candidates.of_release(session, release.id) if c.id == deployment.candidate_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from commands.deploy.events import run_request
+from commands.deploy.events import new_operation_id, run_request
 from commands.engine import audit, lookup, outbox
 from commands.engine.context import Invocation
 from commands.engine.errors import CommandError, NotAllowed, UsageError
@@ -169,9 +169,10 @@ async def _integrate_and_point(svc: Services, project: ProjectSettings, release,
     ci = svc.cis.for_project(project)
     problems = []
     if ci is not None:
-        op = f"tower-{project.key}-{release.number}-integrate"
         async with svc.db.write() as session:  # recorded first, so its callbacks are recognised
             now = svc.clock.now()
+            known = await operations.of_release(session, release.id, "integrate")
+            op = known.key if known else new_operation_id(project.key, str(release.number), "integrate")
             await operations.start(
                 session, key=op, kind="integrate", release_id=release.id, payload="{}", now=now, until=now
             )

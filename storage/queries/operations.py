@@ -17,6 +17,12 @@ async def get(session: AsyncSession, key: str) -> Operation | None:
     return (await session.exec(select(Operation).where(Operation.key == key))).first()
 
 
+async def of_release(session: AsyncSession, release_id: int, kind: str) -> Operation | None:
+    """The release's operation of this kind (the integrate pipeline after a ship), if recorded."""
+    query = select(Operation).where(col(Operation.release_id) == release_id, col(Operation.kind) == kind)
+    return (await session.exec(query.order_by(col(Operation.id)))).first()
+
+
 async def start(
     session: AsyncSession, *, key: str, kind: str, release_id: int | None, payload: str, now: datetime, until: datetime
 ) -> Operation | None:

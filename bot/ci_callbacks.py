@@ -1,0 +1,103 @@
+"""POST /hooks/ci: a CI reporting on a run Tower asked for.
+
+A report is taken only when it is well-formed, fresh (five minutes), signed with the secret of the
+project that owns the operation — HMAC-SHA256 over "timestamp.delivery.body" — and new: its
+delivery id is recorded in the same transaction as its effect. Whatever project the body names,
+the operation's owner decides which secret counts, so one project's secret never moves another's
+deployments. Every refusal is a 4xx with one log line; nothing is applied before all checks pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import Tower
+from bot.inbound import Malformed, digits, parse_json_object
+from commands.rules.text import clean_strings
+
+log = logging.getLogger("tower.hooks")
+
+WINDOW_S = 300
+_EVENT = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+
+
+def signature(secret: str, stamp: str, delivery: str, raw: bytes) -> str:
+    message = stamp.encode() + b"." + delivery.encode() + b"." + raw
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _refuse(status: int, error: str) -> web.Response:
+    log.info("CI callback refused (%d): %s", status, error)
+    return web.json_response({"error": error}, status=status)
+
+
+async def ci_hook(request: web.Request, tower: Tower, on_change) -> web.Response:
+    from commands.deploy.events import DUPLICATE, UnknownOperation, operation_owner, record_ci_event
+
+    raw = await request.read()
+    stamp, signed = request.headers.get("X-Tower-Timestamp", ""), request.headers.get("X-Tower-Signature", "")
+    delivery = request.headers.get("X-Tower-Delivery", "")
+    if not (stamp and signed and delivery):
+        return _refuse(401, "signature, timestamp and delivery id are required")
+    if not digits(stamp):
+        return _refuse(401, "the timestamp must be Unix seconds")
+    if abs(time.time() - int(stamp)) > WINDOW_S:
+        return _refuse(401, "stale timestamp")
+    if len(delivery) > 200 or not delivery.isprintable() or not delivery.isascii():
+        return _refuse(400, "the delivery id must be printable ASCII of at most 200 characters")
+    try:
+        body = parse_json_object(raw)
+    except Malformed as err:
+        return _refuse(400, str(err))
+    op = body.get("operation_id")
+    if not isinstance(op, str) or not 0 < len(op) <= 200 or not op.isprintable():
+        return _refuse(400, "operation_id must be a printable string of at most 200 characters")
+    owner = await operation_owner(tower.services, op)
+    project = tower.settings.project(owner) if owner else None
+    if project is None or project.ci is None:
+        return _refuse(404, "unknown operation id")
+    secret = tower.secrets.get(project.ci.secret_env or "")
+    if not secret:
+        return _refuse(403, "callbacks are not enabled for this project (ci.secret_env)")
+    if not hmac.compare_digest(signature(secret, stamp, delivery, raw).encode(), signed.encode()):
+        return _refuse(401, "bad signature")
+    named = body.get("project")
+    if named is not None and named != owner:
+        return _refuse(400, "the operation belongs to another project than the body names")
+    problem = _malformed(body)
+    if problem:
+        return _refuse(400, problem)
+    try:
+        outcome = await record_ci_event(tower.services, clean_strings(body), delivery=delivery)
+    except UnknownOperation:
+        return _refuse(404, "unknown operation id")
+    if outcome == DUPLICATE:
+        return web.json_response({"status": "duplicate"})  # a retry of a report already taken
+    on_change()
+    return web.json_response({"status": "ok", "outcome": outcome})
+
+
+def _malformed(body: dict[str, Any]) -> str | None:
+    """What is wrong with a signed report's shape, before anything is applied; None if nothing."""
+    if not isinstance(body.get("event"), str) or not _EVENT.match(body["event"]):
+        return "event must be a lowercase word such as deploy.succeeded, smoke.failed or acceptance"
+    for name in ("run_url", "log_url", "archive_url", "detail", "failure", "status", "name", "outcome"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return f"{name} must be a string"
+    results = body.get("results")
+    if results is not None:
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            return "results must be a list of objects"
+        for result in results:
+            if not isinstance(result.get("test"), str) or not 0 < len(result["test"]) <= 200:
+                return "each result needs a test id (a string of at most 200 characters)"
+            if not isinstance(result.get("outcome", ""), str) or not isinstance(result.get("url") or "", str):
+                return "a result's outcome and url must be strings"
+    return None
