@@ -68,6 +68,8 @@ class Leadership:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.is_leader:
             await self._step_down("shutting down", quietly=True)
+        else:
+            await self._lock.release()  # a standby holds a connection too, asking for the lock
 
     async def _campaign(self) -> None:
         while not self._stopping.is_set():

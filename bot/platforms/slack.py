@@ -9,9 +9,12 @@ to the request's response_url; when that has expired it falls back to a channel 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -25,8 +28,31 @@ from commands.engine.registry import Registry
 from commands.engine.reply import Reply
 from commands.engine.services import Services
 from commands.engine.settings import PersonSettings
+from storage.database import Database
+from storage.queries import inbound
 
 log = logging.getLogger("tower.slack")
+ALREADY_TAKEN = "Tower already took this request; it was not run again."
+UNRECORDED = "Tower's database is unreachable or busy right now, so nothing was changed. Try again in a minute."
+REMEMBER = timedelta(minutes=10)  # twice Slack's five-minute signature window
+
+
+def request_key(body: dict) -> str:
+    """What makes a Slack request itself: its trigger id (slash commands and buttons carry one, the
+    same in a replay or a retry), else a digest of the whole body."""
+    team = str((body.get("team") or {}).get("id") or body.get("team_id") or "")
+    trigger = body.get("trigger_id")
+    if isinstance(trigger, str) and trigger:
+        return f"slack:{team}:{trigger}"[:200]
+    return "slack:body:" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def taken_before(db: Database, key: str) -> bool:
+    # Wall-clock time: the window is Slack's, whatever clock Tower's schedule runs on.
+    now = datetime.now(UTC)
+    async with db.write() as session:
+        return not await inbound.take(session, key, now, now - REMEMBER)
+
 
 CATCH_ALL = "tower"  # `/tower release status demo`, and `/tower` alone for help
 PERMANENT_ERRORS = {
@@ -100,7 +126,8 @@ class SlackAdapter:
     async def _on_command(self, ack, body: dict, respond) -> None:
         await ack()  # within Slack's 3 s, before anything slow
         with self.in_flight:
-            await self._run_command(body, respond)
+            if await self._first_time(body, respond):
+                await self._run_command(body, respond)
 
     async def _run_command(self, body: dict, respond) -> None:
         name = body["command"].lstrip("/").removeprefix(self.prefix)
@@ -113,7 +140,23 @@ class SlackAdapter:
     async def _on_button(self, ack, body: dict, action: dict, respond) -> None:
         await ack()
         with self.in_flight:
-            await self._run_button(body, action, respond)
+            if await self._first_time(body, respond):
+                await self._run_button(body, action, respond)
+
+    async def _first_time(self, body: dict, respond) -> bool:
+        """Is this request new? A signed request can be replayed within its five minutes, and Slack
+        retries what it thinks timed out: the same trigger id is taken once, by any replica."""
+        try:
+            repeat = await taken_before(self.services.db, request_key(body))
+        except Exception as err:  # without the record, running it could run it twice
+            log.warning("slack: could not record a request as taken: %s", type(err).__name__)
+            await respond(text=UNRECORDED, response_type="ephemeral", replace_original=False)
+            return False
+        if repeat:
+            log.info("slack: a request taken before came again; answered, not run")
+            await respond(text=ALREADY_TAKEN, response_type="ephemeral", replace_original=False)
+            return False
+        return True
 
     async def _run_button(self, body: dict, action: dict, respond) -> None:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
