@@ -60,7 +60,9 @@ class _TowerClient:
         intents = discord.Intents.none()
         intents.guilds = True  # interactions need no privileged intents
         # on_ready waits this long after the last GUILD_CREATE (2 s by default): Tower needs no member cache.
-        super().__init__(intents=intents, guild_ready_timeout=0.5, **options)
+        # Nothing Tower posts pings anyone unless a message names whom it means (a page's mention).
+        silent = discord.AllowedMentions.none()
+        super().__init__(intents=intents, guild_ready_timeout=0.5, allowed_mentions=silent, **options)
         self.adapter = adapter
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -282,7 +284,9 @@ class DiscordSender:
         if ids:  # mentions inside an embed notify nobody: they go in the message text
             extra.update(
                 content=" ".join(f"<@{i}>" for i in ids),
-                allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
+                allowed_mentions=discord.AllowedMentions(
+                    users=[discord.Object(int(i)) for i in ids], roles=False, everyone=False, replied_user=False
+                ),
             )
         try:
             channel = await self._target(channel_id)

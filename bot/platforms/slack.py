@@ -187,7 +187,8 @@ class SlackAdapter:
                 log.warning("slack: could not deliver an ephemeral reply to %s", caller.label)
             return
         note = Reply(
-            text=f"<@{caller.user_id}>: {reply.text}",
+            text=reply.text,
+            mentions=[f"slack:{caller.user_id}"],  # the asker, by platform id: they may not be a configured person
             ok=reply.ok,
             fields=reply.fields,
             sections=reply.sections,
@@ -242,8 +243,8 @@ class SlackSender:
         return self._dms[channel_id]
 
     def _mentions(self, reply: Reply) -> str:
-        ids = [self.people[h].slack for h in reply.mentions if h in self.people and self.people[h].slack]
-        return " ".join(f"<@{i}>" for i in ids)
+        ids = [_slack_id(m, self.people) for m in reply.mentions]
+        return " ".join(f"<@{i}>" for i in ids if i)
 
     async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
         from slack_sdk.errors import SlackApiError
@@ -295,6 +296,15 @@ class SlackSender:
             if (message.get("metadata") or {}).get("event_payload", {}).get("key") == key:
                 return message.get("ts")
         return None
+
+
+def _slack_id(mention: str, people: Mapping[str, PersonSettings]) -> str | None:
+    """A mention is a configured person's handle, or `slack:U…` for someone Tower knows only by id."""
+    if mention.startswith("slack:"):
+        user = mention.removeprefix("slack:")
+        return user if re.fullmatch(r"[UW][A-Z0-9]{2,20}", user) else None
+    person = people.get(mention)
+    return person.slack if person and person.slack else None
 
 
 def _classify(err) -> Exception:

@@ -56,4 +56,6 @@ def to_blocks(reply: Reply, mentions: str = "") -> tuple[str, list[dict]]:
         blocks.append({"type": "actions", "elements": elements})
     if reply.footer:
         blocks.append({"type": "context", "elements": [_mrkdwn(escape(reply.footer))]})
-    return (f"{mentions} {reply.text}" if mentions else reply.text), blocks
+    # The plain text is what notifications, previews and screen readers show: escaped like the blocks.
+    text = escape(reply.text)
+    return (f"{mentions} {text}" if mentions else text), blocks
