@@ -14,6 +14,7 @@ from bot.integrations.cis import ProjectCIs
 from bot.integrations.clock import clock_from_env
 from bot.integrations.forges import ProjectForges
 from bot.integrations.probes import Prober
+from bot.secret_values import secret_values
 from commands.catalog import build_registry
 from commands.crew.directory import sync_from_settings
 from commands.deploy.events import record_ci_event
@@ -21,6 +22,7 @@ from commands.engine.dispatch import Dispatcher
 from commands.engine.ports import Clock
 from commands.engine.services import Services
 from commands.engine.settings import Settings
+from commands.rules.redaction import Redactor
 from storage import migrate
 from storage.database import Database, DatabaseError, redacted
 from storage.locks import across_processes_on_sqlite
@@ -83,6 +85,7 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
         forges=ProjectForges(env),
         cis=cis,
         prober=Prober(),
+        redact=Redactor(secret_values(env, settings)),
     )
     cis.report = lambda event: record_ci_event(services, event)  # local runs report like a CI's callbacks
     return Tower(

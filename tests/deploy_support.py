@@ -7,11 +7,11 @@ from tests.release_repos import repo_settings
 from tests.support import run
 
 
-async def ready_to_deploy(tmp_path, db_target, clock, *, ci: dict | None = None, **project):
-    """A tower whose demo release 1.3.0 has rc1 cut, a crew, and a local CI."""
+async def ready_to_deploy(tmp_path, db_target, clock, *, ci: dict | None = None, env: dict | None = None, **project):
+    """A tower whose demo release 1.3.0 has rc1 cut, a crew, and a local CI; `env` joins its environment."""
     ci = {"provider": "local", "command": "true", **(ci or {})}
     settings, _ = repo_settings(tmp_path, ci=ci, checklist=[], **project)
-    tower = await open_tower(settings, db_target.env(), clock=clock)
+    tower = await open_tower(settings, {**db_target.env(), **(env or {})}, clock=clock)
     tower.repo = tmp_path / "repo.git"
     for text in (
         "/release new demo",

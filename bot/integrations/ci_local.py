@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from commands.engine.ports import Run, RunRequest
@@ -15,11 +15,21 @@ from commands.engine.settings import CISettings
 log = logging.getLogger("tower.ci")
 Report = Callable[[dict], Awaitable[object]]
 OUTPUT_KEPT = 2000  # characters of a failing command's output kept as the reason
+BASICS = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
 
 
 class LocalCommandCI:
-    def __init__(self, project_key: str, settings: CISettings, report: Report, cwd: Path):
+    def __init__(
+        self, project_key: str, settings: CISettings, report: Report, cwd: Path, env: Mapping[str, str] | None = None
+    ):
         self.project_key, self.settings, self.report, self.cwd = project_key, settings, report, cwd
+        # What the commands may see of Tower's environment: the basics a shell needs, and what the
+        # project names. Never Tower's own secrets (chat tokens, the database URL, callback secrets).
+        # The basics describe this machine (the process's own); the project's names come from
+        # Tower's environment.
+        named = {**os.environ, **(env or {})}
+        self.base_env = {name: os.environ[name] for name in BASICS if name in os.environ}
+        self.base_env.update({name: named[name] for name in settings.pass_env if name in named})
         self._runs: dict[str, Run] = {}
         self._tasks: set[asyncio.Task] = set()
         self._procs: set[asyncio.subprocess.Process] = set()
@@ -75,7 +85,7 @@ class LocalCommandCI:
 
     async def _run(self, command: str, request: RunRequest) -> tuple[bool, str]:
         env = {
-            **os.environ,
+            **self.base_env,
             "TOWER_PROJECT": self.project_key,
             "TOWER_TAG": request.tag,
             "TOWER_VERSION": request.version,

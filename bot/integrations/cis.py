@@ -26,7 +26,7 @@ class ProjectCIs:
     def _build(self, project: ProjectSettings) -> CI:
         ci = project.ci
         if ci.provider == "local":
-            return LocalCommandCI(project.key, ci, self._report, self.data_dir / "ci" / project.key)
+            return LocalCommandCI(project.key, ci, self._report, self.data_dir / "ci" / project.key, env=self.env)
         if ci.provider == "github":
             from bot.integrations.ci_github import GitHubActionsCI
 

@@ -58,6 +58,7 @@ async def operation_owner(svc: Services, op: str) -> str | None:
 async def record_ci_event(svc: Services, event: dict, delivery: str | None = None) -> str:
     """Apply a CI's report; with `delivery`, at most once per delivery id — the id is recorded in
     the same transaction as the change, so a retry or a concurrent twin finds it (DUPLICATE)."""
+    event = _redacted(svc, event)
     op, kind = str(event.get("operation_id", "")), str(event.get("event", ""))
     now = svc.clock.now()
     follow_up: list = []
@@ -89,6 +90,18 @@ async def record_ci_event(svc: Services, event: dict, delivery: str | None = Non
     for task in follow_up:
         await task()
     return outcome
+
+
+def _redacted(svc: Services, value):
+    """A CI's report with secrets taken out of every text it carries (output tails, URLs): what is
+    stored here is shown to the team, on pages and on the public release page."""
+    if isinstance(value, str):
+        return svc.redact(value)
+    if isinstance(value, list):
+        return [_redacted(svc, v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k in ("operation_id", "event") else _redacted(svc, v) for k, v in value.items()}
+    return value
 
 
 async def _integrate_event(session, svc: Services, op: str, kind: str, event: dict, now: datetime) -> str:

@@ -5,11 +5,13 @@ Built once by the composition root (bot/app.py) and passed to every handler; not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from commands.engine.ports import CIs, Clock, Forges, Prober
 from commands.engine.registry import Registry
 from commands.engine.settings import Settings
+from commands.rules.redaction import Redactor
 from storage.database import Database
 
 
@@ -22,3 +24,5 @@ class Services:
     forges: Forges
     cis: CIs | None = None
     prober: Prober | None = None
+    # Takes secrets out of text from outside (command output, CI details) before it is stored or shown.
+    redact: Callable[[str], str] = field(default_factory=Redactor)

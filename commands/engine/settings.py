@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 _CHANNEL = re.compile(r"^(slack:[A-Z0-9]{6,}|discord:\d{15,21}|console:[a-z0-9_-]+)$")
@@ -87,6 +87,8 @@ class CISettings(_Strict):
     smoke_command: str | None = None  # local: the smoke test after a deploy (none: the deploy is the test)
     integrate_command: str | None = None  # local: run after the final tag (publish, merge back…)
     retire_command: str | None = None  # local: shut an old deployment down and archive its logs
+    # local: variables passed on to the commands besides the allow-listed basics (PATH, HOME, LANG…)
+    pass_env: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]] = []
     repository: str | None = None  # github "owner/repo", gitlab project path or id
     workflow: str | None = None  # github workflow file name
     ref: str | None = None
