@@ -70,12 +70,9 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
         async with across_processes_on_sqlite(db, "start"):
             await migrate.upgrade(db)
             await sync_from_settings(db, settings, clock.now())
-    except (OSError, DBAPIError) as err:
+    except DATABASE_PROBLEMS as err:
         await db.close()
-        reason = getattr(err, "orig", None) or err
-        raise StartupError(
-            f"Can't use the database at {redacted(url)}: {type(reason).__name__}: {_first_line(reason)}"
-        ) from None
+        raise StartupError(database_problem(url, err)) from None
     cis = ProjectCIs(env, settings.data_dir)
     services = Services(
         settings=settings,
@@ -91,6 +88,18 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
     return Tower(
         services=services, dispatcher=Dispatcher(services, in_parallel=settings.tower.commands_in_parallel), secrets=env
     )
+
+
+# What opening a database can fail with: unreachable (OSError), refused (DBAPIError), or a URL
+# parameter the driver does not take (TypeError from its connect()).
+DATABASE_PROBLEMS = (OSError, DBAPIError, TypeError)
+
+
+def database_problem(url: str, err: BaseException) -> str:
+    reason = getattr(err, "orig", None) or err
+    if isinstance(reason, TypeError):
+        return f"Can't use the database at {redacted(url)}: the driver does not take a parameter of that URL"
+    return f"Can't use the database at {redacted(url)}: {type(reason).__name__}: {_first_line(reason)}"
 
 
 def _first_line(err: BaseException) -> str:

@@ -228,6 +228,7 @@ async def _discord_sync(settings, env: dict[str, str]) -> int:
 
 
 async def _db(settings, env: dict[str, str], action: str) -> int:
+    from bot.app import DATABASE_PROBLEMS, database_problem
     from storage import migrate
     from storage.database import Database, redacted
 
@@ -261,6 +262,9 @@ async def _db(settings, env: dict[str, str], action: str) -> int:
             return 1
         print(f"{redacted(url)}: schema {head}, matches Tower's tables")
         return 0
+    except DATABASE_PROBLEMS as err:
+        print(f"tower: {database_problem(url, err)}", file=sys.stderr)
+        return 2
     finally:
         await db.close()
 

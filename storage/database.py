@@ -7,6 +7,7 @@ store. Both are reached through the same `read()` / `write()` transactions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -47,8 +48,22 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+_SECRET_PARAMETER = re.compile(r"(?P<head>[?&](?:[a-z_]*password|passwd|pwd|secret|token)=)[^&#]*", re.IGNORECASE)
+
+
 def redacted(url: str | URL) -> str:
-    return (make_url(url) if isinstance(url, str) else url).render_as_string(hide_password=True)
+    """The URL to show in a message or a log: no password, wherever it was written — after the user,
+    with '@' left unencoded in it, or as a query parameter."""
+    text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return "(not a database URL)"
+    authority_end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, authority_end)  # the last '@' before the query: a password may hold others
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}{':***' if colon else ''}{rest[at:]}"
+    return _SECRET_PARAMETER.sub(lambda m: f"{m['head']}***", f"{scheme}://{rest}")
 
 
 class Database:
