@@ -46,6 +46,13 @@ class Telemetry:
         )
         self.in_flight = Gauge("tower_commands_in_flight", "Commands acknowledged and still running", registry=r)
         self.up = Gauge("tower_database_up", "1 when the last scrape could read the database", registry=r)
+        self.step_failures = Counter(
+            "tower_scheduled_step_failures",
+            "Scheduled steps that failed, by step and project (the other projects' steps went on)",
+            ["step", "project"],
+            registry=r,
+        )
+        self._failures_seen: dict[tuple[str, str], int] = {}
 
     def record_command(self, record: CommandRecord) -> None:
         self.commands.labels(record.command, record.platform, record.outcome).inc()
@@ -55,6 +62,11 @@ class Telemetry:
         self.leader.set(1 if is_leader else 0)
         self.lag.set(last_tick_age if is_leader and last_tick_age is not None else 0)
         self.in_flight.set(in_flight)
+        for (step, project), count in self.services.failures.counts.items():
+            seen = self._failures_seen.get((step, project), 0)
+            if count > seen:
+                self.step_failures.labels(step, project).inc(count - seen)
+                self._failures_seen[(step, project)] = count
         try:
             async with asyncio.timeout(5):
                 async with self.services.db.read() as session:

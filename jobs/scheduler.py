@@ -25,11 +25,21 @@ log = logging.getLogger("tower.jobs")
 async def due_work(services: Services) -> int:
     """Everything whose time has come: escalation steps, reminders, deployments to check or retire,
     simmers to sample, pass or report on. Safe to run anywhere, any number of times."""
-    work = await escalate_due(services)
-    work += await send_due_reminders(services)
-    work += await reconcile_deployments(services)
-    work += await simmer_tick(services)
+    work = 0
+    for step, run in STEPS:
+        # Each step on its own: a step that cannot even read its work (the database went away
+        # mid-tick) must not keep the next one from trying.
+        async with services.failures.isolated(step, "*"):
+            work += await run(services)
     return work
+
+
+STEPS = (
+    ("escalation", escalate_due),
+    ("reminders", send_due_reminders),
+    ("deploy check", reconcile_deployments),
+    ("simmer", simmer_tick),
+)
 
 
 class Wakeups:

@@ -148,18 +148,27 @@ async def escalate_due(svc: Services) -> int:
         due = await pages.due(session, now)
     taken = 0
     for page in due:
-        async with svc.db.write() as session:
-            release = await releases.by_id(session, page.release_id)
-            project_row = await directory.project_by_id(session, release.project_id)
-            project = svc.settings.project(project_row.key)
-            if project is None:
-                continue  # the project left config; its pages stay as they are
-            step = page.step + 1
-            if not await pages.advance(session, page.id, page.step, next_due(project, step, now)):
-                continue  # acknowledged, or another worker took this step
-            title = f"{project.key} {release.version}" if release.version else f"{project.key}#{release.number}"
-            reached = await deliver(session, svc, project, release, title, page, step, now)
-            if not reached.people and next_due(project, step, now) is not None:
-                await pages.reschedule(session, page.id, now)  # an empty seat: go straight on
-            taken += 1
+        async with svc.db.read() as session:
+            key = await releases.project_key_of(session, page.release_id)
+        async with svc.failures.isolated("escalation", key):
+            taken += await _take_step(svc, page, now)
     return taken
+
+
+async def _take_step(svc: Services, page: Page, now: datetime) -> int:
+    """One escalation step, in one transaction: 1 if this worker took it."""
+    async with svc.db.write() as session:
+        release = await releases.by_id(session, page.release_id)
+        assert release is not None, "a page belongs to a release, and releases are never deleted"
+        project_row = await directory.project_by_id(session, release.project_id)
+        project = svc.settings.project(project_row.key) if project_row else None
+        if project is None:
+            return 0  # the project left config; its pages stay as they are
+        step = page.step + 1
+        if not await pages.advance(session, page.id, page.step, next_due(project, step, now)):
+            return 0  # acknowledged, or another worker took this step
+        title = f"{project.key} {release.version}" if release.version else f"{project.key}#{release.number}"
+        reached = await deliver(session, svc, project, release, title, page, step, now)
+        if not reached.people and next_due(project, step, now) is not None:
+            await pages.reschedule(session, page.id, now)  # an empty seat: go straight on
+        return 1

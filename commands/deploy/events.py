@@ -358,10 +358,17 @@ async def reconcile(svc: Services) -> int:
         flying = await deploys.in_state(session, deploys.IN_FLIGHT)
         due = await deploys.due_retirements(session, now)
     for deployment in flying:
-        changed += await _check_flight(svc, deployment, now)
+        async with svc.failures.isolated("deploy check", await _owner_key(svc, deployment)):
+            changed += await _check_flight(svc, deployment, now)
     for deployment in due:
-        changed += await start_retirement(svc, deployment.id, by=None)
+        async with svc.failures.isolated("retirement", await _owner_key(svc, deployment)):
+            changed += await start_retirement(svc, deployment.id, by=None)
     return changed
+
+
+async def _owner_key(svc: Services, deployment: Deployment) -> str:
+    async with svc.db.read() as session:
+        return await releases.project_key_of(session, deployment.release_id)
 
 
 async def _check_flight(svc: Services, deployment: Deployment, now: datetime) -> int:

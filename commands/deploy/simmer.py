@@ -35,13 +35,20 @@ async def tick(svc: Services) -> int:
     async with svc.db.read() as session:
         running = await deploys.simmers(session, ("running",))
     for simmer in running:
-        done += await _sample_if_due(svc, simmer, now)
+        async with svc.failures.isolated("simmer sample", await _owner_key(svc, simmer)):
+            done += await _sample_if_due(svc, simmer, now)
     async with svc.db.read() as session:
         running = await deploys.simmers(session, ("running",))
     for simmer in running:
-        done += await _pass_if_served(svc, simmer, now)
-        done += await _report_if_due(svc, simmer, now)
+        async with svc.failures.isolated("simmer report", await _owner_key(svc, simmer)):
+            done += await _pass_if_served(svc, simmer, now)
+            done += await _report_if_due(svc, simmer, now)
     return done
+
+
+async def _owner_key(svc: Services, simmer: Simmer) -> str:
+    async with svc.db.read() as session:
+        return await releases.project_key_of(session, simmer.release_id)
 
 
 async def _context(session, svc: Services, simmer: Simmer):

@@ -36,11 +36,18 @@ class ReleaseRef:
         return self.project.key
 
 
-def convert(spec: CommandSpec, raw: dict[str, object], settings: Settings) -> dict[str, object]:
-    return {name: _convert(spec.option(name), value, settings) for name, value in raw.items()}
+# How far from today a date may be: release plans look months ahead, not centuries, and a date at
+# the end of the calendar breaks every computation that adds a day to it.
+YEARS_AHEAD, YEARS_BACK = 5, 1
 
 
-def _convert(opt: Option | None, value: object, settings: Settings) -> object:
+def convert(
+    spec: CommandSpec, raw: dict[str, object], settings: Settings, today: date | None = None
+) -> dict[str, object]:
+    return {name: _convert(spec.option(name), value, settings, today) for name, value in raw.items()}
+
+
+def _convert(opt: Option | None, value: object, settings: Settings, today: date | None = None) -> object:
     assert opt is not None
     if opt.kind is Kind.FLAG:
         return bool(value)
@@ -63,11 +70,12 @@ def _convert(opt: Option | None, value: object, settings: Settings) -> object:
         return version(text)
     if opt.kind is Kind.DATE:
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             raise UsageError(
                 f"{_label(opt)} `{text}` is not a date.", "Write it as YYYY-MM-DD, e.g. `2026-12-01`."
             ) from None
+        return within_horizon(day, today or date.today(), _label(opt))
     if opt.kind is Kind.INT:
         number = _whole_number(text)
         if number is None:
@@ -86,6 +94,17 @@ def _convert(opt: Option | None, value: object, settings: Settings) -> object:
 
 
 LARGEST = 2**31 - 1  # the columns are 32-bit integers on PostgreSQL
+
+
+def within_horizon(day: date, today: date, label: str = "The date") -> date:
+    if day.year > today.year + YEARS_AHEAD:
+        raise UsageError(
+            f"{label} `{day}` is too far ahead.",
+            f"Tower plans at most {YEARS_AHEAD} years out, to {today.year + YEARS_AHEAD}.",
+        )
+    if day.year < today.year - YEARS_BACK:
+        raise UsageError(f"{label} `{day}` is too long ago.", f"Tower looks back at most to {today.year - YEARS_BACK}.")
+    return day
 
 
 def _whole_number(text: str) -> int | None:

@@ -87,7 +87,7 @@ class Dispatcher:
         settings = self.services.settings
         if len(text) > MAX_COMMAND_CHARS:
             raise UsageError(f"That command is too long ({len(text):,} characters; at most {MAX_COMMAND_CHARS:,}).")
-        args = arguments.convert(spec, raw, settings)
+        args = arguments.convert(spec, raw, settings, today=self.services.clock.now().date())
         person = self.person_of(caller)
         project_key = _project_of(spec, args)
         ref = next((args[o.name] for o in spec.options if o.kind is Kind.RELEASE and args.get(o.name)), None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from commands.engine.isolation import StepFailures
 from commands.engine.ports import CIs, Clock, Forges, Prober
 from commands.engine.registry import Registry
 from commands.engine.settings import Settings
@@ -26,3 +27,4 @@ class Services:
     prober: Prober | None = None
     # Takes secrets out of text from outside (command output, CI details) before it is stored or shown.
     redact: Callable[[str], str] = field(default_factory=Redactor)
+    failures: StepFailures = field(default_factory=StepFailures)  # scheduled steps that failed, per project

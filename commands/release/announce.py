@@ -95,6 +95,8 @@ def parse_when(text: str, tz: str, now: datetime) -> datetime:
         raise UsageError(
             f"`{text}` is not a time.", "Write it as `YYYY-MM-DD HH:MM` (the project's local time)."
         ) from None
+    if not now.year - 1 <= when.year <= now.year + 1:  # far out, a time zone's offset overflows the calendar
+        raise UsageError(f"`{text}` is too far from now.", "Announce at most a year ahead, or leave out `--at`.")
     when = when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
     if when <= now:
         raise UsageError(f"{when:%Y-%m-%d %H:%M %Z} has passed.", "Leave out `--at` to announce now.")

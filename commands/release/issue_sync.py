@@ -55,10 +55,11 @@ async def sync_release_issues(svc: Services) -> int:
         project = svc.settings.project(project_row.key)
         if project is None or project.forge == "local":
             continue
-        try:
-            written += await _sync_one(svc, project, release.id)
-        except ForgeError as err:
-            log.warning("release issue of %s#%s: %s", project.key, release.number, err)
+        async with svc.failures.isolated("issue sync", project.key):
+            try:
+                written += await _sync_one(svc, project, release.id)
+            except ForgeError as err:
+                log.warning("release issue of %s#%s: %s", project.key, release.number, err)
     return written
 
 

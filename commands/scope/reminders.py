@@ -29,11 +29,13 @@ LATE_LIMIT = timedelta(days=7)  # a warning found more than this late (Tower was
 async def send_due_reminders(svc: Services) -> int:
     now = svc.clock.now()
     queued = 0
-    async with svc.db.write() as session:
-        for release, project_key in await _open_releases(session):
-            project = svc.settings.project(project_key)
-            if project is None:
-                continue
+    async with svc.db.read() as session:
+        found = await _open_releases(session)
+    for release, project_key in found:
+        project = svc.settings.project(project_key)
+        if project is None:
+            continue
+        async with svc.failures.isolated("reminders", project.key), svc.db.write() as session:
             planned = await scope.milestones(session, release.id)
             first = min(planned, key=lambda m: (m.due, milestone_order(m.name)), default=None)
             for milestone in planned:

@@ -98,6 +98,12 @@ async def by_id(session: AsyncSession, release_id: int) -> Release | None:
     return (await session.exec(select(Release).where(Release.id == release_id))).first()
 
 
+async def project_key_of(session: AsyncSession, release_id: int) -> str:
+    """The key of the project a release belongs to ("?" for a release that is gone)."""
+    query = select(Project.key).join(Release, col(Release.project_id) == col(Project.id))
+    return (await session.exec(query.where(col(Release.id) == release_id))).first() or "?"
+
+
 async def by_number(session: AsyncSession, project_id: int, number: int) -> Release | None:
     query = select(Release).where(Release.project_id == project_id, Release.number == number)
     return (await session.exec(query)).first()

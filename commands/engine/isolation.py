@@ -1,0 +1,35 @@
+"""Scheduled steps, one project at a time: a step that fails for one project (a bad row, a date no
+calendar holds, a forge that answers nonsense) is logged and counted, and the others go on."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+log = logging.getLogger("tower.jobs")
+
+
+@dataclass
+class StepFailures:
+    """Failed scheduled steps by (step, project), for /metrics; per process, like the other counters."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @asynccontextmanager
+    async def isolated(self, step: str, project: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except Exception as err:
+            self.counts[(step, project)] += 1
+            # One line for the operator (the traceback with -v): a bad row fails every tick alike.
+            log.error(
+                "scheduled %s for project %s failed (%s: %s); the others go on",
+                step,
+                project,
+                type(err).__name__,
+                str(err)[:300],
+            )
+            log.debug("the failure in detail", exc_info=True)
