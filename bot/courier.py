@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from commands.engine.outbox import decode
+from commands.engine.outbox import decode, tell_undeliverable
 from commands.engine.ports import Clock
 from commands.engine.reply import Reply
+from commands.engine.settings import Settings
 from storage.database import Database
 from storage.queries import outbox
 
@@ -79,7 +80,9 @@ class Courier:
         senders: Mapping[str, Sender],
         pace: Mapping[str, Pace] | None = None,
         poll_s: float = 1.0,
+        settings: Settings | None = None,
     ):
+        self.settings = settings  # to tell the team about a message Tower gave up on
         self.db = db
         self.clock = clock
         self.senders = dict(senders)
@@ -150,7 +153,11 @@ class Courier:
                 return sent
             # Every row leaves the due set: sent, failed, rescheduled, or claimed by someone else.
             for row in rows:
-                sent += await self._deliver(row)
+                try:
+                    sent += await self._deliver(row)
+                except Exception as err:  # the database went away mid-delivery: the next round retries
+                    log.warning("courier: delivering to %s stopped: %s", channel, type(err).__name__)
+                    return sent
 
     async def _deliver(self, row) -> bool:
         now = self.clock.now()
@@ -183,8 +190,7 @@ class Courier:
                 await asyncio.sleep(wait)
             except Permanent as err:
                 log.warning("courier: giving up on message %s to %s: %s", row.id, row.channel, err)
-                async with self.db.write() as session:
-                    await outbox.mark_failed(session, row.id, str(err))
+                await self._give_up(row, str(err))
                 return False
             except (Transient, Ambiguous) as err:
                 attempt += 1
@@ -194,15 +200,28 @@ class Courier:
                     await self._retry_later(row, note)
                     return False
                 await asyncio.sleep(_backoff(attempt, cap=5.0))
+            except Exception as err:
+                # Not a failure any sender reports (a bug, a library's surprise): one attempt, logged,
+                # and looked up before it is tried again, since it may have gone out.
+                log.warning("courier: message %s to %s failed: %s: %s", row.id, row.channel, type(err).__name__, err)
+                await self._retry_later(row, f"{AMBIGUOUS}{type(err).__name__}: {err}")
+                return False
 
     async def _retry_later(self, row, note: str) -> None:
+        if row.attempts + 1 >= MAX_ATTEMPTS:
+            log.warning("courier: message %s to %s failed %d times: %s", row.id, row.channel, MAX_ATTEMPTS, note)
+            await self._give_up(row, note)
+            return
         async with self.db.write() as session:
-            if row.attempts + 1 >= MAX_ATTEMPTS:
-                log.warning("courier: message %s to %s failed %d times: %s", row.id, row.channel, MAX_ATTEMPTS, note)
-                await outbox.mark_failed(session, row.id, note)
-            else:
-                at = self.clock.now() + timedelta(seconds=_backoff(row.attempts + 1, cap=MAX_BACKOFF_S))
-                await outbox.retry_later(session, row.id, at, note)
+            at = self.clock.now() + timedelta(seconds=_backoff(row.attempts + 1, cap=MAX_BACKOFF_S))
+            await outbox.retry_later(session, row.id, at, note)
+
+    async def _give_up(self, row, reason: str) -> None:
+        """Mark it failed and, in the same transaction, tell the team through its other channels."""
+        async with self.db.write() as session:
+            await outbox.mark_failed(session, row.id, reason)
+            if self.settings is not None:
+                await tell_undeliverable(session, self.settings, row, reason, self.clock.now())
 
     async def _wait_for_pace(self, channel: str, platform: str) -> None:
         pace = self.pace.get(platform, Pace(0.0)).per_message_s

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.courier import Ambiguous, Courier, Pace, Permanent, RetryAfter, Transient
+from bot.courier import MAX_ATTEMPTS, Ambiguous, Courier, Pace, Permanent, RetryAfter, Transient
 from commands.engine import outbox as commands_outbox
 from commands.engine.reply import Reply
 from storage.queries import outbox
@@ -186,3 +186,38 @@ async def test_drain_delivers_every_channel_even_when_more_wait_than_one_read_re
         await queue(database, clock, f"slack:C{n}", f"to C{n}", f"many-{n}")
     assert await courier.drain() == 230
     assert all(platform.texts(f"C{n}") == [f"to C{n}"] for n in range(230))
+
+
+class CrashingChannel(ChannelLog):
+    """A sender with a bug for one channel: it raises something no courier knows to expect."""
+
+    async def send(self, channel_id, reply, key):
+        if channel_id == "C0BROKEN01":
+            self.attempts += 1
+            raise KeyError("blocks")
+        return await super().send(channel_id, reply, key)
+
+
+async def test_a_message_that_crashes_its_sender_counts_attempts_then_gives_up_and_tells_the_team(
+    database, clock, caplog, tmp_path
+):
+    from commands.engine.settings import Settings
+    from tests.courier_support import team_settings
+
+    settings: Settings = team_settings(tmp_path, team=["slack:C0BROKEN01", "slack:C0TEAM0002"])
+    platform = CrashingChannel()
+    courier = Courier(database, clock, {"slack": platform}, pace={"slack": Pace(0.0)}, settings=settings)
+    await queue(database, clock, "slack:C0BROKEN01", "doomed", "k")
+    with caplog.at_level("WARNING", logger="tower.courier"):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            await courier.drain()
+            async with database.read() as s:
+                row = await outbox.by_key(s, "k@slack:C0BROKEN01")
+            assert row.attempts == attempt and row.claimed_until is None
+            clock.advance(minutes=10)
+    assert row.state == "failed" and "KeyError" in row.last_error
+    assert platform.attempts == MAX_ATTEMPTS  # bounded: no more tries after giving up
+    assert sum("KeyError" in r.getMessage() for r in caplog.records) >= MAX_ATTEMPTS
+    await courier.drain()
+    told = platform.texts("C0TEAM0002")
+    assert len(told) == 1 and "could not deliver a message to slack:C0BROKEN01" in told[0]

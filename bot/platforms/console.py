@@ -81,6 +81,7 @@ class Console:
             tower.services.db,
             tower.services.clock,
             {"console": ConsoleSender(out), "console-dm": ConsoleSender(out, direct=True)},
+            settings=tower.settings,
         )
 
     @property

@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.engine.context import Invocation
 from commands.engine.reply import Reply, reply_from_dict, reply_to_dict
-from commands.engine.settings import ProjectSettings
+from commands.engine.settings import ProjectSettings, Settings
 from storage.queries import outbox
+from storage.tables import OutboundMessage
 
 
 async def post(
@@ -42,6 +43,33 @@ async def post_many(
         if channel != skip:
             sent += await post(session, channel, reply, key=key, now=now, at=at)
     return sent
+
+
+UNDELIVERABLE = "undeliverable:"
+
+
+async def tell_undeliverable(
+    session: AsyncSession, settings: Settings, row: OutboundMessage, reason: str, now: datetime
+) -> int:
+    """A message Tower gave up on: the team hears of it in the project's other team channels (for a
+    direct message, every project's team, whose member it was for). Never a notice about a notice."""
+    if row.key.startswith(UNDELIVERABLE):
+        return 0
+    channel = row.channel
+    projects = [p for p in settings.projects.values() if channel in (*p.channels.team, *p.channels.announce)]
+    if not projects and channel.partition(":")[0].endswith("-dm"):
+        projects = list(settings.projects.values())
+    note = Reply(
+        text=f"Tower could not deliver a message to {channel} and gave up after retrying: {reason[:200]}",
+        ok=False,
+        footer="Check the channel, the bot's membership and its permissions; the message is kept in the outbox.",
+    )
+    told = 0
+    for project in projects:
+        told += await post_many(
+            session, project.channels.team, note, key=f"{UNDELIVERABLE}{row.key}", now=now, skip=channel
+        )
+    return told
 
 
 def decode(payload: str) -> Reply:
