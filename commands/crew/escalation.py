@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.crew.seats import crew_of, direct_channels, previous_pilot
-from commands.engine import outbox
+from commands.engine import lookup, outbox
 from commands.engine.reply import Button, Reply
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings, Settings
-from storage.queries import directory, pages, releases
+from storage.queries import pages
 from storage.tables import Page, Release
 
 ROLE_WORDS = {
@@ -69,6 +69,8 @@ async def deliver(
 ) -> Step:
     """Queue one step's messages: a direct message to each person, a mention in the team channels."""
     role = step_role(project, step)
+    # Steps are taken only when next_due scheduled them, which it does only while the chain has a role.
+    assert role is not None, f"page #{page.id} has no step {step}"
     people = await targets(session, svc.settings, project, release, role)
     ack = Button("Acknowledge", f"/ack {page.id}", "primary")
     text = f"Page #{page.id} for {title}: {page.message}"
@@ -149,8 +151,8 @@ async def escalate_due(svc: Services) -> int:
     taken = 0
     for page in due:
         async with svc.db.write() as session:
-            release = await releases.by_id(session, page.release_id)
-            project_row = await directory.project_by_id(session, release.project_id)
+            release = await lookup.release_by_id(session, page.release_id)
+            project_row = await lookup.project_of(session, release)
             project = svc.settings.project(project_row.key)
             if project is None:
                 continue  # the project left config; its pages stay as they are

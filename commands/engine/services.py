@@ -20,5 +20,5 @@ class Services:
     clock: Clock
     registry: Registry
     forges: Forges
-    cis: CIs | None = None
-    prober: Prober | None = None
+    cis: CIs
+    prober: Prober
