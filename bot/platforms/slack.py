@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -25,6 +26,9 @@ from commands.engine.registry import Registry
 from commands.engine.reply import Reply
 from commands.engine.services import Services
 from commands.engine.settings import PersonSettings
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = logging.getLogger("tower.slack")
 
@@ -87,7 +91,7 @@ class SlackAdapter:
         for command in slash_commands(services.registry, command_prefix):
             self.app.command(command)(self._on_command)
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_button)
-        self._socket_handler = None
+        self._socket_handler: AsyncSocketModeHandler | None = None
         self.in_flight = InFlight()
 
     # -- inbound ---------------------------------------------------------------------------------
