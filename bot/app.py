@@ -44,9 +44,20 @@ class Tower:
     def settings(self) -> Settings:
         return self.services.settings
 
+    # The services see CIs and the prober through their ports; closing (and the shell's settle) needs these.
+    @property
+    def cis(self) -> ProjectCIs:
+        assert isinstance(self.services.cis, ProjectCIs), "open_tower wires a ProjectCIs"
+        return self.services.cis
+
+    @property
+    def prober(self) -> Prober:
+        assert isinstance(self.services.prober, Prober), "open_tower wires a Prober"
+        return self.services.prober
+
     async def close(self) -> None:
-        await self.services.cis.close()
-        await self.services.prober.close()
+        await self.cis.close()
+        await self.prober.close()
         await self.services.forges.close()
         await self.services.db.close()
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from commands.engine.settings import Settings
 from storage.database import sqlite_url
@@ -63,7 +64,8 @@ def load(path: Path | None, env: Mapping[str, str]) -> Settings:
 
 
 def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
-    tower = raw.get("tower") if isinstance(raw.get("tower"), dict) else {}
+    given = raw.get("tower")
+    tower: dict = given if isinstance(given, dict) else {}
     data = dict(raw)
     data["source"] = source
     data["data_dir"] = _data_dir(env, tower.get("data_dir"))
@@ -95,7 +97,7 @@ def _data_dir(env: Mapping[str, str], configured: object) -> Path:
     return Path(chosen).expanduser() if chosen else default_data_dir(env)
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     loc = [str(p) for p in error["loc"]]
     key = ".".join(loc)
     if error["type"] == "extra_forbidden":

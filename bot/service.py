@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 
@@ -17,6 +18,10 @@ from bot.telemetry import Telemetry
 from bot.web import Replica
 from commands.engine.settings import Settings
 from storage.database import redacted
+
+if TYPE_CHECKING:
+    from bot.platforms.discord import DiscordAdapter
+    from bot.platforms.slack import SlackAdapter
 
 log = logging.getLogger("tower")
 
@@ -42,8 +47,8 @@ class Service:
         self.discord_role = Leadership(
             tower.services.db, on_gain=self._gain_discord, on_loss=self._lose_discord, retry_s=every, role="discord"
         )
-        self.slack = None
-        self.discord = None
+        self.slack: SlackAdapter | None = None
+        self.discord: DiscordAdapter | None = None
         self.telemetry = Telemetry(tower.services)
         tower.dispatcher.observers.append(self.telemetry.record_command)
         self.replica = Replica(
@@ -62,6 +67,7 @@ class Service:
         if self.chat.slack_mode:
             from bot.platforms.slack import SlackAdapter, SlackSender
 
+            assert self.chat.slack_bot_token, "slack_mode is set only with a bot token"
             self.slack = SlackAdapter(
                 services,
                 self.tower.dispatcher,
@@ -95,7 +101,9 @@ class Service:
             raise StartupError(
                 f"Can't listen on {host}:{port}: {err.strerror}. Set TOWER_HTTP_PORT to a free port."
             ) from None
-        self.port = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
+        # aiohttp types it AbstractServer; the loop's create_server() makes a Server, which has sockets.
+        server = cast("asyncio.Server | None", site._server)
+        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else port
         if self.chat.slack_mode == "socket":
             await self._connect_socket_mode()
         if self.chat.discord_token:
@@ -133,6 +141,8 @@ class Service:
     async def _connect_socket_mode(self) -> None:
         from bot.platforms.slack import SocketModeRefused
 
+        assert self.slack is not None, "start() makes the Slack adapter before connecting it"
+        assert self.chat.slack_app_token, "slack_mode 'socket' means an app token"
         try:
             await self.slack.connect_socket_mode(self.chat.slack_app_token)
         except SocketModeRefused as err:
@@ -163,6 +173,7 @@ class Service:
 
         from bot.platforms.discord import DiscordAdapter, DiscordSender
 
+        assert self.chat.discord_token, "the Discord role is held only with DISCORD_TOKEN"
         self.discord = DiscordAdapter(
             self.tower.services,
             self.tower.dispatcher,
@@ -192,6 +203,7 @@ class Service:
 
         from bot.pages.site import Publisher
 
+        assert self.tower.settings.tower.pages_dir, "_lead publishes only with a pages_dir"
         pages_dir = Path(self.tower.settings.tower.pages_dir).expanduser()  # noqa: ASYNC240 (once, at start)
         publisher = Publisher(self.tower.services, pages_dir)
         while not self._stopping.is_set():

@@ -28,7 +28,7 @@ class Replica:
 
 TOWER_KEY = web.AppKey("tower", Tower)
 WAKEUPS_KEY = web.AppKey("wakeups", Wakeups)
-COURIER_WAKE = web.AppKey("courier_wake", object)
+COURIER_WAKE = web.AppKey[Callable[[], None]]("courier_wake")
 REPLICA_KEY = web.AppKey("replica", Replica)
 
 
@@ -36,7 +36,8 @@ async def _database_ok(tower: Tower) -> str:
     try:
         async with asyncio.timeout(5):
             async with tower.services.db.read() as session:
-                await session.exec(text("SELECT 1"))
+                connection = await session.connection()
+                await connection.execute(text("SELECT 1"))
         return "ok"
     except Exception as err:  # any failure means unavailable; the reason's type only, never a URL
         return f"unavailable ({type(err).__name__})"

@@ -146,4 +146,4 @@ class GitLabPipelineCI:
 
 def _run(data: dict) -> Run:
     # A status newer than this table is not a final one: keep polling.
-    return Run(run_id=str(data["id"]), url=data.get("web_url"), status=_STATUS.get(data.get("status"), "running"))
+    return Run(run_id=str(data["id"]), url=data.get("web_url"), status=_STATUS.get(data.get("status") or "", "running"))

@@ -108,6 +108,7 @@ class WebhookCI:
         raise AssertionError("unreachable")
 
     def _headers(self, raw: str, key: str) -> dict[str, str]:
+        assert self.secret, "trigger() refuses to post without a secret"
         timestamp = str(int(time.time()))  # signed afresh on each attempt, so a retry is never stale
         digest = hmac.new(self.secret.encode(), f"{timestamp}.{raw}".encode(), hashlib.sha256).hexdigest()
         return {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.integrations.ci_local import LocalCommandCI, Report
 from commands.engine.ports import CI
-from commands.engine.settings import ProjectSettings
+from commands.engine.settings import CISettings, ProjectSettings
 
 
 class ProjectCIs:
@@ -20,17 +20,17 @@ class ProjectCIs:
         if project.ci is None:
             return None
         if project.key not in self._built:
-            self._built[project.key] = self._build(project)
+            self._built[project.key] = self._build(project, project.ci)
         return self._built[project.key]
 
-    def _build(self, project: ProjectSettings) -> CI:
-        ci = project.ci
+    def _build(self, project: ProjectSettings, ci: CISettings) -> CI:
         if ci.provider == "local":
             return LocalCommandCI(project.key, ci, self._report, self.data_dir / "ci" / project.key, env=self.env)
         if ci.provider == "github":
             from bot.integrations.ci_github import GitHubActionsCI
 
             token_env = ci.token_env or "GITHUB_TOKEN"
+            assert ci.repository and ci.workflow, "CISettings requires repository and workflow for github"
             return GitHubActionsCI(
                 ci.repository,
                 ci.workflow,
@@ -45,6 +45,7 @@ class ProjectCIs:
             from bot.integrations.ci_gitlab import GitLabPipelineCI
 
             trigger_env, api_env = ci.trigger_token_env or "GITLAB_TRIGGER_TOKEN", ci.token_env or "GITLAB_TOKEN"
+            assert ci.repository, "CISettings requires repository for gitlab"
             return GitLabPipelineCI(
                 ci.repository,
                 self.env.get(trigger_env),
@@ -59,6 +60,7 @@ class ProjectCIs:
         from bot.integrations.ci_webhook import WebhookCI
 
         secret_env = ci.secret_env or "TOWER_CI_WEBHOOK_SECRET"
+        assert ci.url, "CISettings requires url for webhook"
         return WebhookCI(
             ci.url,
             self.env.get(secret_env) or "",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
 import httpx
@@ -214,6 +214,17 @@ class GitLabForge:
 
     # -- helpers ----------------------------------------------------------------------------------
 
+    # Without missing_ok a 404 raises: there is always a response.
+    @overload
+    async def _get(
+        self, path: str, params: dict[str, Any] | None = None, *, missing_ok: Literal[False] = False
+    ) -> httpx.Response: ...
+
+    @overload
+    async def _get(
+        self, path: str, params: dict[str, Any] | None = None, *, missing_ok: bool
+    ) -> httpx.Response | None: ...
+
     async def _get(
         self, path: str, params: dict[str, Any] | None = None, *, missing_ok: bool = False
     ) -> httpx.Response | None:
@@ -252,7 +263,7 @@ class GitLabForge:
 
     async def _branch_sha(self, branch: str) -> str | None:
         commit = await self._branch_commit(branch)
-        return commit and commit["id"]
+        return commit["id"] if commit else None
 
     async def _tag_sha(self, name: str) -> str | None:
         response = await self._get(f"repository/tags/{_enc(name)}", missing_ok=True)

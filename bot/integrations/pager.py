@@ -98,5 +98,7 @@ class WebhookPagerSender(_HttpSender):
         if secret:
             digest = hmac.new(secret.encode(), f"{timestamp}.{raw}".encode(), hashlib.sha256).hexdigest()
             headers["X-Tower-Signature"] = f"sha256={digest}"
+        # Escalation addresses pager-webhook:PROJECT only for a project with a webhook_url.
+        assert project.paging.webhook_url, f"project {channel_id} has no paging.webhook_url"
         await self._post(project.paging.webhook_url, body, headers)
         return None

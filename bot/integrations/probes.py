@@ -39,6 +39,7 @@ class Prober:
             return Reading(None, True, str(raw)[:200])  # a non-numeric value: fine for `equals`
 
     async def _http(self, probe: ProbeSettings) -> object:
+        assert probe.url, "ProbeSettings requires url for kind 'http'"
         response = await self.client.get(probe.url)
         if response.status_code >= 400:
             raise ValueError(f"HTTP {response.status_code}")
@@ -46,6 +47,7 @@ class Prober:
         return json_path(body, probe.json_path) if probe.json_path else body
 
     async def _command(self, probe: ProbeSettings) -> object:
+        assert probe.command, "ProbeSettings requires command for kind 'command'"
         proc = await asyncio.create_subprocess_shell(
             probe.command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
         )

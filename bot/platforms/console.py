@@ -111,7 +111,7 @@ class Console:
         between commands instead, and local CI runs are waited for."""
         from jobs.scheduler import due_work
 
-        await self.tower.services.cis.settle()
+        await self.tower.cis.settle()
         await due_work(self.tower.services)
         await self.courier.drain()
 

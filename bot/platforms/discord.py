@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -36,6 +37,9 @@ from commands.engine.settings import PersonSettings
 from commands.engine.spec import Kind, Option
 from storage.queries import releases
 
+if TYPE_CHECKING:
+    from discord.types.interactions import MessageComponentInteractionData
+
 log = logging.getLogger("tower.discord")
 READY_TIMEOUT_S = 60
 IDENTIFY_WINDOW_S = 5.0  # Discord: each IDENTIFY rate-limit bucket allows one IDENTIFY per 5 s
@@ -53,8 +57,9 @@ def point_discord_at(api_url: str | None, gateway_url: str | None) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-class _TowerClient:
-    """What Tower's client adds to discord.py's, sharded or not; mixed in before the discord.py class."""
+class _TowerClient(discord.Client):
+    """What Tower's client adds to discord.py's, sharded or not; mixed in before the discord.py class.
+    Subclassing Client types super().__init__ and leaves the concrete classes' MRO as it was."""
 
     def __init__(self, adapter: DiscordAdapter, **options):
         intents = discord.Intents.none()
@@ -67,7 +72,9 @@ class _TowerClient:
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.component:
-            command = command_of((interaction.data or {}).get("custom_id", ""))
+            # The type checker cannot tie interaction.type to the shape of interaction.data.
+            data = cast("MessageComponentInteractionData", interaction.data or {})
+            command = command_of(data.get("custom_id", ""))
             if command is not None:
                 await self.adapter.on_button(interaction, command)
 
@@ -131,7 +138,7 @@ class DiscordAdapter:
     async def start(self, sync: bool = True) -> None:
         point_discord_at(self.api_url, self.gateway_url)
         await self.client.login(self.token)
-        timeout = READY_TIMEOUT_S
+        timeout: float = READY_TIMEOUT_S
         if isinstance(self.client, _ShardedClient):
             timeout += await self._plan_shards(self.client)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord gateway")
@@ -209,7 +216,7 @@ class DiscordAdapter:
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, *, deferred_ephemeral: bool) -> None:
         embed, view = to_embed(reply), to_view(reply)
-        extra = {"view": view} if view is not None else {}
+        extra: dict[str, Any] = {"view": view} if view is not None else {}  # no view: leave it out, not None
         try:
             if reply.ephemeral and not deferred_ephemeral:
                 # A refused change: take back the public "thinking…" and answer privately.
@@ -269,7 +276,7 @@ class DiscordSender:
         self.people = people or {}
         self.direct = direct  # discord-dm:USER_ID: a direct message to that user
 
-    async def _target(self, target_id: str) -> discord.abc.Messageable:
+    async def _target(self, target_id: str) -> discord.PartialMessageable | discord.DMChannel:
         if not self.direct:
             return self.client.get_partial_messageable(int(target_id))
         # Opening the DM needs only the user's id; no member cache, no privileged intents.
@@ -279,8 +286,8 @@ class DiscordSender:
         import aiohttp
 
         view = to_view(reply)
-        extra = {"view": view} if view is not None else {}
-        ids = [self.people[h].discord for h in reply.mentions if h in self.people and self.people[h].discord]
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
+        ids = [d for h in reply.mentions if h in self.people and (d := self.people[h].discord)]
         if ids:  # mentions inside an embed notify nobody: they go in the message text
             extra.update(
                 content=" ".join(f"<@{i}>" for i in ids),

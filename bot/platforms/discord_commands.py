@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import keyword
 from collections.abc import Awaitable, Callable
-from typing import Optional
+from typing import Any, Optional, cast
 
 import discord
 from discord import app_commands
@@ -30,7 +30,7 @@ def build(registry: Registry, run: Run, complete: Complete) -> list[app_commands
     top: list[app_commands.Command | app_commands.Group] = []
     for spec in registry:
         parent = groups.get(spec.group) if spec.group else None
-        command = app_commands.Command(
+        command: app_commands.Command = app_commands.Command(
             name=spec.name,
             description=spec.summary[:100],
             callback=_callback(spec, run, complete),
@@ -59,7 +59,8 @@ def _callback(spec: CommandSpec, run: Run, complete: Complete):
                 default=inspect.Parameter.empty if required else None,
             )
         )
-    callback.__signature__ = inspect.Signature(params)
+    # inspect.signature() reads __signature__ off any callable; function types do not declare it.
+    cast(Any, callback).__signature__ = inspect.Signature(params)
     callback.__qualname__ = callback.__name__ = f"tower_{spec.path.replace(' ', '_')}"
     described = app_commands.describe(**{_param_name(o.name): o.help[:100] for o in spec.options})(callback)
     renamed = {_param_name(o.name): o.name for o in spec.options if _param_name(o.name) != o.name}

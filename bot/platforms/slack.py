@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -30,6 +31,9 @@ from commands.engine.services import Services
 from commands.engine.settings import PersonSettings
 from storage.database import Database
 from storage.queries import inbound
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = logging.getLogger("tower.slack")
 ALREADY_TAKEN = "Tower already took this request; it was not run again."
@@ -113,7 +117,7 @@ class SlackAdapter:
         for command in slash_commands(services.registry, command_prefix):
             self.app.command(command)(self._on_command)
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_button)
-        self._socket_handler = None
+        self._socket_handler: AsyncSocketModeHandler | None = None
         self.in_flight = InFlight()
 
     # -- inbound ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def manifest(
             hint = " | ".join(s.usage().removeprefix(f"/{base} ") for s in subs)
         else:
             spec = registry.get(base)
+            assert spec is not None, f"slash_commands lists /{base}, a registered top-level command"
             description, hint = spec.summary, spec.usage().removeprefix(f"/{base}").strip()
         entry = {"command": command, "description": description[:100], "usage_hint": hint[:1000], "should_escape": True}
         if not socket_mode:

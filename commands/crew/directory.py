@@ -53,9 +53,11 @@ async def _sync_rosters(session: AsyncSession, settings: Settings, now: datetime
     added = 0
     for project in settings.projects.values():
         row = await directory.project_by_key(session, project.key)
+        assert row is not None, "sync_projects has just written every configured project"
         joined = await crew.ever_joined(session, row.id)
         for handle in project.roster:
             person = await directory.person_by_handle(session, handle)
+            assert person is not None, "sync_people has just written every configured person, roster members too"
             if person.id not in joined:
                 await crew.join(session, row.id, person.id, now, source="config")
                 added += 1

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.crew.seats import crew_of, direct_channels, previous_pilot
-from commands.engine import outbox
+from commands.engine import lookup, outbox
 from commands.engine.reply import Button, Reply
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings, Settings
-from storage.queries import directory, pages, releases
+from storage.queries import pages, releases
 from storage.tables import Page, Release
 
 ROLE_WORDS = {
@@ -69,6 +69,8 @@ async def deliver(
 ) -> Step:
     """Queue one step's messages: a direct message to each person, a mention in the team channels."""
     role = step_role(project, step)
+    # Steps are taken only when next_due scheduled them, which it does only while the chain has a role.
+    assert role is not None, f"page #{page.id} has no step {step}"
     people = await targets(session, svc.settings, project, release, role)
     ack = Button("Acknowledge", f"/ack {page.id}", "primary")
     text = f"Page #{page.id} for {title}: {page.message}"
@@ -158,10 +160,9 @@ async def escalate_due(svc: Services) -> int:
 async def _take_step(svc: Services, page: Page, now: datetime) -> int:
     """One escalation step, in one transaction: 1 if this worker took it."""
     async with svc.db.write() as session:
-        release = await releases.by_id(session, page.release_id)
-        assert release is not None, "a page belongs to a release, and releases are never deleted"
-        project_row = await directory.project_by_id(session, release.project_id)
-        project = svc.settings.project(project_row.key) if project_row else None
+        release = await lookup.release_by_id(session, page.release_id)
+        project_row = await lookup.project_of(session, release)
+        project = svc.settings.project(project_row.key)
         if project is None:
             return 0  # the project left config; its pages stay as they are
         step = page.step + 1

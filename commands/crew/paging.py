@@ -12,7 +12,7 @@ from commands.engine.roles import MEMBERS
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
-from storage.queries import directory, pages, releases
+from storage.queries import pages
 from storage.tables import Page, Release
 
 
@@ -87,16 +87,17 @@ async def ack(inv: Invocation, svc: Services) -> Reply:
         found = await pages.get(session, number)
         if found is None:
             raise NotFound(f"There is no page #{number}.", "`/release status` lists a release's open pages.")
-        release = await releases.by_id(session, found.release_id)
-        project_row = await directory.project_by_id(session, release.project_id)
+        release = await lookup.release_by_id(session, found.release_id)
+        project_row = await lookup.project_of(session, release)
         project = svc.settings.project(project_row.key)
         title = f"{project_row.key} {release.version}" if release.version else f"{project_row.key}#{release.number}"
         if found.state != pages.OPEN:
             raise Conflict(f"Page #{number} is already {found.state}.")
+        assert project is not None, f"page #{number}: {project_row.key} is no longer configured"
         paged = set()
         for step in range(found.step + 1):
             paged.update(await targets(session, svc.settings, project, release, step_role(project, step) or "pilot"))
-        if inv.person.handle not in paged and inv.person.handle not in svc.settings.release_managers(project_row.key):
+        if inv.member.handle not in paged and inv.member.handle not in svc.settings.release_managers(project_row.key):
             raise NotAllowed(
                 f"Only the people paged so far ({', '.join(sorted(paged)) or 'nobody'}) or release managers "
                 f"may acknowledge page #{number}."
@@ -115,7 +116,7 @@ async def ack(inv: Invocation, svc: Services) -> Reply:
             detail=f"page #{number}; {dropped} undelivered messages dropped",
             person_id=actor,
         )
-        note = Reply(text=f"{inv.person.display} acknowledged page #{number} for {title}.")
+        note = Reply(text=f"{inv.member.display} acknowledged page #{number} for {title}.")
         await outbox.post_many(
             session, project.channels.team, note, key=f"page:{number}:ack", now=now, skip=inv.channel
         )

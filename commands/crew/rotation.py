@@ -79,13 +79,13 @@ async def join(inv: Invocation, svc: Services) -> Reply:
     try:
         async with svc.db.write() as session:
             proj = await lookup.project_row(session, project, now)
-            await stored.join(session, proj.id, await person_id(session, inv.person.handle), now, source="chat")
+            await stored.join(session, proj.id, await person_id(session, inv.member.handle), now, source="chat")
             await audit.record(session, inv, "rotation.join", now, project_id=proj.id)
             position = len(await stored.roster(session, proj.id))
     except IntegrityError:
         raise Conflict(f"You are on the {project.key} roster already.") from None
     return Reply(
-        text=f"{inv.person.display} joined the {project.key} roster (number {position}).",
+        text=f"{inv.member.display} joined the {project.key} roster (number {position}).",
         footer="Newcomers enter as co-pilot when their turn comes.",
     )
 
@@ -94,11 +94,11 @@ async def leave(inv: Invocation, svc: Services) -> Reply:
     project, now = _project(inv, svc), svc.clock.now()
     async with svc.db.write() as session:
         proj = await lookup.project_row(session, project, now)
-        if not await stored.leave(session, proj.id, await person_id(session, inv.person.handle), now):
+        if not await stored.leave(session, proj.id, await person_id(session, inv.member.handle), now):
             raise Conflict(f"You are not on the {project.key} roster.")
         await audit.record(session, inv, "rotation.leave", now, project_id=proj.id)
     return Reply(
-        text=f"{inv.person.display} left the {project.key} roster.",
+        text=f"{inv.member.display} left the {project.key} roster.",
         footer="Seats you hold in open releases stay yours; `/rotation optout` frees one.",
     )
 
@@ -173,7 +173,7 @@ async def assign(inv: Invocation, svc: Services) -> Reply:
 
 async def optout(inv: Invocation, svc: Services) -> Reply:
     ref: ReleaseRef = inv.args["release"]
-    project, now, me = ref.project, svc.clock.now(), inv.person.handle
+    project, now, me = ref.project, svc.clock.now(), inv.member.handle
     wanted: PersonSettings | None = inv.args.get("replacement")
     async with svc.db.write() as session:
         proj, rel = await lookup.release(session, ref)
@@ -272,7 +272,7 @@ async def answer(inv: Invocation, svc: Services) -> Reply:
     """/rotation accept and /rotation decline: the person asked to take a seat answers."""
     ref: ReleaseRef = inv.args["release"]
     accepting = inv.spec.name == "accept"
-    project, now, me = ref.project, svc.clock.now(), inv.person.handle
+    project, now, me = ref.project, svc.clock.now(), inv.member.handle
     async with svc.db.write() as session:
         proj, rel = await lookup.release(session, ref)
         title = lookup.name(proj.key, rel)
@@ -326,12 +326,12 @@ async def jumpseat(inv: Invocation, svc: Services) -> Reply:
         proj, rel = await lookup.release(session, ref)
         title = lookup.name(proj.key, rel)
         current = await crew_of(session, rel.id)
-        if inv.person.handle in (current.jumpseats or []) or current.has(inv.person.handle):
+        if inv.member.handle in (current.jumpseats or []) or current.has(inv.member.handle):
             raise Conflict(f"You are already aboard {title}.")
         await stored.add_seat(
             session,
             release_id=rel.id,
-            person_id=await person_id(session, inv.person.handle),
+            person_id=await person_id(session, inv.member.handle),
             role="jumpseat",
             state=stored.ACTIVE,
             now=now,
@@ -354,9 +354,9 @@ async def away(inv: Invocation, svc: Services) -> Reply:
         raise UsageError("That is more than a year away.", "Leave the roster instead: `/rotation leave`.")
     now = svc.clock.now()
     async with svc.db.write() as session:
-        await stored.add_away(session, await person_id(session, inv.person.handle), first, last, now)
+        await stored.add_away(session, await person_id(session, inv.member.handle), first, last, now)
         await audit.record(session, inv, "rotation.away", now, detail=f"{first}..{last}")
-    return Reply(text=f"{inv.person.display} is away from {first} to {last}; the rotation skips you then.")
+    return Reply(text=f"{inv.member.display} is away from {first} to {last}; the rotation skips you then.")
 
 
 def _display(svc: Services, handle: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,15 +21,15 @@ OPTED_OUT = "opted out"
 class CrewNow:
     pilot: str | None = None
     copilot: str | None = None
-    jumpseats: list[str] | None = None
-    proposed: dict[str, str] | None = None  # role -> handle asked to take the seat
+    jumpseats: list[str] = field(default_factory=list)
+    proposed: dict[str, str] = field(default_factory=dict)  # role -> handle asked to take the seat
 
     def has(self, handle: str) -> bool:
         return handle in (self.pilot, self.copilot)
 
 
 async def crew_of(session: AsyncSession, release_id: int) -> CrewNow:
-    now = CrewNow(jumpseats=[], proposed={})
+    now = CrewNow()
     for seat, person in await stored.seats(session, release_id):
         if seat.state == stored.PROPOSED:
             now.proposed[seat.role] = person.handle

@@ -22,7 +22,7 @@ from commands.engine.spec import CommandSpec, Kind, Option
 from commands.rules.calendar_days import blackout, local_day, next_allowed
 from commands.rules.lifecycle import Action, State, next_state
 from commands.scope import readiness
-from storage.queries import candidates, deploys, releases
+from storage.queries import candidates, deploys
 
 
 async def start(inv: Invocation, svc: Services) -> Reply:
@@ -107,14 +107,14 @@ async def start(inv: Invocation, svc: Services) -> Reply:
             f"The CI refused the deploy: {err}", "Nothing was deployed; fix it and run the command again."
         ) from None
     async with svc.db.write() as session:
-        current = await releases.by_id(session, rel.id)
+        current = await lookup.release_by_id(session, rel.id)
         if await deploys.move(session, deployment.id, ("pending",), "running", run_id=run.run_id, run_url=run.url):
             # Still in flight (a fast CI may have reported already, and moved the release itself).
             await ensure_deploying(session, current, svc.clock.now(), f"{candidate.tag} to {environment}")
         await outbox.post_many(
             session,
             project.channels.team,
-            Reply(text=f"{inv.person.display} is deploying {candidate.tag} to {environment}."),
+            Reply(text=f"{inv.member.display} is deploying {candidate.tag} to {environment}."),
             key=f"deployment:{deployment.id}:started",
             now=svc.clock.now(),
             skip=inv.channel,

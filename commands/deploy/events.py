@@ -17,8 +17,9 @@ from commands.engine import audit, lookup, outbox
 from commands.engine.ports import CIError, CIUnavailable, ForgeError, RunRequest
 from commands.engine.reply import Reply
 from commands.engine.services import Services
+from commands.engine.settings import ProjectSettings
 from commands.rules.lifecycle import TRANSITIONS, Action, State
-from storage.queries import candidates, deploys, directory, operations, releases, scope
+from storage.queries import candidates, deploys, operations, releases, scope
 from storage.tables import Deployment, Release
 
 log = logging.getLogger("tower.deploys")
@@ -50,9 +51,7 @@ async def operation_owner(svc: Services, op: str) -> str | None:
             release_id = recorded.release_id if recorded is not None else None
         if release_id is None:
             return None
-        release = await releases.by_id(session, release_id)
-        project = await directory.project_by_id(session, release.project_id) if release else None
-        return project.key if project else None
+        return await releases.project_key_of(session, release_id)
 
 
 async def record_ci_event(svc: Services, event: dict, delivery: str | None = None) -> str:
@@ -68,8 +67,8 @@ async def record_ci_event(svc: Services, event: dict, delivery: str | None = Non
         deployment = await deploys.by_operation(session, op)
         if deployment is None:
             return await _integrate_event(session, svc, op, kind, event, now)
-        release = await releases.by_id(session, deployment.release_id)
-        project_row = await directory.project_by_id(session, release.project_id)
+        release = await lookup.release_by_id(session, deployment.release_id)
+        project_row = await lookup.project_of(session, release)
         project = svc.settings.project(project_row.key)
         urls = {k: str(event[k])[:1000] for k in ("run_url", "log_url") if event.get(k)}
         if urls:
@@ -109,13 +108,15 @@ async def _integrate_event(session, svc: Services, op: str, kind: str, event: di
     recorded = await operations.get(session, op)
     if recorded is None or recorded.kind != "integrate":
         raise UnknownOperation(op)
-    release = await releases.by_id(session, recorded.release_id)
-    project = svc.settings.project((await directory.project_by_id(session, release.project_id)).key)
+    assert recorded.release_id is not None, "an integrate operation is started for its release"
+    release = await lookup.release_by_id(session, recorded.release_id)
+    project = svc.settings.project((await lookup.project_of(session, release)).key)
     if kind == "integrate.succeeded":
         await operations.finish(session, op, json.dumps({"outcome": "succeeded", "run_url": event.get("run_url")}), now)
         return "integrated"
     if kind == "integrate.failed":
         await operations.finish(session, op, json.dumps({"outcome": "failed"}), now)
+        assert project is not None, f"{op}: the project is no longer configured"
         note = Reply(
             text=f"The integrate pipeline of {project.key} {release.version} failed: "
             f"{str(event.get('detail') or 'no details')[:300]}",
@@ -373,11 +374,14 @@ async def _owner_key(svc: Services, deployment: Deployment) -> str:
 
 async def _check_flight(svc: Services, deployment: Deployment, now: datetime) -> int:
     async with svc.db.read() as session:
-        release = await releases.by_id(session, deployment.release_id)
-        project = svc.settings.project((await directory.project_by_id(session, release.project_id)).key)
+        release = await lookup.release_by_id(session, deployment.release_id)
+        project = svc.settings.project((await lookup.project_of(session, release)).key)
         candidate = next(c for c in await candidates.of_release(session, release.id) if c.id == deployment.candidate_id)
     ci = svc.cis.for_project(project) if project else None
-    if ci is None or (deployment.polled_at and now - deployment.polled_at < timedelta(seconds=project.ci.poll_seconds)):
+    if ci is None:
+        return 0
+    assert project is not None  # a CI is only looked up for a configured project
+    if deployment.polled_at and now - deployment.polled_at < _poll_interval(project):
         return 0
     async with svc.db.write() as session:
         await deploys.touch(session, deployment.id, polled_at=now)
@@ -426,18 +430,28 @@ async def _check_flight(svc: Services, deployment: Deployment, now: datetime) ->
     return 0
 
 
+def _poll_interval(project: ProjectSettings) -> timedelta:
+    assert project.ci is not None, f"{project.key} has a CI, so it has CI settings"
+    return timedelta(seconds=project.ci.poll_seconds)
+
+
 async def start_retirement(svc: Services, deployment_id: int, by: int | None) -> int:
     """Trigger the retire pipeline for a deployment, once (its operation id is stored first)."""
     now = svc.clock.now()
     async with svc.db.write() as session:
         deployment = await deploys.by_id(session, deployment_id)
-        release = await releases.by_id(session, deployment.release_id)
-        project = svc.settings.project((await directory.project_by_id(session, release.project_id)).key)
+        assert deployment is not None, f"deployment {deployment_id} is missing"  # deployments are never deleted
+        release = await lookup.release_by_id(session, deployment.release_id)
+        project = svc.settings.project((await lookup.project_of(session, release)).key)
+        if project is None or project.ci is None:
+            return 0  # nothing could retire it: it stays up rather than stuck "retiring"
         op = deployment.retire_operation_id or new_operation_id(project.key, str(release.number), "retire")
         if not await deploys.move(session, deployment.id, deploys.UP, "retiring", retire_operation_id=op):
             return 0
         candidate = next(c for c in await candidates.of_release(session, release.id) if c.id == deployment.candidate_id)
     ci = svc.cis.for_project(project)
+    # Only a project with a CI has deployments (and `/deploy retire` checks it still has one).
+    assert ci is not None, f"deployment {deployment.id}: its project has no CI to retire it with"
     request = run_request(svc, project, release, candidate.tag, op, "retire", deployment.environment)
     try:
         await ci.find(request) or await ci.trigger(request)

@@ -24,7 +24,7 @@ from commands.rules.calendar_days import local_day, local_moment
 from commands.rules.lifecycle import Action, State
 from commands.rules.simmer import day_of, judge, trend
 from commands.scope import readiness
-from storage.queries import candidates, deploys, directory, pages, releases
+from storage.queries import candidates, deploys, pages, releases
 from storage.queries import outbox as outbox_rows
 from storage.tables import Simmer
 
@@ -52,8 +52,8 @@ async def _owner_key(svc: Services, simmer: Simmer) -> str:
 
 
 async def _context(session, svc: Services, simmer: Simmer):
-    release = await releases.by_id(session, simmer.release_id)
-    project = svc.settings.project((await directory.project_by_id(session, release.project_id)).key)
+    release = await lookup.release_by_id(session, simmer.release_id)
+    project = svc.settings.project((await lookup.project_of(session, release)).key)
     deployment = await deploys.by_id(session, simmer.deployment_id)
     return release, project, deployment
 
@@ -92,8 +92,9 @@ async def _sample_if_due(svc: Services, simmer: Simmer, now: datetime) -> int:
             session, simmer.id, "running", state="stalled", sampled_at=now, trouble=verdict.trouble
         ):
             return 0
+        assert verdict.trouble is not None  # an unhealthy judgement always says why
         await _trouble(
-            session, svc, project, await releases.by_id(session, release.id), deployment, verdict.trouble, now
+            session, svc, project, await lookup.release_by_id(session, release.id), deployment, verdict.trouble, now
         )
     return 1
 

@@ -46,3 +46,10 @@ class Invocation:
     def actor(self) -> str:
         """The person's handle, or the platform identity of an unknown user."""
         return self.person.handle if self.person else self.caller.label
+
+    @property
+    def member(self) -> PersonSettings:
+        """The configured person who asked, for handlers of commands that change things: the
+        dispatcher refuses those to anyone Tower does not know before the handler runs."""
+        assert self.person is not None, f"/{self.spec.path} ran for a user Tower does not know"
+        return self.person

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from commands.engine import arguments, grammar
+from commands.engine.arguments import ReleaseRef
 from commands.engine.context import Caller, Invocation
 from commands.engine.errors import CommandError, UsageError
 from commands.engine.help import command_help
@@ -90,7 +91,10 @@ class Dispatcher:
         args = arguments.convert(spec, raw, settings, today=self.services.clock.now().date())
         person = self.person_of(caller)
         project_key = _project_of(spec, args)
-        ref = next((args[o.name] for o in spec.options if o.kind is Kind.RELEASE and args.get(o.name)), None)
+        # A RELEASE option's value is a ReleaseRef (arguments.convert made it); the check tells the type checker.
+        ref = next(
+            (r for o in spec.options if o.kind is Kind.RELEASE and isinstance(r := args.get(o.name), ReleaseRef)), None
+        )
         try:
             roles = await roles_of(self.services.db, person, settings, spec, project_key, ref)
             authorize(spec, person, roles, settings, project_key)

@@ -42,7 +42,7 @@ async def release(session: AsyncSession, ref: ReleaseRef) -> tuple[Project, Rele
             found = await releases.by_number(session, proj.id, ref.number)
         else:
             found = await releases.newest_open(session, proj.id, OPEN_STATES)
-    if found is not None:
+    if proj is not None and found is not None:  # a release is only looked for in a project that exists
         return proj, found
     if ref.version or ref.number is not None:
         raise NotFound(f"`{ref}` is not a release of {key}.", f"`/release list {key} --all` shows them all.")
@@ -53,6 +53,26 @@ async def release(session: AsyncSession, ref: ReleaseRef) -> tuple[Project, Rele
         f"{key} has no open release; the last one, {name(key, last)}, is {last.state}.",
         f"Open a new one with `/release new {key}`, or see `/release status {key}#{last.number}`.",
     )
+
+
+async def release_by_id(session: AsyncSession, release_id: int) -> Release:
+    """A release another row points at: its id is a foreign key, and releases are never deleted."""
+    rel = await releases.by_id(session, release_id)
+    assert rel is not None, f"release {release_id} is referenced but missing"
+    return rel
+
+
+async def project_of(session: AsyncSession, rel: Release) -> Project:
+    """The project row of a release (a foreign key; projects are never deleted)."""
+    proj = await directory.project_by_id(session, rel.project_id)
+    assert proj is not None, f"project {rel.project_id} of release {rel.id} is missing"
+    return proj
+
+
+def version_of(rel: Release) -> str:
+    """The version of a release past naming: naming sets it, and nothing unsets it."""
+    assert rel.version is not None, f"release {rel.id} was expected to be named"
+    return rel.version
 
 
 def name(project_key: str, rel: Release) -> str:

@@ -23,8 +23,8 @@ class Services:
     clock: Clock
     registry: Registry
     forges: Forges
-    cis: CIs | None = None
-    prober: Prober | None = None
+    cis: CIs
+    prober: Prober
     # Takes secrets out of text from outside (command output, CI details) before it is stored or shown.
     redact: Callable[[str], str] = field(default_factory=Redactor)
     failures: StepFailures = field(default_factory=StepFailures)  # scheduled steps that failed, per project

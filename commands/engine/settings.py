@@ -133,13 +133,14 @@ class ProbeSettings(_Strict):
         return self
 
 
-PAGE_STEPS = ("pilot", "copilot", "previous-pilot", "release-managers")
+PageStep = Literal["pilot", "copilot", "previous-pilot", "release-managers"]
+PAGE_STEPS: tuple[PageStep, ...] = ("pilot", "copilot", "previous-pilot", "release-managers")
 
 
 class PagingSettings(_Strict):
     """Who a page reaches, in order, and how long each step waits for an acknowledgement."""
 
-    steps: list[Literal["pilot", "copilot", "previous-pilot", "release-managers"]] = list(PAGE_STEPS)
+    steps: list[PageStep] = list(PAGE_STEPS)
     escalate_after_minutes: float = Field(default=15, gt=0)
     repeat: bool = True  # after the last step, start again from the first
     pagerduty_routing_key_env: str | None = None  # the variable with a PagerDuty Events v2 routing key

@@ -66,7 +66,7 @@ async def sync_release_issues(svc: Services) -> int:
 async def _sync_one(svc: Services, project: ProjectSettings, release_id: int) -> int:
     forge, now = svc.forges.for_project(project), svc.clock.now()
     async with svc.db.write() as session:
-        release = await releases.by_id(session, release_id)
+        release = await lookup.release_by_id(session, release_id)
         await ensure_checklist(session, project, release)
         title, body = render(project, release, await items(session, project, release))
         if release.issue_number is None:

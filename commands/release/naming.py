@@ -123,6 +123,7 @@ async def _changes(
 
 def _last_in_changelog(log: cl.Changelog) -> semver.Version | None:
     for section in log.releases:
+        assert section.version is not None  # releases are the sections that have a version
         try:
             return semver.Version.parse(section.version)
         except ValueError:
@@ -243,6 +244,7 @@ async def _write(forge: Forge, project: ProjectSettings, plan: Plan, today: str)
     if not plan.branch_exists:
         await forge.create_branch(plan.branch, plan.base_sha)
     head = await forge.head(plan.branch)
+    assert head is not None, f"{plan.branch} is gone from {project.repository}"  # it existed or was just created
     if head.message == plan.message:
         return head.sha  # an earlier attempt committed it and then failed to record it
     if head.sha != plan.base_sha:
@@ -278,9 +280,11 @@ def _what_it_writes(project: ProjectSettings, plan: Plan) -> str:
 
 
 def _dry_run(project: ProjectSettings, title: str, plan: Plan) -> Reply:
+    new_changelog = plan.changes[project.changelog]
+    assert new_changelog is not None, "naming rewrites the changelog, never deletes it"
     diff = difflib.unified_diff(
         plan.old_changelog.splitlines(),
-        plan.changes[project.changelog].splitlines(),
+        new_changelog.splitlines(),
         f"a/{project.changelog}",
         f"b/{project.changelog}",
         lineterm="",
@@ -300,7 +304,7 @@ async def notes(inv: Invocation, svc: Services) -> Reply:
         _proj, rel = await lookup.release(session, ref)
     forge = svc.forges.for_project(project)
     try:
-        source = final_tag(project.tag_prefix, rel.version) if rel.state in ("released", "retired") else None
+        source = final_tag(project.tag_prefix, lookup.version_of(rel)) if rel.state in ("released", "retired") else None
         head = await forge.head(project.release_branch) or await forge.head(project.main_branch)
         text = await forge.read_file(project.changelog, source or (head.sha if head else project.main_branch))
     except ForgeError as err:

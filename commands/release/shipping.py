@@ -67,7 +67,8 @@ async def ship(inv: Invocation, svc: Services) -> Reply:
         )
     # What ships is what simmered: the candidate of the live deployment, else the last one cut.
     candidate = next((c for c in cut if live and c.id == live[-1].candidate_id), cut[-1])
-    tag = final_tag(project.tag_prefix, rel.version)
+    assert candidate.commit_sha is not None, f"{candidate.tag} is cut, so its commit is known"
+    tag = final_tag(project.tag_prefix, lookup.version_of(rel))  # a release that may ship is named
     notes = _notes_of(candidate.notes, candidate.tag)
     forge = svc.forges.for_project(project)
     if inv.args.get("dry-run"):

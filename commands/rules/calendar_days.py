@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _MILESTONE = re.compile(r"^(boot|rc[1-9]\d{0,2}|final)$")
 
 
-def blackout(day: date, weekdays: list[str], dates: list[date]) -> str | None:
+def blackout(day: date, weekdays: Sequence[str], dates: Sequence[date]) -> str | None:
     """Why `day` is a blackout day, or None."""
     if day in dates:
         return f"{day.isoformat()} is a blackout date"
@@ -20,7 +21,7 @@ def blackout(day: date, weekdays: list[str], dates: list[date]) -> str | None:
     return None
 
 
-def next_allowed(day: date, weekdays: list[str], dates: list[date]) -> date:
+def next_allowed(day: date, weekdays: Sequence[str], dates: Sequence[date]) -> date:
     for offset in range(1, 400):
         candidate = day + timedelta(days=offset)
         if blackout(candidate, weekdays, dates) is None:

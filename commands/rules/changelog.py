@@ -148,6 +148,7 @@ def _update_links(out: list[str], changelog: Changelog, version: str, prefix: st
     if index is None:
         return out
     match = _LINK.match(out[index])
+    assert match is not None  # the line was found by this same pattern
     label, url = match.group("label"), match.group("url")
     base, found, span = url.partition("/compare/")
     previous, dots, to = span.partition("...")

@@ -56,7 +56,7 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
         plan = next_cut(
             project.tag_scheme,
             project.tag_prefix,
-            rel.version,
+            lookup.version_of(rel),  # cutting is legal only once the release is named
             [Existing(c.kind, c.rc, c.patch, c.build) for c in existing],
             boot=bool(inv.args.get("boot")),
             patch=bool(inv.args.get("patch")),
@@ -65,7 +65,7 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
         raise UsageError(str(err)) from None
     try:
         sha, subject = await _target(forge, project, inv.args.get("ref"))
-        notes = await _notes(forge, project, sha, rel.version)
+        notes = await _notes(forge, project, sha, lookup.version_of(rel))
     except ForgeError as err:
         raise CommandError(f"{err} Nothing was changed.") from None
     twin = _just_cut_from(existing, plan.kind, sha, svc.clock.now())
@@ -119,6 +119,7 @@ async def _resume(inv, svc, forge, project, project_id, rel, candidate: Candidat
     except ForgeError as err:
         raise CommandError(f"{err} The interrupted cut of {candidate.tag} is kept; run the command again.") from None
     sha = made.get(candidate.tag) or candidate.commit_sha  # where it was meant to go
+    assert sha is not None, f"{candidate.tag} was recorded without its commit"  # candidates.add requires one
     return await _tag(inv, svc, forge, project, project_id, rel, candidate, sha, resumed=True)
 
 

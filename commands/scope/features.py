@@ -187,7 +187,7 @@ async def _freeze(inv: Invocation, svc: Services, frozen: bool) -> Reply:
             session,
             inv,
             ref.project,
-            f"{inv.person.display} {verb} {title}" + (f": {reason}" if reason else "."),
+            f"{inv.member.display} {verb} {title}" + (f": {reason}" if reason else "."),
             key=f"release:{rel.id}:{action.value}:{now.isoformat()}",
             now=now,
             ref=lookup.ref_text(proj.key, rel),

@@ -66,7 +66,7 @@ async def _remind(
         crew = await crew_of(session, release.id)
         for role, handle in (("pilot", crew.pilot), ("co-pilot", crew.copilot)):
             person = svc.settings.people.get(handle) if handle else None
-            if person is None:
+            if handle is None or person is None:
                 continue
             duty = Reply(
                 text=f"You are the {role} of {title}; its first milestone, {milestone.name}, is due tomorrow "
