@@ -5,15 +5,21 @@ from __future__ import annotations
 from bot.platforms.slack import CATCH_ALL, slash_commands
 from commands.engine.registry import Registry
 
-BOT_SCOPES = [
-    "commands",  # slash commands
-    "chat:write",  # replies, reports, announcements
-    "chat:write.public",  # post in public channels Tower was not invited to
-    "im:write",  # direct messages to pilots (pages)
-    "users:read",
-    "channels:history",  # after an ambiguous send, check whether the message went out
-    "groups:history",
-]
+# Every Web API method Tower calls with its bot token, and the scopes Slack's method reference asks
+# for. The manifest's scopes are derived from this table, and a test holds it against the calls in
+# the code, so a new call cannot go out without its scope (nor a scope stay that nothing uses).
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    # replies, reports, announcements; .public posts in public channels the bot was not invited to
+    "chat.postMessage": ("chat:write", "chat:write.public"),
+    "chat.postEphemeral": ("chat:write",),  # a private answer after its response_url expired
+    "chat.update": ("chat:write",),  # corrections of an announcement
+    "conversations.open": ("im:write",),  # the direct message that pages a pilot
+    # after an uncertain send, look the message up: in channels, private channels and DMs (pages)
+    "conversations.history": ("channels:history", "groups:history", "im:history"),
+}
+# Called with the app-level token (Socket Mode), which carries connections:write, not a bot scope.
+APP_TOKEN_METHODS = ("apps.connections.open",)
+BOT_SCOPES = ["commands", *dict.fromkeys(scope for scopes in METHOD_SCOPES.values() for scope in scopes)]
 
 
 def manifest(
