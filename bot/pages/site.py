@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
+from bot.inbound import digits
 from bot.pages import html
 from bot.pages.feed import atom
 from commands.engine.services import Services
@@ -34,10 +35,12 @@ async def release_json(svc: Services, project_key: str, ref: str) -> dict | None
         row = await directory.project_by_key(session, project_key)
         if row is None:
             return None
-        if ref.startswith("r") and ref[1:].isdigit():
+        if ref.startswith("r") and digits(ref[1:], max_length=9):  # ASCII, and within a 32-bit column
             found = await releases.by_number(session, row.id, int(ref[1:]))
-        else:
+        elif len(ref) <= 100:
             found = await releases.by_version(session, row.id, ref)
+        else:
+            return None
         return await release_data(session, svc, project, found) if found else None
 
 

@@ -16,10 +16,12 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
 from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
+from bot.inbound import Malformed, digits, parse_json_object
 from bot.inflight import InFlight
 from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
 from commands.engine.context import Caller
@@ -49,6 +51,37 @@ def request_key(body: dict) -> str:
     if isinstance(trigger, str) and trigger:
         return f"slack:{team}:{trigger}"[:200]
     return "slack:body:" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+MAX_SLACK_BODY = 1024 * 1024  # a button click carries its message; still far below this
+
+
+async def malformed(request: web.Request) -> str | None:
+    """What makes a request one Slack never sends, checked before Bolt reads it; None if nothing.
+    The signature is Bolt's to check: this only keeps hostile shapes from reaching its parser."""
+    stamp = request.headers.get("X-Slack-Request-Timestamp")
+    if stamp is not None and not digits(stamp):
+        return "X-Slack-Request-Timestamp must be Unix seconds"
+    raw = await request.read()
+    if len(raw) > MAX_SLACK_BODY:
+        return "the body is too large"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    if request.content_type == "application/json":
+        payload: str | None = text
+    else:
+        fields = parse_qs(text, keep_blank_values=True)
+        if not fields and text.strip():
+            return "the body is not a form"
+        payload = (fields.get("payload") or [None])[0]
+    if payload is not None:
+        try:
+            parse_json_object(payload, max_bytes=MAX_SLACK_BODY)
+        except Malformed as err:
+            return f"payload: {err}"
+    return None
 
 
 async def taken_before(db: Database, key: str) -> bool:
@@ -124,6 +157,10 @@ class SlackAdapter:
     async def handle_http(self, request: web.Request) -> web.Response:
         from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
+        problem = await malformed(request)
+        if problem:
+            log.info("slack: request refused (400): %s", problem)
+            return web.json_response({"error": problem}, status=400)
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
