@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as xml_escape
+
+from commands.rules.text import clean_text
+
+
+def escape(text: str, entities: dict[str, str] | None = None) -> str:
+    """XML text: escaped, and without the control characters XML 1.0 cannot hold at all."""
+    return xml_escape(clean_text(text), entities or {})
 
 
 def atom(entries: list[dict], *, base_url: str, updated: datetime) -> str:

@@ -7,10 +7,11 @@ from html import escape
 
 from bot.pages.chart import health_chart
 from commands.rules.simmer import sparkline
+from commands.rules.text import clean_text
 
 
 def _e(value: object) -> str:
-    return escape("" if value is None else str(value))
+    return escape(clean_text("" if value is None else str(value)))
 
 
 def _link(url: str | None, text: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from commands.rules.text import clean_text
+
 
 @dataclass(frozen=True)
 class Event:
@@ -16,6 +18,7 @@ class Event:
 
 
 def escape(text: str) -> str:
+    text = clean_text(text).replace("\r\n", "\n").replace("\r", "\n")  # iCal text holds no control characters
     return (
         text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
     )
