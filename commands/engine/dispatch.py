@@ -109,6 +109,13 @@ class Dispatcher:
         except CommandError:
             raise
         except Exception as err:
+            storage = storage_problem(err)
+            if storage:
+                log.error("storage problem during /%s: %s (%s)", spec.path, storage, _reason(err))
+                return Reply.error(
+                    f"Tower's {storage}, so nothing was changed. Tell whoever runs Tower; commands work again "
+                    "once it has room (or takes writes) again."
+                ), UNAVAILABLE
             if _database_unreachable(err):
                 log.warning("database unavailable during /%s: %s", spec.path, type(err).__name__)
                 return Reply.error(
@@ -165,6 +172,27 @@ def _project_of(spec: CommandSpec, args: dict[str, object]) -> str | None:
         if opt.kind is Kind.RELEASE:
             return value.project.key  # type: ignore[attr-defined]
     return None
+
+
+# What the database says when it cannot take a write: SQLite's result codes (in its message) and
+# PostgreSQL's SQLSTATEs. Reported as what they are, not as "busy": waiting a minute won't help.
+_SQLITE_STORAGE = {"database or disk is full": "storage is full", "readonly database": "database is read-only"}
+_POSTGRES_STORAGE = {"53100": "storage is full", "53000": "storage is full", "25006": "database is read-only"}
+
+
+def storage_problem(err: BaseException) -> str | None:
+    """ "storage is full" or "database is read-only" when that is why a command failed; else None."""
+    original = getattr(err, "orig", None) or err
+    state = getattr(original, "sqlstate", None) or getattr(getattr(original, "__cause__", None), "sqlstate", None)
+    if state in _POSTGRES_STORAGE:
+        return _POSTGRES_STORAGE[state]
+    text = str(original).lower()
+    return next((what for needle, what in _SQLITE_STORAGE.items() if needle in text), None)
+
+
+def _reason(err: BaseException) -> str:
+    original = getattr(err, "orig", None) or err
+    return f"{type(original).__name__}: {str(original).splitlines()[0][:200] if str(original) else ''}"
 
 
 def _database_unreachable(err: Exception) -> bool:
