@@ -107,9 +107,10 @@ async def test_commands_ride_out_a_database_restart(tmp_path, db_target, clock, 
             confirmed = {t for t, o in outcomes.items() if o == "ok"}
             assert confirmed <= set(stored)  # nothing confirmed is lost
             # A commit cut off in flight may have landed although its reply said otherwise: at most
-            # one per worker, and only at the moment of the cut.
+            # one per worker, and only at the moment of the cut (a slow machine may still be running
+            # one begun just before the outage was announced).
             unconfirmed = set(stored) - confirmed
-            assert len(unconfirmed) <= 4 and all("(stopping)" in t for t in unconfirmed)
+            assert len(unconfirmed) <= 4 and all("(stopping)" in t or "(before)" in t for t in unconfirmed)
         finally:
             await tower.close()
 
