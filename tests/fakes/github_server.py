@@ -19,6 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes.faults import Faults
+from tests.fakes.github_contents import Contents, media_type
 from tests.fakes.github_git import DOCS, GitStore, IssueTracker
 from tests.fakes.local_server import LocalServer
 
@@ -54,11 +55,11 @@ class RecordedCall:
 
 
 def check_headers(call: RecordedCall, token: str) -> Answer | None:
-    """GitHub's refusal of a call without the bearer `token`, the JSON media type or the API version."""
+    """GitHub's refusal of a call without the bearer `token`, a GitHub media type or the API version."""
     if call.headers.get("Authorization") != f"Bearer {token}":
         message = "Bad credentials" if "Authorization" in call.headers else "Requires authentication"
         return 401, {"message": message, "documentation_url": DOCS}
-    if "application/vnd.github+json" not in call.headers.get("Accept", ""):
+    if media_type(call.headers.get("Accept", "")) is None:
         return 415, {"message": f"Unsupported 'Accept' header: {call.headers.get('Accept')!r}"}
     if call.headers.get("X-GitHub-Api-Version") != API_VERSION:
         version = call.headers.get("X-GitHub-Api-Version")
@@ -66,18 +67,13 @@ def check_headers(call: RecordedCall, token: str) -> Answer | None:
     return None
 
 
-def _b64(data: bytes) -> str:
-    text = base64.b64encode(data).decode()
-    return "".join(text[i : i + 60] + "\n" for i in range(0, len(text), 60))  # GitHub wraps at 60
-
-
 class FakeGitHub(LocalServer):
     def __init__(self, repository: str = "acme/demo", token: str = "ghp_fake", *, max_per_page: int = 100):
         super().__init__()
         self.repository, self.token = repository, token
         self.max_per_page = max_per_page  # lower it to force several pages
-        self.max_inline = 1_000_000  # the contents API leaves bigger files out (encoding "none")
         self.git = GitStore()
+        self.contents = Contents(self.git, self._api, self._html, repository)  # size limits live there
         self.releases: dict[str, dict] = {}
         self.issues = IssueTracker(self.git, self._api, self._html)
         self.calls: list[RecordedCall] = []
@@ -125,6 +121,8 @@ class FakeGitHub(LocalServer):
         call.status, call.response = status, payload
         if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
+        if isinstance(payload, bytes):  # the raw media type
+            return web.Response(body=payload, status=status, headers=headers, content_type="application/vnd.github.raw")
         return web.json_response(payload, status=status, headers=headers)
 
     def _route(self, call: RecordedCall) -> Answer:
@@ -147,7 +145,8 @@ class FakeGitHub(LocalServer):
             ("GET", r"/tags", self._tags),
             ("GET", r"/git/commits/([0-9a-f]{40})", self._git_commit),
             ("POST", r"/git/commits", self._new_commit),
-            ("GET", r"/git/blobs/([0-9a-f]{40})", self._blob),
+            ("GET", r"/git/blobs/([0-9a-f]{40})", lambda call, sha: self.contents.blob(sha)),
+            ("GET", r"/git/trees/(.+)", lambda call, sha: self.contents.tree(sha, "recursive" in call.query)),
             ("POST", r"/git/blobs", self._new_blob),
             ("POST", r"/git/trees", self._new_tree),
             ("GET", r"/git/ref/(.+)", self._ref),
@@ -236,24 +235,6 @@ class FakeGitHub(LocalServer):
             "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
         }
 
-    def _content_json(self, path: str, entry: tuple[str, str, str], ref: str) -> dict:
-        _mode, kind, sha = entry
-        item = {
-            "type": "dir" if kind == "tree" else "file",
-            "name": path.rsplit("/", 1)[-1],
-            "path": path,
-            "sha": sha,
-            "size": 0,
-            "url": self._api(f"contents/{path}?ref={ref}"),
-            "html_url": self._html(f"{kind}/{ref}/{path}"),
-            "git_url": self._api(f"git/{kind}s/{sha}"),
-            "download_url": None,
-        }
-        if kind == "blob":
-            item["size"] = len(self.git.objects[sha]["data"])
-            item["download_url"] = f"https://raw.githubusercontent.com/{self.repository}/{ref}/{path}"
-        return item
-
     # -- repository, contents, commits ---------------------------------------------------------
     def _repo(self, call: RecordedCall) -> Answer:
         owner, name = self.repository.split("/")
@@ -269,22 +250,7 @@ class FakeGitHub(LocalServer):
         }
 
     def _contents(self, call: RecordedCall, path: str) -> Answer:
-        if not self.git.refs:
-            return 404, {"message": "This repository is empty.", "documentation_url": DOCS}
-        ref, path = call.query.get("ref", "main"), path.strip("/")
-        commit = self.git.rev(ref)
-        if commit is None:
-            return 404, {"message": f"No commit found for the ref {ref}", "documentation_url": DOCS}
-        entry = self.git.lookup(self.git.objects[commit]["tree"], path)
-        if entry is None:
-            return NOT_FOUND
-        if entry[1] == "tree":
-            children = self.git.objects[entry[2]]["entries"]
-            return 200, [self._content_json(f"{path}/{n}".lstrip("/"), (m, k, s), ref) for n, m, k, s in children]
-        item = self._content_json(path, entry, ref)
-        data = self.git.objects[entry[2]]["data"]
-        inline = len(data) <= self.max_inline
-        return 200, item | {"encoding": "base64" if inline else "none", "content": _b64(data) if inline else ""}
+        return self.contents.get(path, call.query.get("ref"), call.headers.get("Accept", ""))
 
     def _get_commit(self, call: RecordedCall, ref: str) -> Answer:
         if not self.git.refs:
@@ -359,19 +325,6 @@ class FakeGitHub(LocalServer):
     def _git_commit(self, call: RecordedCall, sha: str) -> Answer:
         return (200, self._git_commit_json(sha)) if self.git.kind(sha) == "commit" else NOT_FOUND
 
-    def _blob(self, call: RecordedCall, sha: str) -> Answer:
-        if self.git.kind(sha) != "blob":
-            return NOT_FOUND
-        data = self.git.objects[sha]["data"]
-        return 200, {
-            "sha": sha,
-            "node_id": f"B_{sha[:12]}",
-            "size": len(data),
-            "url": self._api(f"git/blobs/{sha}"),
-            "content": _b64(data),
-            "encoding": "base64",
-        }
-
     def _new_blob(self, call: RecordedCall) -> Answer:
         body = call.json or {}
         if not isinstance(body.get("content"), str):
@@ -390,8 +343,16 @@ class FakeGitHub(LocalServer):
             path = entry["path"].strip("/")
             if "content" in entry:
                 files[path] = (entry.get("mode", "100644"), self.git.blob(entry["content"].encode()))
-            elif entry.get("sha") is None:  # a deletion: the file, or everything under a directory
-                files = {p: v for p, v in files.items() if p != path and not p.startswith(path + "/")}
+            elif entry.get("sha") is None:
+                # git/create-tree: `sha: null` deletes a file of the base tree. A path the base tree has no file
+                # at (absent, or a directory) is refused with 422 GitRPC::BadObjectState, which the description
+                # leaves out; its clients report it (google/go-github#2418).
+                if path not in files:
+                    return 422, {
+                        "message": "GitRPC::BadObjectState",
+                        "documentation_url": f"{DOCS}/git/trees#create-a-tree",
+                    }
+                del files[path]
             elif self.git.kind(entry["sha"]) != "blob":
                 return 422, {"message": f"tree.sha {entry['sha']} is not a valid blob", "documentation_url": DOCS}
             else:
