@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.integrations.http import ApiClient
+from bot.integrations.http import ApiClient, ForgeRateLimited
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import (
     CIError,
     CIUnavailable,
@@ -46,6 +47,7 @@ class GitHubActionsCI:
         token_env: str = "GITHUB_TOKEN",
         timeout: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        waiting: Waiting | None = None,
     ):
         self.repository, self.workflow, self.ref, self.token_env = repository, workflow, ref, token_env
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "tower"}
@@ -54,7 +56,13 @@ class GitHubActionsCI:
         need = f'a GitHub token that can see {repository} with the "actions: write" permission'
         hint = f"Check that {token_env} holds {need}." if token else f"Set {token_env} to {need}."
         self.api = ApiClient(
-            api_url, headers, service="GitHub Actions", token_hint=hint, timeout=timeout, transport=transport
+            api_url,
+            headers,
+            service="GitHub Actions",
+            token_hint=hint,
+            timeout=timeout,
+            transport=transport,
+            waiting=waiting,
         )
         self._runs = f"repos/{repository}/actions/runs"
         self._workflow = f"repos/{repository}/actions/workflows/{quote(workflow, safe='')}"
@@ -114,6 +122,8 @@ class GitHubActionsCI:
             raise self._error(err, write=False) from None
 
     def _error(self, err: ForgeError, *, write: bool) -> CIError:
+        if isinstance(err, ForgeRateLimited):  # refused before anything was done: nothing started
+            return CIUnavailable(err.message, maybe_started=False)
         if isinstance(err, ForgeUnavailable):
             if not write:
                 return CIUnavailable(str(err))

@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.integrations.http import ApiClient
+from bot.integrations.http import ApiClient, ForgeRateLimited
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import (
     CIError,
     CIUnavailable,
@@ -54,6 +55,7 @@ class GitLabPipelineCI:
         transport: httpx.AsyncBaseTransport | None = None,
         trigger_token_env: str = "GITLAB_TRIGGER_TOKEN",
         api_token_env: str = "GITLAB_TOKEN",
+        waiting: Waiting | None = None,
     ):
         self.project, self.ref = project, ref
         self.trigger_token, self.api_token = trigger_token, api_token
@@ -61,7 +63,13 @@ class GitLabPipelineCI:
         hint = f"Check that {api_token_env} holds a GitLab access token with the read_api scope that can see {project}."
         # No default headers: the trigger must not carry the API token, and reads add it themselves.
         self.api = ApiClient(
-            api_url, {"User-Agent": "tower"}, service="GitLab", token_hint=hint, timeout=timeout, transport=transport
+            api_url,
+            {"User-Agent": "tower"},
+            service="GitLab",
+            token_hint=hint,
+            timeout=timeout,
+            transport=transport,
+            waiting=waiting,
         )
         self._project = f"projects/{quote(project, safe='')}"  # "group/project" is one encoded segment
 
@@ -113,6 +121,8 @@ class GitLabPipelineCI:
     async def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
         try:
             return await self.api.request("GET", path, params=params, headers={"PRIVATE-TOKEN": self.api_token or ""})
+        except ForgeRateLimited as err:
+            raise CIUnavailable(err.message) from None
         except ForgeUnavailable as err:
             raise CIUnavailable(str(err)) from None
         except ForgeNotFound as err:
@@ -124,6 +134,8 @@ class GitLabPipelineCI:
             raise CIError(str(err)) from None
 
     def _trigger_error(self, err: ForgeError) -> CIError:
+        if isinstance(err, ForgeRateLimited):  # refused before anything was done: nothing started
+            return CIUnavailable(err.message, maybe_started=False)
         if isinstance(err, ForgeUnavailable):
             # Only a connection that never opened proves GitLab did not get the trigger.
             if isinstance(err.__context__, (httpx.ConnectError, httpx.ConnectTimeout)):

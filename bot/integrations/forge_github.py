@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import Commit, ForgeConflict, ForgeNotFound, ForgeUnavailable, Issue, Tag
 
 API_VERSION = "2022-11-28"
@@ -37,6 +38,7 @@ class GitHubForge:
         token_env: str = "GITHUB_TOKEN",
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 20.0,
+        waiting: Waiting | None = None,
     ):
         self.repository = repository
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "tower"}
@@ -44,7 +46,9 @@ class GitHubForge:
             headers["Authorization"] = f"Bearer {token}"
         need = f'a GitHub token that can see {repository} with the "contents: write" and "issues: write" permissions'
         hint = f"Check that {token_env} holds {need}." if token else f"Set {token_env} to {need}."
-        self.api = ApiClient(api_url, headers, service="GitHub", token_hint=hint, timeout=timeout, transport=transport)
+        self.api = ApiClient(
+            api_url, headers, service="GitHub", token_hint=hint, timeout=timeout, transport=transport, waiting=waiting
+        )
         self._base = f"repos/{repository}"
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, Issue, Tag
 
 PER_PAGE = 100  # GitLab's maximum
@@ -49,6 +50,7 @@ class GitLabForge:
         *,
         token_env: str = "GITLAB_TOKEN",
         transport: httpx.AsyncBaseTransport | None = None,
+        waiting: Waiting | None = None,
     ):
         self.repository = repository
         self.project = f"projects/{_enc(repository)}"
@@ -57,9 +59,8 @@ class GitLabForge:
             if token
             else f"{token_env} is not set: set it to a GitLab access token with the api scope."
         )
-        self.api = ApiClient(
-            api_url, {"PRIVATE-TOKEN": token} if token else {}, service="GitLab", token_hint=hint, transport=transport
-        )
+        headers = {"PRIVATE-TOKEN": token} if token else {}
+        self.api = ApiClient(api_url, headers, service="GitLab", token_hint=hint, transport=transport, waiting=waiting)
 
     # -- reading ----------------------------------------------------------------------------------
 

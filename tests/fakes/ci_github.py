@@ -15,6 +15,7 @@ from tests.fakes.faults import Faults
 from tests.fakes.github_git import DOCS
 from tests.fakes.github_server import RecordedCall, check_headers
 from tests.fakes.local_server import LocalServer
+from tests.fakes.rate_limits import GitHubRateLimit
 
 RUN_NAME = "tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}"  # Tower's documented convention
 INPUTS = ("tag", "version", "operation_id", "pipeline", "environment", "callback_url")
@@ -41,6 +42,7 @@ class FakeGitHubActions(LocalServer):
         self.dispatches: list[dict] = []  # the body of each accepted dispatch
         self.list_lag = 0  # a new run stays out of this many listings (GitHub lists runs a moment late)
         self.calls: list[RecordedCall] = []
+        self.limits = GitHubRateLimit()  # tie its `now` to a test's clock to test waiting
         self._faults = Faults()
         repo = re.escape(repository)
         self._routes = [
@@ -75,16 +77,20 @@ class FakeGitHubActions(LocalServer):
         self.calls.append(call)
         if (status := self._faults.take("fail", call.method, call.path)) is not None:
             answer: tuple = (status, {"message": "Server Error"})
+        elif (refused := self.limits.refusal()) is not None:
+            answer = refused
         elif call.json is ...:
             answer = (400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
         else:
             answer = check_headers(call, self.token) or self._route(call)
-        call.status, call.response = answer
+        status, payload, headers = (*answer, {})[:3]
+        call.status, call.response = status, payload
         if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
-        if answer[0] == 204:
-            return web.Response(status=204)
-        return web.json_response(answer[1], status=answer[0])
+        headers = self.limits.headers() | headers
+        if status == 204:
+            return web.Response(status=204, headers=headers)
+        return web.json_response(payload, status=status, headers=headers)
 
     def _route(self, call: RecordedCall) -> tuple:
         for method, pattern, handler in self._routes:

@@ -15,6 +15,7 @@ from multidict import CIMultiDict
 
 from tests.fakes.faults import Faults
 from tests.fakes.local_server import LocalServer
+from tests.fakes.rate_limits import GitLabThrottle
 
 PROJECT_ID = 4242
 FIRST_PIPELINE_ID = 700_001
@@ -45,6 +46,7 @@ class FakeGitLabCI(LocalServer):
         self.pipelines: dict[int, dict] = {}  # id -> pipeline JSON, as GitLab shows it
         self.variables: dict[int, dict[str, str]] = {}  # id -> the trigger's variables
         self.calls: list[RecordedCall] = []
+        self.throttle = GitLabThrottle()  # tie its `now` to a test's clock to test waiting
         self._faults = Faults()
         self._routes = [
             ("POST", re.compile(r"^trigger/pipeline$"), self._trigger),
@@ -86,12 +88,18 @@ class FakeGitLabCI(LocalServer):
         self.calls.append(call)
         if (status := self._faults.take("fail", call.method, call.path)) is not None:
             answer: tuple = (status, {"message": f"{status} Server Error"})
+        elif (refused := self.throttle.refusal()) is not None:
+            answer = refused
         else:
             answer = self._route(call)
-        call.status = answer[0]
+        status, payload, headers = (*answer, {})[:3]
+        call.status = status
         if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
-        return web.json_response(answer[1], status=answer[0])
+        headers = self.throttle.headers() | headers
+        if isinstance(payload, str):  # Rack::Attack answers in plain text
+            return web.Response(text=payload, status=status, headers=headers)
+        return web.json_response(payload, status=status, headers=headers)
 
     def _route(self, call: RecordedCall) -> tuple:
         match = re.match(r"^/api/v4/projects/([^/]+)/(.+)$", call.path)

@@ -22,6 +22,7 @@ from tests.fakes.faults import Faults
 from tests.fakes.github_contents import Contents, media_type
 from tests.fakes.github_git import DOCS, GitStore, IssueTracker
 from tests.fakes.local_server import LocalServer
+from tests.fakes.rate_limits import GitHubRateLimit
 
 API_VERSION = "2022-11-28"
 NOT_FOUND = (404, {"message": "Not Found", "documentation_url": DOCS})
@@ -74,6 +75,7 @@ class FakeGitHub(LocalServer):
         self.max_per_page = max_per_page  # lower it to force several pages
         self.git = GitStore()
         self.contents = Contents(self.git, self._api, self._html, repository)  # size limits live there
+        self.limits = GitHubRateLimit()  # tie its `now` to a test's clock to test waiting
         self.releases: dict[str, dict] = {}
         self.issues = IssueTracker(self.git, self._api, self._html)
         self.calls: list[RecordedCall] = []
@@ -111,6 +113,8 @@ class FakeGitHub(LocalServer):
         status = self._faults.take("fail", call.method, call.path)
         if status is not None:
             answer: Answer = (int(status), {"message": "Server Error"})
+        elif (refused := self.limits.refusal()) is not None:
+            answer = refused
         elif call.json is ...:
             answer = (400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
         else:
@@ -121,6 +125,7 @@ class FakeGitHub(LocalServer):
         call.status, call.response = status, payload
         if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
+        headers = self.limits.headers() | headers
         if isinstance(payload, bytes):  # the raw media type
             return web.Response(body=payload, status=status, headers=headers, content_type="application/vnd.github.raw")
         return web.json_response(payload, status=status, headers=headers)

@@ -23,6 +23,7 @@ from multidict import CIMultiDict
 from tests.fakes.faults import Faults
 from tests.fakes.gitlab_repo import PROJECT_ID, Repo
 from tests.fakes.local_server import LocalServer
+from tests.fakes.rate_limits import GitLabThrottle
 
 DEFAULT_BRANCH = "main"
 
@@ -61,6 +62,7 @@ class FakeGitLab(LocalServer):
         self.max_per_page = max_per_page  # GitLab's is 100; lower it to force several pages
         self.calls: list[RecordedCall] = []
         self.repo = Repo(project, "")
+        self.throttle = GitLabThrottle()  # tie its `now` to a test's clock to test waiting
         self._faults = Faults()  # "fail" (a status), "delay" (seconds), "before" (an action); one per request
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., web.Response]]] = [
             (m, re.compile(p), h)
@@ -136,12 +138,17 @@ class FakeGitLab(LocalServer):
         kind, value = (fault.kind, fault.value) if fault else (None, None)
         if kind == "fail" and value:
             response = _error(value, f"{value} {HTTPStatus(value).phrase}")
+        elif (refused := self.throttle.refusal()) is not None:
+            status, text, headers = refused
+            response = web.Response(text=str(text), status=status, headers=headers)
         else:
             if kind == "before" and value:
                 value(self.repo)
             args = {**request.query, **(body if isinstance(body, dict) else {})}
             response = self._answer(request, path, args)
         call.status = response.status
+        for name, header in self.throttle.headers().items():
+            response.headers.setdefault(name, header)
         if kind == "delay" and value:
             await self._sleep(value)
         return response
