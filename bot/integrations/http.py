@@ -127,7 +127,7 @@ class ApiClient:
         when = clock_time(until)
         return ForgeRateLimited(
             f"{self.service} is rate limiting Tower ({detail}); it takes no more requests before {when}.",
-            f"Nothing was done; run the command again after {when}.",
+            f"Run the command again after {when}.",
             until,
         )
 
