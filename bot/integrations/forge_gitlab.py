@@ -72,7 +72,7 @@ class GitLabForge:
         return response.content.decode("utf-8", errors="replace")
 
     async def list_dir(self, path: str, ref: str) -> list[str] | None:
-        entries = await self._all("repository/tree", {"path": path, "ref": ref}, missing_ok=True)
+        entries = await self._all("repository/tree", {"path": path, "ref": ref}, key="path", missing_ok=True)
         if not entries:  # 404 on current GitLab, an empty list on older ones: git has no empty directories
             await self._require_ref(ref)
             return None
@@ -90,7 +90,7 @@ class GitLabForge:
 
     async def tags(self, prefix: str = "") -> list[Tag]:
         # GitLab's search is a substring match, anchored by "^"; the startswith keeps it exact.
-        found = await self._all("repository/tags", {"search": f"^{prefix}"} if prefix else {})
+        found = await self._all("repository/tags", {"search": f"^{prefix}"} if prefix else {}, key="name")
         return [
             Tag(t["name"], t["commit"]["id"], t.get("message") or None)
             for t in found or []
@@ -99,7 +99,7 @@ class GitLabForge:
 
     async def commit_messages(self, since_tag: str | None, ref: str) -> list[str]:
         if since_tag is None:
-            commits = await self._all("repository/commits", {"ref_name": ref}) or []
+            commits = await self._all("repository/commits", {"ref_name": ref}, key="id") or []
         else:  # compare lists the commits oldest first
             compared = await self._get("repository/compare", {"from": since_tag, "to": ref})
             commits = compared.json()["commits"][::-1]
@@ -228,17 +228,23 @@ class GitLabForge:
             raise self.api.error(response)
         return None
 
-    async def _all(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> list[dict] | None:
-        """Every item of a paginated list, following `x-next-page`; None for a 404 when `missing_ok`."""
-        items: list[dict] = []
+    async def _all(self, path: str, params: dict[str, Any], *, key: str, missing_ok: bool = False) -> list[dict] | None:
+        """Every item of a paginated list (told apart by `key`), following `x-next-page` until a page adds
+        nothing new; None for a 404 when `missing_ok`. Nothing new: GitLab's Gitaly pager answers a first
+        page of tags with every match of a search and still says `x-next-page: 2`, whose offset page then
+        repeats them (lib/gitlab/pagination/gitaly_keyset_pager.rb, app/finders/tags_finder.rb)."""
+        items: dict[str, dict] = {}
         page = "1"
         while page:
             response = await self._get(path, {**params, "page": page, "per_page": PER_PAGE}, missing_ok=missing_ok)
             if response is None:
                 return None
-            items += response.json()
+            fresh = {item[key]: item for item in response.json() if item[key] not in items}
+            if not fresh:
+                break
+            items |= fresh
             page = response.headers.get("x-next-page", "")
-        return items
+        return list(items.values())
 
     async def _require_ref(self, ref: str) -> None:
         if await self.resolve(ref) is None:
