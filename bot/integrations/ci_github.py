@@ -1,14 +1,17 @@
-"""The CI port on GitHub Actions: a workflow_dispatch, found again by its run name.
+"""The CI port on GitHub Actions: a workflow_dispatch that names its run, or a run found by its run name.
 
-GitHub answers a dispatch with 204 and no run id, so Tower's workflows name their runs
+A dispatch asks for `return_run_details` (actions/create-workflow-dispatch): GitHub then answers 200
+with the `workflow_run_id`. A server without it (older GitHub Enterprise Server) answers 204 and no
+run id, and a lost answer leaves none either; for those Tower's workflows name their runs
 ``run-name: tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}`` and Tower finds a run by the
-operation id in its title. Every call goes through ApiClient (bounded retries, no tokens in messages);
-the dispatch is a non-idempotent POST, so it is never repeated once it may have reached GitHub.
+operation id in its title. Every call goes through ApiClient (bounded retries, rate limits, no tokens
+in messages); the dispatch is a non-idempotent POST, never repeated once it may have reached GitHub.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import quote
 
 import httpx
@@ -26,6 +29,8 @@ from commands.engine.ports import (
     Run,
     RunRequest,
 )
+
+log = logging.getLogger("tower.ci")
 
 API_VERSION = "2022-11-28"
 PLACEHOLDER = "op:"  # run id prefix for a dispatched run GitHub does not list yet
@@ -80,12 +85,14 @@ class GitHubActionsCI:
             "environment": request.environment or "",
             "callback_url": request.callback_url or "",
         }
+        body = {"ref": self.ref, "inputs": inputs, "return_run_details": True}
         try:
-            await self.api.request(
-                "POST", f"{self._workflow}/dispatches", json={"ref": self.ref, "inputs": inputs}, idempotent=False
-            )
+            response = await self.api.request("POST", f"{self._workflow}/dispatches", json=body, idempotent=False)
         except ForgeError as err:
             raise self._error(err, write=True) from None
+        if response.status_code == 200 and (details := response.json()).get("workflow_run_id"):
+            return Run(run_id=str(details["workflow_run_id"]), url=details.get("html_url"), status="queued")
+        log.info("%s answered the dispatch without run details: finding the run by its run-name", self.repository)
         for delay in self.find_delays:
             await asyncio.sleep(delay)
             try:

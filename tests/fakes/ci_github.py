@@ -1,6 +1,7 @@
 """A fake GitHub Actions API on 127.0.0.1: workflow dispatches become runs titled by the workflow's
 run-name template, listed newest first (optionally only after a lag, as on GitHub), with a status the
-test sets. Bearer-token, Accept and API-version checks like GitHub's; every request is recorded;
+test sets. A dispatch asking for `return_run_details` gets 200 and the run's id, as GitHub.com answers
+(actions/create-workflow-dispatch); with `run_details=False` the fake is a server without it: 204. Bearer-token, Accept and API-version checks like GitHub's; every request is recorded;
 faults (``fail_next``, ``timeout_next``) are injected by method and path regex."""
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ class FakeGitHubActions(LocalServer):
         run_name: str = RUN_NAME,
         inputs: tuple[str, ...] = INPUTS,
         refs: tuple[str, ...] = ("main",),
+        run_details: bool = True,
     ):
         super().__init__()
         self.repository, self.workflow, self.token = repository, workflow, token
+        self.run_details = run_details
         self.run_name, self.inputs, self.refs = run_name, inputs, refs
         self.runs: dict[int, dict] = {}  # id -> run JSON, as GitHub shows it
         self.dispatches: list[dict] = []  # the body of each accepted dispatch
@@ -139,6 +142,9 @@ class FakeGitHubActions(LocalServer):
             "updated_at": _now(),
             "_unlisted": self.list_lag,
         }
+        if body.get("return_run_details") is True and self.run_details:  # the workflow-dispatch-response schema
+            run = self.runs[run_id]
+            return 200, {"workflow_run_id": run_id, "run_url": run["url"], "html_url": run["html_url"]}
         return 204, None
 
     def _list_runs(self, call: RecordedCall, workflow: str) -> tuple:
