@@ -1,8 +1,9 @@
 """A fake GitHub Actions API on 127.0.0.1: workflow dispatches become runs titled by the workflow's
 run-name template, listed newest first (optionally only after a lag, as on GitHub), with a status the
 test sets. A dispatch asking for `return_run_details` gets 200 and the run's id, as GitHub.com answers
-(actions/create-workflow-dispatch); with `run_details=False` the fake is a server without it: 204. Bearer-token, Accept and API-version checks like GitHub's; every request is recorded;
-faults (``fail_next``, ``timeout_next``) are injected by method and path regex."""
+(actions/create-workflow-dispatch); with `run_details=False` the fake is a server without it: 204.
+Bearer-token, Accept and API-version checks like GitHub's; every request is recorded; faults
+(``fail_next``, ``timeout_next``) are injected by method and path regex."""
 
 from __future__ import annotations
 
