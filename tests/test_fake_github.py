@@ -5,6 +5,7 @@ size limits are held in test_github_contents.)"""
 from __future__ import annotations
 
 import time
+from base64 import b64decode
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from tests.fakes.ci_github import FIRST_RUN_ID, FakeGitHubActions
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_tokens import EVERYTHING, Grant
 
 TOKEN = "ghp_fake"
 HEADERS = {
@@ -83,3 +85,32 @@ async def test_a_secondary_limit_says_so_with_or_without_retry_after():
     assert "secondary rate limit" in first.json()["message"]
     assert second.status_code == 403 and "retry-after" not in second.headers
     assert third.status_code == 200 and int(third.headers["x-ratelimit-remaining"]) > 0
+
+
+async def test_a_token_is_refused_for_a_missing_permission_before_its_request_is_read():
+    async with FakeGitHub("acme/demo", token=TOKEN) as github:
+        github.seed([{"message": "one", "files": {"a.md": "a\n"}}])
+        async with httpx.AsyncClient(base_url=github.base_url, headers=HEADERS) as client:
+            assert (await client.post("/repos/acme/demo/issues", json={})).status_code == 422  # title missing
+            github.grant = Grant(EVERYTHING | {"issues": "read"})
+            refused = await client.post("/repos/acme/demo/issues", json={})
+            assert refused.status_code == 403
+            assert refused.json()["message"] == "Resource not accessible by personal access token"
+            assert (await client.get("/repos/acme/demo/issues/1")).status_code == 404  # reading is allowed
+            github.grant = Grant.classic("repo", "workflow")
+            repo = await client.get("/repos/acme/demo")
+    assert repo.headers["X-OAuth-Scopes"] == "repo, workflow" and repo.json()["permissions"]["push"] is True
+
+
+async def test_a_workflow_its_file_and_the_server_describe_themselves(actions):
+    headers = HEADERS | {"Accept": "application/vnd.github.object+json"}
+    async with httpx.AsyncClient(base_url=actions.base_url, headers=headers) as client:
+        workflow = (await client.get("/repos/acme/demo/actions/workflows/deploy.yml")).json()
+        assert (workflow["path"], workflow["state"]) == (".github/workflows/deploy.yml", "active")
+        item = (await client.get(f"/repos/acme/demo/contents/{workflow['path']}", params={"ref": "main"})).json()
+        assert (
+            "run-name: tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}" in b64decode(item["content"]).decode()
+        )
+        assert "installed_version" not in (await client.get("/meta")).json()  # GitHub.com
+        actions.installed_version = "3.14.2"
+        assert (await client.get("/meta")).json()["installed_version"] == "3.14.2"  # GitHub Enterprise Server

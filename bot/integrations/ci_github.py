@@ -33,6 +33,8 @@ from commands.engine.ports import (
 log = logging.getLogger("tower.ci")
 
 API_VERSION = "2022-11-28"
+INPUTS = ("tag", "version", "operation_id", "pipeline", "environment", "callback_url")  # what a dispatch passes
+RUN_NAME = "run-name: tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}"
 PLACEHOLDER = "op:"  # run id prefix for a dispatched run GitHub does not list yet
 RUNS_PER_PAGE = 50
 

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from tests.fakes.faults import Faults
+from tests.fakes.github_contents import b64
 from tests.fakes.github_git import DOCS
 from tests.fakes.github_server import RecordedCall, check_headers
+from tests.fakes.github_tokens import Grant, area
 from tests.fakes.local_server import LocalServer
 from tests.fakes.rate_limits import GitHubRateLimit
 
@@ -47,15 +49,29 @@ class FakeGitHubActions(LocalServer):
         self.list_lag = 0  # a new run stays out of this many listings (GitHub lists runs a moment late)
         self.calls: list[RecordedCall] = []
         self.limits = GitHubRateLimit()  # tie its `now` to a test's clock to test waiting
+        self.grant = Grant()  # what the token may do: every permission Tower needs, unless a test says less
+        self.installed_version: str | None = None  # set: a GitHub Enterprise Server of that version (meta/root)
+        self.state = "active"  # the workflow's state (actions/get-workflow), e.g. "disabled_manually"
         self._faults = Faults()
         repo = re.escape(repository)
         self._routes = [
+            ("GET", re.compile(r"^/meta$"), self._meta),
+            ("GET", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)$"), self._get_workflow),
+            ("GET", re.compile(rf"^/repos/{repo}/contents/(.+)$"), self._workflow_file),
             ("POST", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)/dispatches$"), self._dispatch),
             ("GET", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)/runs$"), self._list_runs),
             ("GET", re.compile(rf"^/repos/{repo}/actions/runs/(\d+)$"), self._get_run),
         ]
 
     # -- test controls -------------------------------------------------------------------------
+    @property
+    def workflow_yaml(self) -> str:
+        """The workflow file, as far as Tower cares: its run-name and its workflow_dispatch inputs."""
+        run_name = f"run-name: {self.run_name}\n" if self.run_name else ""
+        inputs = "".join(f"      {name}:\n        type: string\n" for name in self.inputs)
+        steps = "jobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ./deploy.sh\n"
+        return f"name: Deploy\n{run_name}on:\n  workflow_dispatch:\n    inputs:\n{inputs}{steps}"
+
     @property
     def started(self) -> int:
         return len(self.runs)
@@ -99,6 +115,9 @@ class FakeGitHubActions(LocalServer):
     def _route(self, call: RecordedCall) -> tuple:
         for method, pattern, handler in self._routes:
             if method == call.method and (match := pattern.match(call.path)):
+                rel = re.sub(r"^/repos/[^/]+/[^/]+", "", call.path)
+                if rel != call.path and (refused := self.grant.refusal(area(rel), call.method)):
+                    return refused
                 return handler(call, *match.groups())
         return NOT_FOUND
 
@@ -106,6 +125,37 @@ class FakeGitHubActions(LocalServer):
         return workflow in (self.workflow, str(WORKFLOW_ID))  # GitHub takes the file name or the id
 
     # -- endpoints -------------------------------------------------------------------------------
+    def _meta(self, call: RecordedCall) -> tuple:
+        # meta/root: GitHub Enterprise Server says its installed_version; GitHub.com does not.
+        meta = {"verifiable_password_authentication": False}
+        return 200, meta | ({"installed_version": self.installed_version} if self.installed_version else {})
+
+    def _get_workflow(self, call: RecordedCall, workflow: str) -> tuple:
+        if not self._known_workflow(workflow):
+            return NOT_FOUND
+        path = f".github/workflows/{self.workflow}"
+        return 200, {
+            "id": WORKFLOW_ID,
+            "node_id": f"W_{WORKFLOW_ID}",
+            "name": "Deploy",
+            "path": path,
+            "state": self.state,
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "url": f"{self.base_url}/repos/{self.repository}/actions/workflows/{WORKFLOW_ID}",
+            "html_url": f"https://github.com/{self.repository}/blob/main/{path}",
+            "badge_url": f"https://github.com/{self.repository}/workflows/Deploy/badge.svg",
+        }
+
+    def _workflow_file(self, call: RecordedCall, path: str) -> tuple:
+        if path != f".github/workflows/{self.workflow}" or call.query.get("ref", "main") not in self.refs:
+            return NOT_FOUND
+        data = self.workflow_yaml.encode()
+        return 200, {"type": "file", "name": self.workflow, "path": path, "size": len(data)} | {
+            "encoding": "base64",
+            "content": b64(data),
+        }
+
     def _dispatch(self, call: RecordedCall, workflow: str) -> tuple:
         if not self._known_workflow(workflow):
             return NOT_FOUND

@@ -21,6 +21,7 @@ from multidict import CIMultiDict
 from tests.fakes.faults import Faults
 from tests.fakes.github_contents import Contents, media_type
 from tests.fakes.github_git import DOCS, GitStore, IssueTracker
+from tests.fakes.github_tokens import Grant, area
 from tests.fakes.local_server import LocalServer
 from tests.fakes.rate_limits import GitHubRateLimit
 
@@ -76,6 +77,8 @@ class FakeGitHub(LocalServer):
         self.git = GitStore()
         self.contents = Contents(self.git, self._api, self._html, repository)  # size limits live there
         self.limits = GitHubRateLimit()  # tie its `now` to a test's clock to test waiting
+        self.grant = Grant()  # what the token may do: every permission Tower needs, unless a test says less
+        self.has_issues = True
         self.releases: dict[str, dict] = {}
         self.issues = IssueTracker(self.git, self._api, self._html)
         self.calls: list[RecordedCall] = []
@@ -125,7 +128,7 @@ class FakeGitHub(LocalServer):
         call.status, call.response = status, payload
         if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
-        headers = self.limits.headers() | headers
+        headers = self.limits.headers() | self.grant.headers() | headers
         if isinstance(payload, bytes):  # the raw media type
             return web.Response(body=payload, status=status, headers=headers, content_type="application/vnd.github.raw")
         return web.json_response(payload, status=status, headers=headers)
@@ -134,6 +137,8 @@ class FakeGitHub(LocalServer):
         match = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", call.path)
         if not match or match[1] != self.repository:
             return NOT_FOUND
+        if refused := self.grant.refusal(area(match[2] or ""), call.method):
+            return refused
         for method, pattern, handler in self._routes:
             found = pattern.fullmatch(match[2] or "")
             if method == call.method and found:
@@ -252,6 +257,8 @@ class FakeGitHub(LocalServer):
             "html_url": self._html("")[:-1],
             "url": self._api("")[:-1],
             "default_branch": "main",
+            "has_issues": self.has_issues,
+            "permissions": self.grant.repository_permissions(),
         }
 
     def _contents(self, call: RecordedCall, path: str) -> Answer:

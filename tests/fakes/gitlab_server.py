@@ -21,6 +21,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes.faults import Faults
+from tests.fakes.gitlab_access import MAINTAINER, Member, project_json
 from tests.fakes.gitlab_repo import PROJECT_ID, Repo
 from tests.fakes.local_server import LocalServer
 from tests.fakes.rate_limits import GitLabThrottle
@@ -77,6 +78,7 @@ class FakeGitLab(LocalServer):
         self.calls: list[RecordedCall] = []
         self.repo = Repo(project, "")
         self.throttle = GitLabThrottle()  # tie its `now` to a test's clock to test waiting
+        self.role = MAINTAINER  # the tokens' user's role in the project
         self._faults = Faults()  # "fail" (a status), "delay" (seconds), "before" (an action); one per request
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., web.Response]]] = [
             (m, re.compile(p), h)
@@ -171,6 +173,8 @@ class FakeGitLab(LocalServer):
         refused = self._check_token(request)
         if refused is not None:
             return refused
+        if request.method == "GET" and (about := self._about(request, path)) is not None:
+            return about
         match = re.fullmatch(r"/api/v4/projects/([^/]+)(/.*)", path)
         if match is None:
             return _error(404, "404 Not Found")
@@ -181,6 +185,16 @@ class FakeGitLab(LocalServer):
             if found and request.method in methods.split("|"):
                 return handler(args, request.method, **{k: unquote(v) for k, v in found.groupdict().items()})
         return _error(404, "404 Not Found")
+
+    def _about(self, request: web.Request, path: str) -> web.Response | None:
+        """The token (doc/api/personal_access_tokens.md) and the project as its user sees it."""
+        given = request.headers.get("PRIVATE-TOKEN", "")
+        member = Member("tower-bot", self.role, given, ("read_api",) if given == self.readonly_token else ("api",))
+        if path == "/api/v4/personal_access_tokens/self":
+            return _json(member.token_json())
+        if path in (f"/api/v4/projects/{PROJECT_ID}", f"/api/v4/projects/{self.project.replace('/', '%2F')}"):
+            return _json(project_json(self.project, PROJECT_ID, member, "developer"))
+        return None
 
     def _check_token(self, request: web.Request) -> web.Response | None:
         if self.token is None:
