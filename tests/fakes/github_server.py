@@ -20,7 +20,8 @@ from multidict import CIMultiDict
 
 from tests.fakes.faults import Faults
 from tests.fakes.github_contents import Contents, media_type
-from tests.fakes.github_git import DOCS, GitStore, IssueTracker
+from tests.fakes.github_git import DOCS, GitStore, IssueTracker, Releases
+from tests.fakes.github_shapes import Shapes
 from tests.fakes.github_tokens import Grant, area
 from tests.fakes.local_server import LocalServer
 from tests.fakes.rate_limits import GitHubRateLimit
@@ -79,7 +80,9 @@ class FakeGitHub(LocalServer):
         self.limits = GitHubRateLimit()  # tie its `now` to a test's clock to test waiting
         self.grant = Grant()  # what the token may do: every permission Tower needs, unless a test says less
         self.has_issues = True
-        self.releases: dict[str, dict] = {}
+        self.shapes = Shapes(self.git, self._api, self._html)
+        self.release_shelf = Releases(self.git, self._api, self._html)
+        self.releases = self.release_shelf.items
         self.issues = IssueTracker(self.git, self._api, self._html)
         self.calls: list[RecordedCall] = []
         self._faults = Faults()  # "fail" (a status), "delay" (seconds), "hook" (an action)
@@ -164,8 +167,8 @@ class FakeGitHub(LocalServer):
             ("PATCH", r"/git/refs/(.+)", self._move_ref),
             ("GET", r"/git/tags/([0-9a-f]{40})", self._tag),
             ("POST", r"/git/tags", self._new_tag),
-            ("POST", r"/releases", self._new_release),
-            ("GET", r"/releases/tags/(.+)", self._release),
+            ("POST", r"/releases", lambda call: self.release_shelf.create(call.json)),
+            ("GET", r"/releases/tags/(.+)", lambda call, tag: self.release_shelf.get(tag)),
             ("POST", r"/issues", lambda call: self.issues.create(call.json)),
             ("GET", r"/issues/([0-9]+)", lambda call, number: self.issues.get(number)),
             ("PATCH", r"/issues/([0-9]+)", lambda call, number: self.issues.update(number, call.json)),
@@ -189,61 +192,6 @@ class FakeGitHub(LocalServer):
 
     def _html(self, rest: str) -> str:
         return f"https://github.com/{self.repository}/{rest}"
-
-    def _git_commit_json(self, sha: str) -> dict:
-        c = self.git.objects[sha]
-        return {
-            "sha": sha,
-            "node_id": f"C_{sha[:16]}",
-            "url": self._api(f"git/commits/{sha}"),
-            "html_url": self._html(f"commit/{sha}"),
-            "author": c["author"],
-            "committer": c["committer"],
-            "message": c["message"],
-            "tree": {"sha": c["tree"], "url": self._api(f"git/trees/{c['tree']}")},
-            "parents": [
-                {"sha": p, "url": self._api(f"git/commits/{p}"), "html_url": self._html(f"commit/{p}")}
-                for p in c["parents"]
-            ],
-            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
-        }
-
-    def _commit_json(self, sha: str) -> dict:
-        git = self._git_commit_json(sha)
-        return {
-            "sha": sha,
-            "node_id": git["node_id"],
-            "url": self._api(f"commits/{sha}"),
-            "html_url": git["html_url"],
-            "commit": {k: git[k] for k in ("author", "committer", "message", "tree", "url", "verification")}
-            | {"comment_count": 0},
-            "author": None,
-            "committer": None,
-            "parents": git["parents"],
-        }
-
-    def _ref_json(self, ref: str) -> dict:
-        sha = self.git.refs[ref]
-        kind = self.git.kind(sha)
-        return {
-            "ref": ref,
-            "node_id": f"REF_{sha[:12]}",
-            "url": self._api(f"git/{ref}"),
-            "object": {"sha": sha, "type": kind, "url": self._api(f"git/{kind}s/{sha}")},
-        }
-
-    def _tag_json(self, sha: str) -> dict:
-        t = self.git.objects[sha]
-        return {
-            "node_id": f"TAG_{sha[:12]}",
-            "tag": t["tag"],
-            "sha": sha,
-            "url": self._api(f"git/tags/{sha}"),
-            "message": t["message"],
-            "tagger": t["tagger"],
-            "object": {**t["object"], "url": self._api(f"git/{t['object']['type']}s/{t['object']['sha']}")},
-            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
-        }
 
     # -- repository, contents, commits ---------------------------------------------------------
     def _repo(self, call: RecordedCall) -> Answer:
@@ -270,7 +218,7 @@ class FakeGitHub(LocalServer):
         sha = self.git.rev(ref)
         if sha is None:
             return 422, {"message": f"No commit found for SHA: {ref}", "documentation_url": DOCS}
-        return 200, self._commit_json(sha) | {"stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []}
+        return 200, self.shapes.commit(sha) | {"stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []}
 
     def _list_commits(self, call: RecordedCall) -> Answer:
         if not self.git.refs:
@@ -279,7 +227,7 @@ class FakeGitHub(LocalServer):
         if head is None:
             return NOT_FOUND
         page, headers = self._paginate(call, self.git.log(head))
-        return 200, [self._commit_json(s) for s in page], headers
+        return 200, [self.shapes.commit(s) for s in page], headers
 
     def _compare(self, call: RecordedCall, base: str, head: str) -> Answer:
         base_sha, head_sha = self.git.rev(base), self.git.rev(head)
@@ -301,12 +249,12 @@ class FakeGitHub(LocalServer):
             {
                 "url": self._api(f"compare/{base}...{head}"),
                 "html_url": self._html(f"compare/{base}...{head}"),
-                "base_commit": self._commit_json(base_sha),
+                "base_commit": self.shapes.commit(base_sha),
                 "status": status,
                 "ahead_by": len(ahead),
                 "behind_by": len(behind),
                 "total_commits": len(ahead),
-                "commits": [self._commit_json(s) for s in page],
+                "commits": [self.shapes.commit(s) for s in page],
                 "files": [],
             },
             headers,
@@ -335,7 +283,7 @@ class FakeGitHub(LocalServer):
 
     # -- git data --------------------------------------------------------------------------------
     def _git_commit(self, call: RecordedCall, sha: str) -> Answer:
-        return (200, self._git_commit_json(sha)) if self.git.kind(sha) == "commit" else NOT_FOUND
+        return (200, self.shapes.git_commit(sha)) if self.git.kind(sha) == "commit" else NOT_FOUND
 
     def _new_blob(self, call: RecordedCall) -> Answer:
         body = call.json or {}
@@ -383,10 +331,10 @@ class FakeGitHub(LocalServer):
         if any(self.git.kind(p) != "commit" for p in body.get("parents", [])):
             return 422, {"message": "Parent SHA does not exist or is not a commit object", "documentation_url": DOCS}
         sha = self.git.commit(body["tree"], list(body.get("parents", [])), body.get("message", ""))
-        return 201, self._git_commit_json(sha)
+        return 201, self.shapes.git_commit(sha)
 
     def _ref(self, call: RecordedCall, ref: str) -> Answer:
-        return (200, self._ref_json(f"refs/{ref}")) if f"refs/{ref}" in self.git.refs else NOT_FOUND
+        return (200, self.shapes.ref(f"refs/{ref}")) if f"refs/{ref}" in self.git.refs else NOT_FOUND
 
     def _new_ref(self, call: RecordedCall) -> Answer:
         body = call.json or {}
@@ -398,7 +346,7 @@ class FakeGitHub(LocalServer):
         if ref in self.git.refs:
             return 422, {"message": "Reference already exists", "documentation_url": DOCS}
         self.git.refs[ref] = sha
-        return 201, self._ref_json(ref)
+        return 201, self.shapes.ref(ref)
 
     def _move_ref(self, call: RecordedCall, ref: str) -> Answer:
         body, ref = call.json or {}, f"refs/{ref}"
@@ -410,53 +358,14 @@ class FakeGitHub(LocalServer):
         if not body.get("force") and (self.git.kind(new) != "commit" or current not in self.git.ancestors(new)):
             return 422, {"message": "Update is not a fast forward", "documentation_url": DOCS}
         self.git.refs[ref] = new
-        return 200, self._ref_json(ref)
+        return 200, self.shapes.ref(ref)
 
     def _tag(self, call: RecordedCall, sha: str) -> Answer:
-        return (200, self._tag_json(sha)) if self.git.kind(sha) == "tag" else NOT_FOUND
+        return (200, self.shapes.tag(sha)) if self.git.kind(sha) == "tag" else NOT_FOUND
 
     def _new_tag(self, call: RecordedCall) -> Answer:
         body = call.json or {}
         if self.git.kind(body.get("object")) is None:
             return 422, {"message": "Object does not exist", "documentation_url": DOCS}
         sha = self.git.tag(body.get("tag", ""), body["object"], body.get("message", ""), body.get("tagger"))
-        return 201, self._tag_json(sha)
-
-    # -- releases -------------------------------------------------------------------------------
-    def _new_release(self, call: RecordedCall) -> Answer:
-        body = call.json or {}
-        tag = body.get("tag_name")
-        if tag in self.releases:
-            return 422, {
-                "message": "Validation Failed",
-                "documentation_url": DOCS,
-                "errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
-            }
-        if f"refs/tags/{tag}" not in self.git.refs:  # GitHub then tags the target (default branch) itself
-            if (target := self.git.rev(body.get("target_commitish", "main"))) is None:
-                return 422, {
-                    "message": "Validation Failed",
-                    "documentation_url": DOCS,
-                    "errors": [{"resource": "Release", "code": "invalid", "field": "target_commitish"}],
-                }
-            self.git.refs[f"refs/tags/{tag}"] = target
-        number = len(self.releases) + 1
-        self.releases[tag] = {
-            "id": number,
-            "url": self._api(f"releases/{number}"),
-            "html_url": self._html(f"releases/tag/{tag}"),
-            "tag_name": tag,
-            "target_commitish": body.get("target_commitish", "main"),
-            "name": body.get("name"),
-            "body": body.get("body"),
-            "draft": bool(body.get("draft")),
-            "prerelease": bool(body.get("prerelease")),
-            "created_at": self.git.now(),
-            "published_at": self.git.now(),
-            "author": {"login": "tower-bot"},
-            "assets": [],
-        }
-        return 201, self.releases[tag]
-
-    def _release(self, call: RecordedCall, tag: str) -> Answer:
-        return (200, self.releases[tag]) if tag in self.releases else NOT_FOUND
+        return 201, self.shapes.tag(sha)

@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 
 from tests.fakes.faults import Faults
 from tests.fakes.gitlab_access import MAINTAINER, Member, project_json
+from tests.fakes.gitlab_pages import offset_page, tags_page
 from tests.fakes.gitlab_repo import PROJECT_ID, Repo
 from tests.fakes.local_server import LocalServer
 from tests.fakes.rate_limits import GitLabThrottle
@@ -45,20 +46,6 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _error(status: int, message: str) -> web.Response:
     return _json({"message": message}, status)
-
-
-def _search_refs(names: list[str], term: str) -> list[str]:
-    """GitRefsFinder#by_search (app/finders/git_refs_finder.rb): case-insensitive; "^" and "$" anchor and
-    "*" is a wildcard; without them a substring, an exact match put first."""
-    if not term:
-        return names
-    pattern = re.escape(term.lower())
-    wild = any(c in term for c in "^$*")
-    if wild:
-        pattern = pattern.replace(r"\^", "^", 1).replace(r"\*", ".*?").replace(r"\$", "$", 1)
-    found = [n for n in names if re.search(pattern, n.lower())]
-    exact = [n for n in found if n.lower() == term.lower()]
-    return found if wild or not exact else exact[:1] + [n for n in found if n != exact[0]]
 
 
 class FakeGitLab(LocalServer):
@@ -215,18 +202,8 @@ class FakeGitLab(LocalServer):
         return _error(401, "401 Unauthorized")
 
     def _page(self, args: dict[str, Any], items: list[Any]) -> web.Response:
-        per_page = max(1, min(int(args.get("per_page", 20)), self.max_per_page))
-        page = max(1, int(args.get("page", 1)))
-        pages = max(1, -(-len(items) // per_page))
-        headers = {
-            "x-page": str(page),
-            "x-per-page": str(per_page),
-            "x-total": str(len(items)),
-            "x-total-pages": str(pages),
-            "x-next-page": str(page + 1) if page < pages else "",
-            "x-prev-page": str(page - 1) if page > 1 else "",
-        }
-        return _json(items[(page - 1) * per_page : page * per_page], headers=headers)
+        shown, headers = offset_page(args, items, self.max_per_page)
+        return _json(shown, headers=headers)
 
     # -- endpoints ---------------------------------------------------------------------------------
 
@@ -336,26 +313,9 @@ class FakeGitLab(LocalServer):
         return _json(self.repo.commit_json(new, detail=True), 201)
 
     def _tags(self, args: dict[str, Any], method: str) -> web.Response:
-        # lib/api/tags.rb pages through Gitlab::Pagination::GitalyKeysetPager. Its first page comes from
-        # Gitaly (paginate_first_page_via_gitaly): per_page tags, or, with a search, every match (TagsFinder
-        # pages through Gitaly only without one), and always x-next-page 2, with x-total counting every
-        # tag. Later pages are offset pages of the matches (Kaminari), headers and all.
         newest_first = sorted(self.repo.tags.values(), key=lambda t: -t.seq)  # order_by=updated, sort=desc
-        search = str(args.get("search") or "")
-        names = _search_refs([t.name for t in newest_first], search)
-        if str(args.get("page") or "1") != "1":
-            return self._page(args, [self.repo.tag_json(n) for n in names])
-        per_page = min(int(args.get("per_page") or 20), self.max_per_page)
-        shown = names if search else names[:per_page]
-        headers = {
-            "x-page": "1",
-            "x-per-page": str(per_page),
-            "x-next-page": "2",
-            "x-prev-page": "",
-            "x-total": str(len(newest_first)),
-            "x-total-pages": str(len(newest_first) // per_page + 1),
-        }
-        return _json([self.repo.tag_json(n) for n in shown], headers=headers)
+        shown, headers = tags_page(args, [t.name for t in newest_first], self.max_per_page)
+        return _json([self.repo.tag_json(name) for name in shown], headers=headers)
 
     def _tag(self, args: dict[str, Any], method: str, name: str) -> web.Response:
         return _json(self.repo.tag_json(name)) if name in self.repo.tags else _error(404, "404 Tag Not Found")
