@@ -18,7 +18,7 @@ from bot.integrations.forge_github import GitHubForge
 from bot.integrations.forge_gitlab import GitLabForge
 from bot.integrations.http import ForgeRateLimited
 from bot.integrations.rate_limits import Waiting
-from commands.engine.ports import CIUnavailable, ForgeAuthError
+from commands.engine.ports import CIUnavailable, ForgeAuthError, ForgeUnavailable
 from tests.ci_contract import request
 from tests.ci_fixtures import closing
 from tests.fakes.ci_github import FakeGitHubActions
@@ -142,6 +142,17 @@ async def test_without_retry_after_a_secondary_limit_waits_a_minute_then_longer(
         await forge.head("main")
     assert statuses(github) == [403, 403, 200]
     assert 60 <= time.slept[0] <= 61 and 120 <= time.slept[1] <= 121
+
+
+async def test_a_503_that_says_when_to_come_back_is_not_asked_sooner(github, time):
+    github.fail_next("GET", r"/commits/", status=503, headers={"Retry-After": "12"})
+    async with closing(github_forge(github, time)) as forge:
+        await forge.head("main")
+        assert statuses(github) == [503, 200] and time.slept[0] == 12
+        github.fail_next("GET", r"/commits/", status=503, headers={"Retry-After": "120"})
+        with pytest.raises(ForgeUnavailable, match="503"):
+            await forge.head("main")  # longer than a call waits: reported, not asked early
+    assert statuses(github) == [503, 200, 503]
 
 
 # -- GitLab ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from bot.integrations.rate_limits import Waiting, clock_time, hold_off, is_rate_limited, used_up
+from bot.integrations.rate_limits import Waiting, clock_time, hold_off, is_rate_limited, retry_after, used_up
 from commands.engine.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable
 
 log = logging.getLogger("tower.http")
@@ -100,8 +100,12 @@ class ApiClient:
                 continue  # the top of the loop waits, or gives up saying until when
             self._strikes, self.closed_until = 0, used_up(response, now)
             if response.status_code in RETRY_STATUS and idempotent and attempt < ATTEMPTS:
-                await self.waiting.sleep(_backoff(attempt, self.waiting.rng))
-                continue
+                # A service that says when to come back (503 + Retry-After) is not asked sooner.
+                after = retry_after(response, now)
+                wait = max(_backoff(attempt, self.waiting.rng), (after - now).total_seconds() if after else 0.0)
+                if now + timedelta(seconds=wait) <= give_up_at:
+                    await self.waiting.sleep(wait)
+                    continue
             if response.is_success or response.status_code in ok:
                 return response
             raise self.error(response)

@@ -80,9 +80,11 @@ class FakeGitHubActions(LocalServer):
         run = self.runs[int(run_id)]
         run.update(status=status, conclusion=conclusion, updated_at=_now())
 
-    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
-        """Answer the next `count` matching requests with `status`, without acting on them."""
-        self._faults.add("fail", method, path_regex, status, count)
+    def fail_next(
+        self, method: str, path_regex: str, status: int = 502, count: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next `count` matching requests with `status` (and `headers`), without acting on them."""
+        self._faults.add("fail", method, path_regex, (status, headers or {}), count)
 
     def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
         """Act on the next matching requests, then answer only after `delay` (past the client's timeout)."""
@@ -95,8 +97,8 @@ class FakeGitHubActions(LocalServer):
     async def _handle(self, request: web.Request) -> web.Response:
         call = await RecordedCall.read(request)
         self.calls.append(call)
-        if (status := self._faults.take("fail", call.method, call.path)) is not None:
-            answer: tuple = (status, {"message": "Server Error"})
+        if (failure := self._faults.take("fail", call.method, call.path)) is not None:
+            answer: tuple = (failure[0], {"message": "Server Error"}, failure[1])
         elif (refused := self.limits.refusal()) is not None:
             answer = refused
         elif call.json is ...:

@@ -102,9 +102,11 @@ class FakeGitLabCI(LocalServer):
     def set_status(self, pipeline_id: int | str, status: str) -> None:
         self.pipelines[int(pipeline_id)].update(status=status, updated_at=_now())
 
-    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
-        """The next `count` matching requests get `status` and change nothing."""
-        self._faults.add("fail", method, path_regex, status, count)
+    def fail_next(
+        self, method: str, path_regex: str, status: int = 502, count: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """The next `count` matching requests get `status` (and `headers`) and change nothing."""
+        self._faults.add("fail", method, path_regex, (status, headers or {}), count)
 
     def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
         """The next matching requests are carried out, then answered only after `delay` seconds."""
@@ -122,8 +124,8 @@ class FakeGitLabCI(LocalServer):
         form = {k: str(v) for k, v in (await request.post()).items()} if request.method == "POST" else {}
         call = RecordedCall(request.method, path, dict(request.query), form, CIMultiDict(request.headers))
         self.calls.append(call)
-        if (status := self._faults.take("fail", call.method, call.path)) is not None:
-            answer: tuple = (status, {"message": f"{status} Server Error"})
+        if (failure := self._faults.take("fail", call.method, call.path)) is not None:
+            answer: tuple = (failure[0], {"message": f"{failure[0]} Server Error"}, failure[1])
         elif (refused := self.throttle.refusal()) is not None:
             answer = refused
         else:

@@ -96,9 +96,11 @@ class FakeGitHub(LocalServer):
         """The repository becomes SEED on `main`; returns the commit shas in order."""
         return self.git.seed(commits)
 
-    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
-        """Answer the next `count` matching requests with `status`, without acting on them."""
-        self._faults.add("fail", method, path_regex, status, count)
+    def fail_next(
+        self, method: str, path_regex: str, status: int = 502, count: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next `count` matching requests with `status` (and `headers`), without acting on them."""
+        self._faults.add("fail", method, path_regex, (status, headers or {}), count)
 
     def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
         """Act on the next matching requests, then answer only after `delay` (past the client's
@@ -116,9 +118,9 @@ class FakeGitHub(LocalServer):
     async def _handle(self, request: web.Request) -> web.Response:
         call = await RecordedCall.read(request)
         self.calls.append(call)
-        status = self._faults.take("fail", call.method, call.path)
-        if status is not None:
-            answer: Answer = (int(status), {"message": "Server Error"})
+        failure = self._faults.take("fail", call.method, call.path)
+        if failure is not None:
+            answer: Answer = (failure[0], {"message": "Server Error"}, failure[1])
         elif (refused := self.limits.refusal()) is not None:
             answer = refused
         elif call.json is ...:

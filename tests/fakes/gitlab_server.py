@@ -114,9 +114,11 @@ class FakeGitLab(LocalServer):
                 self.repo.tag(entry["tag"][0], shas[-1], entry["tag"][1])
         return shas
 
-    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
-        """The next `count` matching requests get `status` and change nothing."""
-        self._faults.add("fail", method, path_regex, status, count)
+    def fail_next(
+        self, method: str, path_regex: str, status: int = 502, count: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """The next `count` matching requests get `status` (and `headers`) and change nothing."""
+        self._faults.add("fail", method, path_regex, (status, headers or {}), count)
 
     def timeout_next(self, method: str, path_regex: str, count: int = 1, delay: float = 5.0) -> None:
         """The next `count` matching requests are carried out, then answered only after `delay`
@@ -140,7 +142,8 @@ class FakeGitLab(LocalServer):
         fault = self._faults.take_fault(request.method, path)
         kind, value = (fault.kind, fault.value) if fault else (None, None)
         if kind == "fail" and value:
-            response = _error(value, f"{value} {HTTPStatus(value).phrase}")
+            response = _error(value[0], f"{value[0]} {HTTPStatus(value[0]).phrase}")
+            response.headers.update(value[1])
         elif (refused := self.throttle.refusal()) is not None:
             status, text, headers = refused
             response = web.Response(text=str(text), status=status, headers=headers)
