@@ -142,6 +142,8 @@ async def test_a_developer_needs_named_pipelines_and_cant_see_the_variables_rule
     text, fine = await report(tmp_path, forges)
     assert not fine and any("workflow: name:" in f and "Maintainer" in f for f in lines(text, "FAIL"))
     assert any("Can't see who may set pipeline variables" in n for n in lines(text, "note"))
+    forges.pipelines.workflow_name = "Deploy $TOWER_OPERATION_ID"  # named, but not as Tower reads names
+    assert not (await report(tmp_path, forges))[1]
     forges.pipelines.workflow_name = "tower $TOWER_PIPELINE $TOWER_OPERATION_ID"
     text, fine = await report(tmp_path, forges)
     assert fine and any(".gitlab-ci.yml names Tower's pipelines" in o for o in lines(text, "ok")), text

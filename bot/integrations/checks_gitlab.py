@@ -98,4 +98,5 @@ async def _names_pipelines(api: ApiClient, project: str, ref: str, path: str) ->
         ok=(404,),
     )
     text = answer.text if answer.status_code == 200 else ""
-    return bool(re.search(r"^\s+name:.*\$\{?TOWER_OPERATION_ID\b", text, re.MULTILINE))
+    # Tower judges a pipeline by its name only when it reads "tower …" (ci_gitlab.NAME_PREFIX).
+    return bool(re.search(r"^\s+name:\s*[\"']?tower .*\$\{?TOWER_OPERATION_ID\b", text, re.MULTILINE))
