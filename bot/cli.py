@@ -54,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     pages.add_argument("directory", help="where to write them")
 
     sub.add_parser("discord-sync", help="register Tower's commands with Discord now (needs DISCORD_TOKEN)")
-    sub.add_parser("check-config", help="validate the configuration and exit")
+    check = sub.add_parser("check-config", help="validate the configuration and exit")
+    check.add_argument(
+        "--online", action="store_true", help="also ask each project's GitHub or GitLab what its tokens may do"
+    )
     sub.add_parser("version", help="print Tower's version")
     return parser
 
@@ -103,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_discord_sync(settings, env))
     if command == "check-config":
         print(f"{settings.source}: OK — {len(settings.projects)} projects, {len(settings.people)} people")
-        return 0
+        if not args.online:
+            return 0
+        from bot.integrations.online_checks import check_online
+
+        report, fine = asyncio.run(check_online(settings, env))
+        print(report)
+        return 0 if fine else 1
     from bot.app import StartupError
 
     try:

@@ -47,9 +47,8 @@ async def only_deployment(tower):
     return deployment
 
 
-async def test_github_accepts_then_times_out_and_tower_finds_the_run_instead_of_dispatching_again(
-    tmp_path, db_target, clock
-):
+@pytest.fixture
+async def github_tower(tmp_path, db_target, clock):
     async with FakeGitHubActions("acme/demo", "deploy.yml", token="ghp_fake") as actions:
         tower = await prepared(
             tmp_path,
@@ -58,22 +57,43 @@ async def test_github_accepts_then_times_out_and_tower_finds_the_run_instead_of_
             {"provider": "github", "repository": "acme/demo", "workflow": "deploy.yml", "url": actions.base_url},
             {"GITHUB_TOKEN": "ghp_fake"},
         )
+        tower.actions = actions
         try:
-            actions.timeout_next("POST", "dispatches", delay=2.0)
-            reply = await run(tower, "/deploy start demo")
-            assert not reply.ok and "did not answer" in reply.text and "It may have started" in reply.footer
-            assert (await only_deployment(tower)).state == "pending"
-            clock.advance(seconds=31)
-            assert await reconcile(tower.services) == 1
-            deployment = await only_deployment(tower)
-            assert deployment.state == "running" and actions.started == 1 and len(actions.dispatches) == 1
-            actions.set_status(deployment.run_id, "completed", "success")
-            clock.advance(minutes=2)
-            await reconcile(tower.services)
-            assert (await run(tower, "/release status demo")).text == "demo 1.3.0: simmering"
-            assert actions.started == 1
+            yield tower
         finally:
             await tower.close()
+
+
+async def test_github_accepts_then_times_out_and_tower_finds_the_run_instead_of_dispatching_again(github_tower, clock):
+    tower, actions = github_tower, github_tower.actions
+    actions.timeout_next("POST", "dispatches", delay=2.0)
+    reply = await run(tower, "/deploy start demo")
+    assert not reply.ok and "did not answer" in reply.text and "It may have started" in reply.footer
+    assert (await only_deployment(tower)).state == "pending"
+    clock.advance(seconds=31)
+    assert await reconcile(tower.services) == 1
+    deployment = await only_deployment(tower)
+    assert deployment.state == "running" and actions.started == 1 and len(actions.dispatches) == 1
+    actions.set_status(deployment.run_id, "completed", "success")
+    clock.advance(minutes=2)
+    await reconcile(tower.services)
+    assert (await run(tower, "/release status demo")).text == "demo 1.3.0: simmering"
+    assert actions.started == 1
+
+
+async def test_a_rate_limited_lookup_leaves_the_deploy_pending_and_asks_nothing_until_the_reset(github_tower, clock):
+    tower, actions = github_tower, github_tower.actions
+    actions.timeout_next("POST", "dispatches", delay=2.0)
+    assert not (await run(tower, "/deploy start demo")).ok
+    actions.limits.exhaust(reset_in=3600, status=429)  # GitHub's quota, back in an hour
+    asked = len(actions.calls)
+    clock.advance(seconds=31)
+    await reconcile(tower.services)
+    assert (await only_deployment(tower)).state == "pending"  # not "refused": tried again later
+    assert [c.status for c in actions.calls[asked:]] == [429]
+    clock.advance(minutes=2)
+    await reconcile(tower.services)
+    assert len(actions.calls) == asked + 1  # held off until the reset
 
 
 @pytest.fixture

@@ -49,11 +49,10 @@ def ci_under_test(actions, ci) -> CIUnderTest:
 # -- the exact REST calls ------------------------------------------------------------------------
 
 
-async def test_trigger_dispatches_the_workflow_with_tower_inputs_then_finds_the_run(actions, ci):
+async def test_trigger_dispatches_the_workflow_with_tower_inputs_and_gets_the_run_back(actions, ci):
     run = await ci.trigger(request("op-7"))
-    assert [(c.method, c.path, c.query) for c in actions.calls] == [
-        ("POST", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/dispatches", {}),
-        ("GET", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/runs", {"event": "workflow_dispatch", "per_page": "50"}),
+    assert [(c.method, c.path, c.status) for c in actions.calls] == [
+        ("POST", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/dispatches", 200),  # no lookup needed
     ]
     assert actions.calls[0].json == {
         "ref": "main",
@@ -65,7 +64,33 @@ async def test_trigger_dispatches_the_workflow_with_tower_inputs_then_finds_the_
             "environment": "devnet",
             "callback_url": "http://127.0.0.1:9/hooks/ci",
         },
+        "return_run_details": True,
     }
+    assert run == Run(
+        run_id=str(FIRST_RUN_ID), url=f"https://github.com/{REPO}/actions/runs/{FIRST_RUN_ID}", status="queued"
+    )
+
+
+async def test_a_workflow_without_tower_run_name_is_followed_by_the_run_id_github_returns(actions, ci):
+    actions.run_name = "Deploy"  # no operation id in the title: only the returned id can find it
+    run = await ci.trigger(request("op-7"))
+    assert run.run_id == str(FIRST_RUN_ID) and not run.run_id.startswith("op:")
+    actions.set_status(FIRST_RUN_ID, "completed", "success")
+    assert (await ci.status(run.run_id)).status == "succeeded"
+
+
+async def test_a_server_without_run_details_is_asked_for_the_run_by_its_run_name(actions, ci):
+    actions.run_details = False  # an older GitHub Enterprise Server: 204, no run id
+    run = await ci.trigger(request("op-7"))
+    assert [(c.method, c.path, c.status, c.query) for c in actions.calls] == [
+        ("POST", f"/repos/{REPO}/actions/workflows/{WORKFLOW}/dispatches", 204, {}),
+        (
+            "GET",
+            f"/repos/{REPO}/actions/workflows/{WORKFLOW}/runs",
+            200,
+            {"event": "workflow_dispatch", "per_page": "50"},
+        ),
+    ]
     assert actions.runs[FIRST_RUN_ID]["display_title"] == "tower deploy op-7"
     assert run == Run(
         run_id=str(FIRST_RUN_ID), url=f"https://github.com/{REPO}/actions/runs/{FIRST_RUN_ID}", status="queued"
@@ -75,7 +100,7 @@ async def test_trigger_dispatches_the_workflow_with_tower_inputs_then_finds_the_
 async def test_every_request_carries_the_token_and_github_headers(actions, ci):
     await ci.trigger(request())
     await ci.status(str(FIRST_RUN_ID))
-    assert len(actions.calls) == 3
+    assert len(actions.calls) == 2
     for call in actions.calls:
         assert call.headers["Authorization"] == f"Bearer {TOKEN}"
         assert call.headers["Accept"] == "application/vnd.github+json"
@@ -122,6 +147,7 @@ async def test_find_matches_the_whole_operation_id_not_a_prefix(ci):
 
 
 async def test_a_run_listed_late_gets_a_placeholder_that_status_resolves(actions, ci):
+    actions.run_details = False
     actions.list_lag = len(ci.find_delays)  # listed only after trigger has stopped looking
     run = await ci.trigger(request("op-late"))
     assert run == Run(run_id="op:op-late", url=None, status="queued")

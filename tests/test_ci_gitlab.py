@@ -15,6 +15,7 @@ from tests.ci_contract import *  # noqa: F403
 from tests.ci_contract import CIUnderTest, request
 from tests.ci_fixtures import closing, under_test
 from tests.fakes.ci_gitlab import FIRST_PIPELINE_ID, FakeGitLabCI
+from tests.fakes.gitlab_access import DEVELOPER, MAINTAINER
 
 PROJECT = "group/project"
 ENCODED = "group%2Fproject"
@@ -200,3 +201,41 @@ async def test_a_stopped_server_is_unavailable_and_nothing_started(gitlab, ci):
         with pytest.raises(CIUnavailable, match="Can't reach") as caught:
             await ci.trigger(request())
         assert not caught.value.maybe_started
+
+
+# -- roles: who may read pipeline variables, who may set them ------------------------------------
+
+
+async def test_a_developer_token_finds_tower_pipelines_by_name_without_reading_variables(gitlab, ci):
+    gitlab.member.role = DEVELOPER  # GitLab shows a Developer no one else's pipeline variables
+    gitlab.workflow_name = "tower $TOWER_PIPELINE $TOWER_OPERATION_ID"
+    ten = await ci.trigger(request("op-10"))
+    one = await ci.trigger(request("op-1"))
+    await ci.trigger(request("op-2", pipeline="retire"))
+    assert (await ci.find(request("op-1"))).run_id == one.run_id
+    assert (await ci.find(request("op-10"))).run_id == ten.run_id
+    assert await ci.find(request("op-never")) is None
+    assert gitlab.calls_to("GET", "/variables$") == []
+
+
+async def test_a_developer_token_without_pipeline_names_is_told_what_finds_pipelines(gitlab, ci):
+    gitlab.member.role = DEVELOPER
+    await ci.trigger(request("op-1"))
+    with pytest.raises(CIError) as caught:
+        await ci.find(request("op-1"))
+    text = str(caught.value)
+    assert not isinstance(caught.value, CIUnavailable)
+    assert "Maintainer" in text and 'workflow: name: "tower $TOWER_PIPELINE $TOWER_OPERATION_ID"' in text
+    assert API_ENV in text and API_TOKEN not in text
+    assert [c.status for c in gitlab.calls_to("GET", "/variables$")] == [403]
+
+
+@pytest.mark.parametrize(("setting", "owner"), [("no_one_allowed", MAINTAINER), ("maintainer", DEVELOPER)])
+async def test_a_project_that_refuses_tower_variables_is_told_which_setting_allows_them(gitlab, ci, setting, owner):
+    gitlab.variables_role, gitlab.trigger_owner.role = setting, owner
+    with pytest.raises(CIError) as caught:
+        await ci.trigger(request())
+    text = str(caught.value)
+    assert not isinstance(caught.value, CIUnavailable) and gitlab.started == 0
+    assert "Settings > CI/CD > Variables > Minimum role to use pipeline variables" in text
+    assert ".gitlab-ci.yml" not in text and TRIGGER_TOKEN not in text

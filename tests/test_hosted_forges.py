@@ -1,6 +1,8 @@
 """Naming and cutting through GitHub and GitLab (local fake servers), configured as a user would:
 `forge`, `repository` and `forge_url` in tower.toml, the token in the environment."""
 
+import re
+
 import pytest
 
 from bot.app import open_tower
@@ -75,3 +77,14 @@ async def test_a_wrong_token_is_reported_with_the_variable_and_changes_nothing(t
             await tower.close()
     assert not reply.ok and "GITHUB_TOKEN" in reply.text and "ghp_wrong" not in reply.text
     assert "Nothing was changed." in reply.text
+
+
+async def test_a_rate_limited_forge_says_until_when_and_changes_nothing(hosted):
+    await run(hosted, "/release new demo")
+    limits = hosted.fake.limits if hosted.kind == "github" else hosted.fake.throttle
+    limits.exhaust(reset_in=3600)
+    reply = await run(hosted, "/release name demo --yes")
+    assert not reply.ok and "is rate limiting Tower" in reply.text
+    assert re.search(r"run the command again after \d\d:\d\d UTC", reply.text, re.IGNORECASE), reply.text
+    assert "tower.toml" not in reply.text and "secret" not in reply.text
+    assert (await run(hosted, "/release status demo")).text == "demo#1: planning"

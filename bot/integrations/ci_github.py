@@ -1,19 +1,23 @@
-"""The CI port on GitHub Actions: a workflow_dispatch, found again by its run name.
+"""The CI port on GitHub Actions: a workflow_dispatch that names its run, or a run found by its run name.
 
-GitHub answers a dispatch with 204 and no run id, so Tower's workflows name their runs
+A dispatch asks for `return_run_details` (actions/create-workflow-dispatch): GitHub then answers 200
+with the `workflow_run_id`. A server without it (older GitHub Enterprise Server) answers 204 and no
+run id, and a lost answer leaves none either; for those Tower's workflows name their runs
 ``run-name: tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}`` and Tower finds a run by the
-operation id in its title. Every call goes through ApiClient (bounded retries, no tokens in messages);
-the dispatch is a non-idempotent POST, so it is never repeated once it may have reached GitHub.
+operation id in its title. Every call goes through ApiClient (bounded retries, rate limits, no tokens
+in messages); the dispatch is a non-idempotent POST, never repeated once it may have reached GitHub.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import quote
 
 import httpx
 
-from bot.integrations.http import ApiClient
+from bot.integrations.http import ApiClient, ForgeRateLimited
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import (
     CIError,
     CIUnavailable,
@@ -26,7 +30,11 @@ from commands.engine.ports import (
     RunRequest,
 )
 
+log = logging.getLogger("tower.ci")
+
 API_VERSION = "2022-11-28"
+INPUTS = ("tag", "version", "operation_id", "pipeline", "environment", "callback_url")  # what a dispatch passes
+RUN_NAME = "run-name: tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}"
 PLACEHOLDER = "op:"  # run id prefix for a dispatched run GitHub does not list yet
 RUNS_PER_PAGE = 50
 
@@ -46,6 +54,7 @@ class GitHubActionsCI:
         token_env: str = "GITHUB_TOKEN",
         timeout: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        waiting: Waiting | None = None,
     ):
         self.repository, self.workflow, self.ref, self.token_env = repository, workflow, ref, token_env
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "tower"}
@@ -54,7 +63,13 @@ class GitHubActionsCI:
         need = f'a GitHub token that can see {repository} with the "actions: write" permission'
         hint = f"Check that {token_env} holds {need}." if token else f"Set {token_env} to {need}."
         self.api = ApiClient(
-            api_url, headers, service="GitHub Actions", token_hint=hint, timeout=timeout, transport=transport
+            api_url,
+            headers,
+            service="GitHub Actions",
+            token_hint=hint,
+            timeout=timeout,
+            transport=transport,
+            waiting=waiting,
         )
         self._runs = f"repos/{repository}/actions/runs"
         self._workflow = f"repos/{repository}/actions/workflows/{quote(workflow, safe='')}"
@@ -72,12 +87,14 @@ class GitHubActionsCI:
             "environment": request.environment or "",
             "callback_url": request.callback_url or "",
         }
+        body = {"ref": self.ref, "inputs": inputs, "return_run_details": True}
         try:
-            await self.api.request(
-                "POST", f"{self._workflow}/dispatches", json={"ref": self.ref, "inputs": inputs}, idempotent=False
-            )
+            response = await self.api.request("POST", f"{self._workflow}/dispatches", json=body, idempotent=False)
         except ForgeError as err:
             raise self._error(err, write=True) from None
+        if response.status_code == 200 and (details := response.json()).get("workflow_run_id"):
+            return Run(run_id=str(details["workflow_run_id"]), url=details.get("html_url"), status="queued")
+        log.info("%s answered the dispatch without run details: finding the run by its run-name", self.repository)
         for delay in self.find_delays:
             await asyncio.sleep(delay)
             try:
@@ -114,6 +131,8 @@ class GitHubActionsCI:
             raise self._error(err, write=False) from None
 
     def _error(self, err: ForgeError, *, write: bool) -> CIError:
+        if isinstance(err, ForgeRateLimited):  # refused before anything was done: nothing started
+            return CIUnavailable(err.message, maybe_started=False)
         if isinstance(err, ForgeUnavailable):
             if not write:
                 return CIUnavailable(str(err))

@@ -1,9 +1,13 @@
 """The CI port on GitLab pipelines: a pipeline trigger carrying Tower's TOWER_* variables.
 
-Triggering needs only a pipeline trigger token (sent in the form, never as a header). Finding and
-polling a pipeline need an API token with read_api (PRIVATE-TOKEN): a pipeline is found again by its
-TOWER_OPERATION_ID variable. Every call goes through ApiClient (bounded retries, no tokens in
-messages); the trigger is a non-idempotent POST, never repeated once it may have reached GitLab.
+Triggering needs only a pipeline trigger token (sent in the form, never as a header), whose owner
+the project must allow to set pipeline variables. Finding and polling a pipeline need an API token
+with read_api (PRIVATE-TOKEN). A pipeline is found again by its name when the project names Tower's
+pipelines (.gitlab-ci.yml: ``workflow: name: "tower $TOWER_PIPELINE $TOWER_OPERATION_ID"``), which
+any Reporter may read; otherwise by its TOWER_OPERATION_ID variable, which GitLab shows only to
+Maintainers and the pipeline's triggerer (app/policies/ci/pipeline_policy.rb). Every call goes through
+ApiClient (bounded retries, rate limits, no tokens in messages); the trigger is a non-idempotent POST,
+never repeated once it may have reached GitLab.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.integrations.http import ApiClient
+from bot.integrations.http import ApiClient, ForgeRateLimited
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import (
     CIError,
     CIUnavailable,
@@ -25,6 +30,9 @@ from commands.engine.ports import (
 )
 
 PIPELINES_PER_PAGE = 20
+NAME_PREFIX = "tower "  # how Tower's pipelines are named: "tower deploy tower-demo-1-v1.3.0-rc1-devnet-1"
+WORKFLOW_NAME = 'workflow: name: "tower $TOWER_PIPELINE $TOWER_OPERATION_ID"'
+VARIABLES_SETTING = "Settings > CI/CD > Variables > Minimum role to use pipeline variables"
 _STATUS = {
     "created": "queued",
     "waiting_for_resource": "queued",
@@ -54,6 +62,7 @@ class GitLabPipelineCI:
         transport: httpx.AsyncBaseTransport | None = None,
         trigger_token_env: str = "GITLAB_TRIGGER_TOKEN",
         api_token_env: str = "GITLAB_TOKEN",
+        waiting: Waiting | None = None,
     ):
         self.project, self.ref = project, ref
         self.trigger_token, self.api_token = trigger_token, api_token
@@ -61,7 +70,13 @@ class GitLabPipelineCI:
         hint = f"Check that {api_token_env} holds a GitLab access token with the read_api scope that can see {project}."
         # No default headers: the trigger must not carry the API token, and reads add it themselves.
         self.api = ApiClient(
-            api_url, {"User-Agent": "tower"}, service="GitLab", token_hint=hint, timeout=timeout, transport=transport
+            api_url,
+            {"User-Agent": "tower"},
+            service="GitLab",
+            token_hint=hint,
+            timeout=timeout,
+            transport=transport,
+            waiting=waiting,
         )
         self._project = f"projects/{quote(project, safe='')}"  # "group/project" is one encoded segment
 
@@ -97,11 +112,28 @@ class GitLabPipelineCI:
                 f"to a GitLab access token with the read_api scope that can see {self.project}."
             )
         params = {"source": "trigger", "ref": self.ref, "per_page": str(PIPELINES_PER_PAGE)}
-        for pipeline in (await self._get(f"{self._project}/pipelines", params)).json():  # newest first
-            variables = (await self._get(f"{self._project}/pipelines/{pipeline['id']}/variables")).json()
-            if any(v.get("key") == "TOWER_OPERATION_ID" and v.get("value") == request.operation_id for v in variables):
+        pipelines = (await self._get(f"{self._project}/pipelines", params)).json()  # newest first
+        named = [p for p in pipelines if (p.get("name") or "").startswith(NAME_PREFIX)]
+        for pipeline in named:  # a whole word: "op-1" must not match a pipeline of "op-10"
+            if request.operation_id in pipeline["name"].split():
+                return _run(pipeline)
+        if named:  # the project names Tower's pipelines: an unnamed one is not Tower's
+            return None
+        for pipeline in pipelines:
+            if await self._variable(pipeline["id"], "TOWER_OPERATION_ID") == request.operation_id:
                 return _run(pipeline)
         return None
+
+    async def _variable(self, pipeline_id: int, key: str) -> str | None:
+        response = await self._get(f"{self._project}/pipelines/{pipeline_id}/variables", ok=(403,))
+        if response.status_code == 403:
+            raise CIError(
+                f"GitLab shows pipeline {pipeline_id}'s variables only to Maintainers (and its triggerer), so Tower "
+                f"can't tell whether it is the run of this operation. Name Tower's pipelines in .gitlab-ci.yml "
+                f"({WORKFLOW_NAME}), then read_api suffices; or give the user of {self.api_token_env} the Maintainer "
+                f"role in {self.project}. `tower check-config --online` checks this."
+            )
+        return next((v.get("value") for v in response.json() if v.get("key") == key), None)
 
     async def status(self, run_id: str) -> Run:
         if not self.api_token:
@@ -110,9 +142,12 @@ class GitLabPipelineCI:
             raise CIError(f"{run_id!r} is not a GitLab pipeline id.")
         return _run((await self._get(f"{self._project}/pipelines/{run_id}")).json())
 
-    async def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    async def _get(self, path: str, params: dict[str, str] | None = None, ok: tuple[int, ...] = ()) -> httpx.Response:
         try:
-            return await self.api.request("GET", path, params=params, headers={"PRIVATE-TOKEN": self.api_token or ""})
+            headers = {"PRIVATE-TOKEN": self.api_token or ""}
+            return await self.api.request("GET", path, params=params, headers=headers, ok=ok)
+        except ForgeRateLimited as err:
+            raise CIUnavailable(err.message) from None
         except ForgeUnavailable as err:
             raise CIUnavailable(str(err)) from None
         except ForgeNotFound as err:
@@ -124,6 +159,8 @@ class GitLabPipelineCI:
             raise CIError(str(err)) from None
 
     def _trigger_error(self, err: ForgeError) -> CIError:
+        if isinstance(err, ForgeRateLimited):  # refused before anything was done: nothing started
+            return CIUnavailable(err.message, maybe_started=False)
         if isinstance(err, ForgeUnavailable):
             # Only a connection that never opened proves GitLab did not get the trigger.
             if isinstance(err.__context__, (httpx.ConnectError, httpx.ConnectTimeout)):
@@ -132,6 +169,13 @@ class GitLabPipelineCI:
                 f"{err.message} The pipeline may have started: look for it by its operation id "
                 "before triggering it again.",
                 maybe_started=True,
+            )
+        if "permissions to set pipeline variables" in err.message:
+            return CIError(
+                f"GitLab refused the pipeline: the project does not let the trigger token's owner set pipeline "
+                f"variables, and Tower passes its TOWER_* variables that way (projects in new GitLab.com namespaces "
+                f"let no one, since GitLab 17.7). In {self.project}: {VARIABLES_SETTING}: choose Developer (or "
+                f"at most the role of the trigger token's owner). Nothing was started."
             )
         if isinstance(err, (ForgeAuthError, ForgeNotFound)):  # GitLab answers a wrong trigger token with 404
             return CIError(

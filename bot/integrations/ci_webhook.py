@@ -14,11 +14,13 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 
 import httpx
 
 # The same retry rules as every other Tower HTTP call.
-from bot.integrations.http import ATTEMPTS, _backoff, _detail, _retry_after
+from bot.integrations.http import ATTEMPTS, _backoff, _detail
+from bot.integrations.rate_limits import Waiting, retry_after
 from commands.engine.ports import CIError, CIUnavailable, Run, RunRequest
 
 
@@ -102,8 +104,13 @@ class WebhookCI:
                     maybe_started=True,
                 ) from None
             if response.status_code == 429 and attempt < ATTEMPTS:
-                await asyncio.sleep(_retry_after(response) or _backoff(attempt))
-                continue
+                # As long as the receiver says (never less), if that is short; else the 429 is reported.
+                now = datetime.now(UTC)
+                until = retry_after(response, now)
+                wait = (until - now).total_seconds() if until else _backoff(attempt)
+                if wait <= Waiting.patience:
+                    await asyncio.sleep(wait)
+                    continue
             return response
         raise AssertionError("unreachable")
 

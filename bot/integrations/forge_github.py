@@ -2,6 +2,11 @@
 
 Reads use the contents and commits APIs. Writes use the git data API, so that several files change in
 one commit and a branch only ever moves by a fast-forward from the commit the caller saw.
+
+The contents API (repos/get-content) serves files over 1 MB only in its `raw` and `object` media types
+(the default JSON answers 403 too_large) and lists at most 1,000 entries of a directory: Tower asks for
+`object` and reads bigger files as blobs (git/get-blob, to 100 MB) and bigger directories as trees
+(git/get-tree).
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import Commit, ForgeConflict, ForgeNotFound, ForgeUnavailable, Issue, Tag
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100  # GitHub's maximum: fewest round trips
+OBJECT = "application/vnd.github.object+json"  # repos/get-content: one object for a file or a directory
+DIR_LIMIT = 1000  # entries of a directory repos/get-content lists at most
 MOVED = "Someone else changed the repository meanwhile; check it and run the command again."
 
 
@@ -30,6 +38,7 @@ class GitHubForge:
         token_env: str = "GITHUB_TOKEN",
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 20.0,
+        waiting: Waiting | None = None,
     ):
         self.repository = repository
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": "tower"}
@@ -37,15 +46,20 @@ class GitHubForge:
             headers["Authorization"] = f"Bearer {token}"
         need = f'a GitHub token that can see {repository} with the "contents: write" and "issues: write" permissions'
         hint = f"Check that {token_env} holds {need}." if token else f"Set {token_env} to {need}."
-        self.api = ApiClient(api_url, headers, service="GitHub", token_hint=hint, timeout=timeout, transport=transport)
+        self.api = ApiClient(
+            api_url, headers, service="GitHub", token_hint=hint, timeout=timeout, transport=transport, waiting=waiting
+        )
         self._base = f"repos/{repository}"
 
     async def close(self) -> None:
         await self.api.close()
 
     # -- plumbing -----------------------------------------------------------------------------
-    async def _get(self, path: str, ok: tuple[int, ...] = (), **params: str) -> httpx.Response:
-        return await self.api.request("GET", f"{self._base}/{path}", ok=ok, params=params or None)
+    async def _get(
+        self, path: str, ok: tuple[int, ...] = (), accept: str | None = None, **params: str
+    ) -> httpx.Response:
+        headers = {"Accept": accept} if accept else None
+        return await self.api.request("GET", f"{self._base}/{path}", ok=ok, params=params or None, headers=headers)
 
     async def _post(self, path: str, body: dict, ok: tuple[int, ...] = ()) -> httpx.Response:
         # Every POST here is safe to repeat after a lost answer: it either makes an object that nothing
@@ -82,8 +96,8 @@ class GitHubForge:
         body = response.json()
         return Commit(sha=body["sha"], message=body["commit"]["message"].rstrip("\n"))
 
-    async def _contents(self, path: str, ref: str) -> dict | list | None:
-        response = await self._get(f"contents/{_q(path.strip('/'))}", ok=(404,), ref=ref)
+    async def _contents(self, path: str, ref: str) -> dict | None:
+        response = await self._get(f"contents/{_q(path.strip('/'))}", ok=(404,), accept=OBJECT, ref=ref)
         if response.status_code == 200:
             return response.json()
         # 404 means a missing path, or a missing ref/repository: only the first is a plain "no".
@@ -97,17 +111,22 @@ class GitHubForge:
     # -- reading ---------------------------------------------------------------------------------
     async def read_file(self, path: str, ref: str) -> str | None:
         item = await self._contents(path, ref)
-        if not isinstance(item, dict) or item.get("type") != "file":
+        if item is None or item.get("type") != "file":
             return None
-        if item.get("encoding") != "base64":  # files over 1 MB come without content: ask for the blob
+        if item.get("encoding") != "base64":  # 1-100 MB: `object` leaves the content out ("none")
             item = (await self._get(f"git/blobs/{item['sha']}")).json()
         return _decode(item["content"])
 
     async def list_dir(self, path: str, ref: str) -> list[str] | None:
-        items = await self._contents(path, ref)
-        if not isinstance(items, list):
+        item = await self._contents(path, ref)
+        if item is None or item.get("type") != "dir":
             return None
-        return sorted(item["name"] for item in items if item["type"] == "file")
+        if len(item["entries"]) < DIR_LIMIT:
+            return sorted(e["name"] for e in item["entries"] if e["type"] == "file")
+        tree = (await self._get(f"git/trees/{item['sha']}")).json()  # every entry, where contents stops at 1,000
+        if tree.get("truncated"):
+            raise ForgeUnavailable(f"GitHub lists {path} of {self.repository} only in part: it is too big.")
+        return sorted(e["path"] for e in tree["tree"] if e["type"] == "blob")
 
     async def head(self, branch: str) -> Commit | None:
         return await self._commit(f"heads/{branch}")  # "heads/": a tag of the same name must not answer
@@ -174,8 +193,12 @@ class GitHubForge:
         current = (await self._get(f"git/ref/heads/{_q(branch)}")).json()["object"]["sha"]
         if current != parent_sha:
             raise ForgeConflict(f"Branch {branch} is at {current[:12]} on GitHub, not at {parent_sha[:12]}.", MOVED)
+        gone = await self._absent(sorted(p for p, text in changes.items() if text is None), parent_sha)
+        kept = {path: text for path, text in sorted(changes.items()) if path not in gone}
+        if not kept:  # only deletions of files already absent: the branch holds what was asked
+            return parent_sha
         base_tree = (await self._get(f"git/commits/{parent_sha}")).json()["tree"]["sha"]
-        entries = [await self._tree_entry(path, text) for path, text in sorted(changes.items())]
+        entries = [await self._tree_entry(path, text) for path, text in kept.items()]
         tree = (await self._post("git/trees", {"base_tree": base_tree, "tree": entries})).json()["sha"]
         body = {"message": message, "tree": tree, "parents": [parent_sha]}
         commit = (await self._post("git/commits", body)).json()["sha"]
@@ -185,6 +208,17 @@ class GitHubForge:
             "PATCH", f"{self._base}/git/refs/heads/{_q(branch)}", json={"sha": commit, "force": False}, idempotent=True
         )
         return commit
+
+    async def _absent(self, paths: list[str], ref: str) -> set[str]:
+        """Which of `paths` have no file at `ref`: GitHub refuses to delete those from a tree (422)."""
+        absent, listed = set(), {}
+        for path in paths:
+            folder, _, name = path.rpartition("/")
+            if folder not in listed:
+                listed[folder] = set(await self.list_dir(folder, ref) or ())
+            if name not in listed[folder]:
+                absent.add(path)
+        return absent
 
     async def _tree_entry(self, path: str, text: str | None) -> dict:
         entry = {"path": path, "mode": "100644", "type": "blob", "sha": None}  # sha None: delete it

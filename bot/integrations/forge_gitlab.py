@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.integrations.http import ApiClient
+from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, Issue, Tag
 
 PER_PAGE = 100  # GitLab's maximum
@@ -49,6 +50,7 @@ class GitLabForge:
         *,
         token_env: str = "GITLAB_TOKEN",
         transport: httpx.AsyncBaseTransport | None = None,
+        waiting: Waiting | None = None,
     ):
         self.repository = repository
         self.project = f"projects/{_enc(repository)}"
@@ -57,9 +59,8 @@ class GitLabForge:
             if token
             else f"{token_env} is not set: set it to a GitLab access token with the api scope."
         )
-        self.api = ApiClient(
-            api_url, {"PRIVATE-TOKEN": token} if token else {}, service="GitLab", token_hint=hint, transport=transport
-        )
+        headers = {"PRIVATE-TOKEN": token} if token else {}
+        self.api = ApiClient(api_url, headers, service="GitLab", token_hint=hint, transport=transport, waiting=waiting)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -71,7 +72,7 @@ class GitLabForge:
         return response.content.decode("utf-8", errors="replace")
 
     async def list_dir(self, path: str, ref: str) -> list[str] | None:
-        entries = await self._all("repository/tree", {"path": path, "ref": ref}, missing_ok=True)
+        entries = await self._all("repository/tree", {"path": path, "ref": ref}, key="path", missing_ok=True)
         if not entries:  # 404 on current GitLab, an empty list on older ones: git has no empty directories
             await self._require_ref(ref)
             return None
@@ -89,7 +90,7 @@ class GitLabForge:
 
     async def tags(self, prefix: str = "") -> list[Tag]:
         # GitLab's search is a substring match, anchored by "^"; the startswith keeps it exact.
-        found = await self._all("repository/tags", {"search": f"^{prefix}"} if prefix else {})
+        found = await self._all("repository/tags", {"search": f"^{prefix}"} if prefix else {}, key="name")
         return [
             Tag(t["name"], t["commit"]["id"], t.get("message") or None)
             for t in found or []
@@ -98,7 +99,7 @@ class GitLabForge:
 
     async def commit_messages(self, since_tag: str | None, ref: str) -> list[str]:
         if since_tag is None:
-            commits = await self._all("repository/commits", {"ref_name": ref}) or []
+            commits = await self._all("repository/commits", {"ref_name": ref}, key="id") or []
         else:  # compare lists the commits oldest first
             compared = await self._get("repository/compare", {"from": since_tag, "to": ref})
             commits = compared.json()["commits"][::-1]
@@ -238,17 +239,23 @@ class GitLabForge:
             raise self.api.error(response)
         return None
 
-    async def _all(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> list[dict] | None:
-        """Every item of a paginated list, following `x-next-page`; None for a 404 when `missing_ok`."""
-        items: list[dict] = []
+    async def _all(self, path: str, params: dict[str, Any], *, key: str, missing_ok: bool = False) -> list[dict] | None:
+        """Every item of a paginated list (told apart by `key`), following `x-next-page` until a page adds
+        nothing new; None for a 404 when `missing_ok`. Nothing new: GitLab's Gitaly pager answers a first
+        page of tags with every match of a search and still says `x-next-page: 2`, whose offset page then
+        repeats them (lib/gitlab/pagination/gitaly_keyset_pager.rb, app/finders/tags_finder.rb)."""
+        items: dict[str, dict] = {}
         page = "1"
         while page:
             response = await self._get(path, {**params, "page": page, "per_page": PER_PAGE}, missing_ok=missing_ok)
             if response is None:
                 return None
-            items += response.json()
+            fresh = {item[key]: item for item in response.json() if item[key] not in items}
+            if not fresh:
+                break
+            items |= fresh
             page = response.headers.get("x-next-page", "")
-        return items
+        return list(items.values())
 
     async def _require_ref(self, ref: str) -> None:
         if await self.resolve(ref) is None:

@@ -75,7 +75,8 @@ async def malformed(request: web.Request) -> str | None:
         fields = parse_qs(text, keep_blank_values=True)
         if not fields and text.strip():
             return "the body is not a form"
-        payload = (fields.get("payload") or [None])[0]
+        payloads = fields.get("payload")
+        payload = payloads[0] if payloads else None
     if payload is not None:
         try:
             parse_json_object(payload, max_bytes=MAX_SLACK_BODY)

@@ -1,7 +1,9 @@
 """A fake GitHub Actions API on 127.0.0.1: workflow dispatches become runs titled by the workflow's
 run-name template, listed newest first (optionally only after a lag, as on GitHub), with a status the
-test sets. Bearer-token, Accept and API-version checks like GitHub's; every request is recorded;
-faults (``fail_next``, ``timeout_next``) are injected by method and path regex."""
+test sets. A dispatch asking for `return_run_details` gets 200 and the run's id, as GitHub.com answers
+(actions/create-workflow-dispatch); with `run_details=False` the fake is a server without it: 204.
+Bearer-token, Accept and API-version checks like GitHub's; every request is recorded; faults
+(``fail_next``, ``timeout_next``) are injected by method and path regex."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from tests.fakes.faults import Faults
+from tests.fakes.github_contents import b64
 from tests.fakes.github_git import DOCS
 from tests.fakes.github_server import RecordedCall, check_headers
+from tests.fakes.github_tokens import Grant, area
 from tests.fakes.local_server import LocalServer
+from tests.fakes.rate_limits import GitHubRateLimit
 
 RUN_NAME = "tower ${{ inputs.pipeline }} ${{ inputs.operation_id }}"  # Tower's documented convention
 INPUTS = ("tag", "version", "operation_id", "pipeline", "environment", "callback_url")
@@ -33,23 +38,40 @@ class FakeGitHubActions(LocalServer):
         run_name: str = RUN_NAME,
         inputs: tuple[str, ...] = INPUTS,
         refs: tuple[str, ...] = ("main",),
+        run_details: bool = True,
     ):
         super().__init__()
         self.repository, self.workflow, self.token = repository, workflow, token
+        self.run_details = run_details
         self.run_name, self.inputs, self.refs = run_name, inputs, refs
         self.runs: dict[int, dict] = {}  # id -> run JSON, as GitHub shows it
         self.dispatches: list[dict] = []  # the body of each accepted dispatch
         self.list_lag = 0  # a new run stays out of this many listings (GitHub lists runs a moment late)
         self.calls: list[RecordedCall] = []
+        self.limits = GitHubRateLimit()  # tie its `now` to a test's clock to test waiting
+        self.grant = Grant()  # what the token may do: every permission Tower needs, unless a test says less
+        self.installed_version: str | None = None  # set: a GitHub Enterprise Server of that version (meta/root)
+        self.state = "active"  # the workflow's state (actions/get-workflow), e.g. "disabled_manually"
         self._faults = Faults()
         repo = re.escape(repository)
         self._routes = [
+            ("GET", re.compile(r"^/meta$"), self._meta),
+            ("GET", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)$"), self._get_workflow),
+            ("GET", re.compile(rf"^/repos/{repo}/contents/(.+)$"), self._workflow_file),
             ("POST", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)/dispatches$"), self._dispatch),
             ("GET", re.compile(rf"^/repos/{repo}/actions/workflows/([^/]+)/runs$"), self._list_runs),
             ("GET", re.compile(rf"^/repos/{repo}/actions/runs/(\d+)$"), self._get_run),
         ]
 
     # -- test controls -------------------------------------------------------------------------
+    @property
+    def workflow_yaml(self) -> str:
+        """The workflow file, as far as Tower cares: its run-name and its workflow_dispatch inputs."""
+        run_name = f"run-name: {self.run_name}\n" if self.run_name else ""
+        inputs = "".join(f"      {name}:\n        type: string\n" for name in self.inputs)
+        steps = "jobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ./deploy.sh\n"
+        return f"name: Deploy\n{run_name}on:\n  workflow_dispatch:\n    inputs:\n{inputs}{steps}"
+
     @property
     def started(self) -> int:
         return len(self.runs)
@@ -58,9 +80,11 @@ class FakeGitHubActions(LocalServer):
         run = self.runs[int(run_id)]
         run.update(status=status, conclusion=conclusion, updated_at=_now())
 
-    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
-        """Answer the next `count` matching requests with `status`, without acting on them."""
-        self._faults.add("fail", method, path_regex, status, count)
+    def fail_next(
+        self, method: str, path_regex: str, status: int = 502, count: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next `count` matching requests with `status` (and `headers`), without acting on them."""
+        self._faults.add("fail", method, path_regex, (status, headers or {}), count)
 
     def timeout_next(self, method: str, path_regex: str, delay: float = 5.0, count: int = 1) -> None:
         """Act on the next matching requests, then answer only after `delay` (past the client's timeout)."""
@@ -73,22 +97,29 @@ class FakeGitHubActions(LocalServer):
     async def _handle(self, request: web.Request) -> web.Response:
         call = await RecordedCall.read(request)
         self.calls.append(call)
-        if (status := self._faults.take("fail", call.method, call.path)) is not None:
-            answer: tuple = (status, {"message": "Server Error"})
+        if (failure := self._faults.take("fail", call.method, call.path)) is not None:
+            answer: tuple = (failure[0], {"message": "Server Error"}, failure[1])
+        elif (refused := self.limits.refusal()) is not None:
+            answer = refused
         elif call.json is ...:
             answer = (400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
         else:
             answer = check_headers(call, self.token) or self._route(call)
-        call.status, call.response = answer
+        status, payload, headers = (*answer, {})[:3]
+        call.status, call.response = status, payload
         if delay := self._faults.take("delay", call.method, call.path):
             await self._sleep(delay)
-        if answer[0] == 204:
-            return web.Response(status=204)
-        return web.json_response(answer[1], status=answer[0])
+        headers = self.limits.headers() | headers
+        if status == 204:
+            return web.Response(status=204, headers=headers)
+        return web.json_response(payload, status=status, headers=headers)
 
     def _route(self, call: RecordedCall) -> tuple:
         for method, pattern, handler in self._routes:
             if method == call.method and (match := pattern.match(call.path)):
+                rel = re.sub(r"^/repos/[^/]+/[^/]+", "", call.path)
+                if rel != call.path and (refused := self.grant.refusal(area(rel), call.method)):
+                    return refused
                 return handler(call, *match.groups())
         return NOT_FOUND
 
@@ -96,6 +127,37 @@ class FakeGitHubActions(LocalServer):
         return workflow in (self.workflow, str(WORKFLOW_ID))  # GitHub takes the file name or the id
 
     # -- endpoints -------------------------------------------------------------------------------
+    def _meta(self, call: RecordedCall) -> tuple:
+        # meta/root: GitHub Enterprise Server says its installed_version; GitHub.com does not.
+        meta = {"verifiable_password_authentication": False}
+        return 200, meta | ({"installed_version": self.installed_version} if self.installed_version else {})
+
+    def _get_workflow(self, call: RecordedCall, workflow: str) -> tuple:
+        if not self._known_workflow(workflow):
+            return NOT_FOUND
+        path = f".github/workflows/{self.workflow}"
+        return 200, {
+            "id": WORKFLOW_ID,
+            "node_id": f"W_{WORKFLOW_ID}",
+            "name": "Deploy",
+            "path": path,
+            "state": self.state,
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "url": f"{self.base_url}/repos/{self.repository}/actions/workflows/{WORKFLOW_ID}",
+            "html_url": f"https://github.com/{self.repository}/blob/main/{path}",
+            "badge_url": f"https://github.com/{self.repository}/workflows/Deploy/badge.svg",
+        }
+
+    def _workflow_file(self, call: RecordedCall, path: str) -> tuple:
+        if path != f".github/workflows/{self.workflow}" or call.query.get("ref", "main") not in self.refs:
+            return NOT_FOUND
+        data = self.workflow_yaml.encode()
+        return 200, {"type": "file", "name": self.workflow, "path": path, "size": len(data)} | {
+            "encoding": "base64",
+            "content": b64(data),
+        }
+
     def _dispatch(self, call: RecordedCall, workflow: str) -> tuple:
         if not self._known_workflow(workflow):
             return NOT_FOUND
@@ -133,6 +195,9 @@ class FakeGitHubActions(LocalServer):
             "updated_at": _now(),
             "_unlisted": self.list_lag,
         }
+        if body.get("return_run_details") is True and self.run_details:  # the workflow-dispatch-response schema
+            run = self.runs[run_id]
+            return 200, {"workflow_run_id": run_id, "run_url": run["url"], "html_url": run["html_url"]}
         return 204, None
 
     def _list_runs(self, call: RecordedCall, workflow: str) -> tuple:

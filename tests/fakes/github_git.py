@@ -1,7 +1,7 @@
 """The in-memory git repository behind the fake GitHub: content-addressed blobs, trees, commits and
 annotated tag objects, plus refs. Shas are sha1 of each object's canonical content, so they are
 stable from run to run (commit dates come from a counter, not the wall clock). And the repository's
-issues, with the handlers of the issues endpoints."""
+issues and releases, with the handlers of their endpoints."""
 
 from __future__ import annotations
 
@@ -200,3 +200,52 @@ class IssueTracker:
             "documentation_url": DOCS,
             "errors": [{"resource": "Issue", "code": code, "field": field}],
         }
+
+
+class Releases:
+    """The repository's releases by tag, with the handlers of repos/create-release and
+    repos/get-release-by-tag."""
+
+    def __init__(self, git: GitStore, api: Callable[[str], str], html: Callable[[str], str]) -> None:
+        self.git, self._api, self._html = git, api, html
+        self.items: dict[str, Obj] = {}  # tag -> the release's JSON
+
+    def create(self, body: Any) -> tuple[int, Obj]:
+        body = body if isinstance(body, dict) else {}
+        tag = body.get("tag_name")
+        if tag in self.items:
+            return 422, {
+                "message": "Validation Failed",
+                "documentation_url": DOCS,
+                "errors": [{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
+            }
+        if f"refs/tags/{tag}" not in self.git.refs:  # GitHub then tags the target (default branch) itself
+            if (target := self.git.rev(body.get("target_commitish", "main"))) is None:
+                return 422, {
+                    "message": "Validation Failed",
+                    "documentation_url": DOCS,
+                    "errors": [{"resource": "Release", "code": "invalid", "field": "target_commitish"}],
+                }
+            self.git.refs[f"refs/tags/{tag}"] = target
+        number = len(self.items) + 1
+        self.items[tag] = {
+            "id": number,
+            "url": self._api(f"releases/{number}"),
+            "html_url": self._html(f"releases/tag/{tag}"),
+            "tag_name": tag,
+            "target_commitish": body.get("target_commitish", "main"),
+            "name": body.get("name"),
+            "body": body.get("body"),
+            "draft": bool(body.get("draft")),
+            "prerelease": bool(body.get("prerelease")),
+            "created_at": self.git.now(),
+            "published_at": self.git.now(),
+            "author": {"login": "tower-bot"},
+            "assets": [],
+        }
+        return 201, self.items[tag]
+
+    def get(self, tag: str) -> tuple[int, Obj]:
+        return (
+            (200, self.items[tag]) if tag in self.items else (404, {"message": "Not Found", "documentation_url": DOCS})
+        )

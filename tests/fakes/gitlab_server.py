@@ -21,8 +21,11 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes.faults import Faults
+from tests.fakes.gitlab_access import MAINTAINER, Member, project_json
+from tests.fakes.gitlab_pages import offset_page, tags_page
 from tests.fakes.gitlab_repo import PROJECT_ID, Repo
 from tests.fakes.local_server import LocalServer
+from tests.fakes.rate_limits import GitLabThrottle
 
 DEFAULT_BRANCH = "main"
 
@@ -61,6 +64,8 @@ class FakeGitLab(LocalServer):
         self.max_per_page = max_per_page  # GitLab's is 100; lower it to force several pages
         self.calls: list[RecordedCall] = []
         self.repo = Repo(project, "")
+        self.throttle = GitLabThrottle()  # tie its `now` to a test's clock to test waiting
+        self.role = MAINTAINER  # the tokens' user's role in the project
         self._faults = Faults()  # "fail" (a status), "delay" (seconds), "before" (an action); one per request
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., web.Response]]] = [
             (m, re.compile(p), h)
@@ -109,9 +114,11 @@ class FakeGitLab(LocalServer):
                 self.repo.tag(entry["tag"][0], shas[-1], entry["tag"][1])
         return shas
 
-    def fail_next(self, method: str, path_regex: str, status: int = 502, count: int = 1) -> None:
-        """The next `count` matching requests get `status` and change nothing."""
-        self._faults.add("fail", method, path_regex, status, count)
+    def fail_next(
+        self, method: str, path_regex: str, status: int = 502, count: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """The next `count` matching requests get `status` (and `headers`) and change nothing."""
+        self._faults.add("fail", method, path_regex, (status, headers or {}), count)
 
     def timeout_next(self, method: str, path_regex: str, count: int = 1, delay: float = 5.0) -> None:
         """The next `count` matching requests are carried out, then answered only after `delay`
@@ -135,13 +142,19 @@ class FakeGitLab(LocalServer):
         fault = self._faults.take_fault(request.method, path)
         kind, value = (fault.kind, fault.value) if fault else (None, None)
         if kind == "fail" and value:
-            response = _error(value, f"{value} {HTTPStatus(value).phrase}")
+            response = _error(value[0], f"{value[0]} {HTTPStatus(value[0]).phrase}")
+            response.headers.update(value[1])
+        elif (refused := self.throttle.refusal()) is not None:
+            status, text, headers = refused
+            response = web.Response(text=str(text), status=status, headers=headers)
         else:
             if kind == "before" and value:
                 value(self.repo)
             args = {**request.query, **(body if isinstance(body, dict) else {})}
             response = self._answer(request, path, args)
         call.status = response.status
+        for name, header in self.throttle.headers().items():
+            response.headers.setdefault(name, header)
         if kind == "delay" and value:
             await self._sleep(value)
         return response
@@ -150,6 +163,8 @@ class FakeGitLab(LocalServer):
         refused = self._check_token(request)
         if refused is not None:
             return refused
+        if request.method == "GET" and (about := self._about(request, path)) is not None:
+            return about
         match = re.fullmatch(r"/api/v4/projects/([^/]+)(/.*)", path)
         if match is None:
             return _error(404, "404 Not Found")
@@ -160,6 +175,16 @@ class FakeGitLab(LocalServer):
             if found and request.method in methods.split("|"):
                 return handler(args, request.method, **{k: unquote(v) for k, v in found.groupdict().items()})
         return _error(404, "404 Not Found")
+
+    def _about(self, request: web.Request, path: str) -> web.Response | None:
+        """The token (doc/api/personal_access_tokens.md) and the project as its user sees it."""
+        given = request.headers.get("PRIVATE-TOKEN", "")
+        member = Member("tower-bot", self.role, given, ("read_api",) if given == self.readonly_token else ("api",))
+        if path == "/api/v4/personal_access_tokens/self":
+            return _json(member.token_json())
+        if path in (f"/api/v4/projects/{PROJECT_ID}", f"/api/v4/projects/{self.project.replace('/', '%2F')}"):
+            return _json(project_json(self.project, PROJECT_ID, member, "developer"))
+        return None
 
     def _check_token(self, request: web.Request) -> web.Response | None:
         if self.token is None:
@@ -180,18 +205,8 @@ class FakeGitLab(LocalServer):
         return _error(401, "401 Unauthorized")
 
     def _page(self, args: dict[str, Any], items: list[Any]) -> web.Response:
-        per_page = max(1, min(int(args.get("per_page", 20)), self.max_per_page))
-        page = max(1, int(args.get("page", 1)))
-        pages = max(1, -(-len(items) // per_page))
-        headers = {
-            "x-page": str(page),
-            "x-per-page": str(per_page),
-            "x-total": str(len(items)),
-            "x-total-pages": str(pages),
-            "x-next-page": str(page + 1) if page < pages else "",
-            "x-prev-page": str(page - 1) if page > 1 else "",
-        }
-        return _json(items[(page - 1) * per_page : page * per_page], headers=headers)
+        shown, headers = offset_page(args, items, self.max_per_page)
+        return _json(shown, headers=headers)
 
     # -- endpoints ---------------------------------------------------------------------------------
 
@@ -301,15 +316,9 @@ class FakeGitLab(LocalServer):
         return _json(self.repo.commit_json(new, detail=True), 201)
 
     def _tags(self, args: dict[str, Any], method: str) -> web.Response:
-        search = args.get("search", "")
-        if search.startswith("^"):
-            match = lambda name: name.startswith(search[1:])  # noqa: E731
-        elif search.endswith("$"):
-            match = lambda name: name.endswith(search[:-1])  # noqa: E731
-        else:
-            match = lambda name: search in name  # noqa: E731
         newest_first = sorted(self.repo.tags.values(), key=lambda t: -t.seq)  # order_by=updated, sort=desc
-        return self._page(args, [self.repo.tag_json(t.name) for t in newest_first if match(t.name)])
+        shown, headers = tags_page(args, [t.name for t in newest_first], self.max_per_page)
+        return _json([self.repo.tag_json(name) for name in shown], headers=headers)
 
     def _tag(self, args: dict[str, Any], method: str, name: str) -> web.Response:
         return _json(self.repo.tag_json(name)) if name in self.repo.tags else _error(404, "404 Tag Not Found")
