@@ -156,4 +156,4 @@ def test_init_writes_a_starter_file_once(tmp_path):
     second = run_tower(["init"], tmp_path, env)
     assert second.returncode == 2 and "exists" in second.stderr
     checked = run_tower(["check-config"], tmp_path, env)
-    assert checked.returncode == 0 and "1 projects, 2 people" in checked.stdout
+    assert checked.returncode == 0 and "1 project, 2 people" in checked.stdout
