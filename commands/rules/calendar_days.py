@@ -41,7 +41,8 @@ def blackout_gate(day: date, weekdays: Sequence[str], dates: Sequence[date], wee
     allowed = next_allowed(day, weekdays, dates, weekend)
     passed = [WEEKDAYS[(day + timedelta(days=n)).weekday()] for n in range(1, (allowed - day).days)]
     skipped = [name.capitalize() for name in dict.fromkeys(passed) if name in weekend]
-    reason = f" ({' and '.join(skipped)}: the weekend, when breakage would wait for people)" if skipped else ""
+    verb = "is" if len(skipped) == 1 else "are"
+    reason = f" ({' and '.join(skipped)} {verb} the weekend, when breakage would wait for people)" if skipped else ""
     return f"today is a blackout day ({why}); the next working day is {allowed:%A %Y-%m-%d}{reason}"
 
 
