@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bot import config, logs
+from commands.rules.wording import plural
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "discord-sync":
         return asyncio.run(_discord_sync(settings, env))
     if command == "check-config":
-        print(f"{settings.source}: OK — {len(settings.projects)} projects, {len(settings.people)} people")
+        print(
+            f"{settings.source}: OK — {plural(len(settings.projects), 'project')}, "
+            f"{plural(len(settings.people), 'person')}"
+        )
         if not args.online:
             return 0
         from bot.integrations.online_checks import check_online

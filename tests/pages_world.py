@@ -85,7 +85,7 @@ async def build_world(tower, samples: int) -> None:
             await go(
                 f"/release new {p}",
                 f"/rotation assign {p}",
-                f"/release name {p} --version 1.3.1 --yes",
+                f"/release name {p} --version 1.3.1 --yes --no-notes",
                 f"/scope freeze {p}",
                 f"/rc cut {p}",
                 f"/deploy start {p}",

@@ -1,12 +1,16 @@
 """The crew calendar: valid iCalendar, served over HTTP and written by `tower calendar`."""
 
-from datetime import UTC
+from datetime import UTC, date, datetime
 
+import icalendar
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app import open_tower
 from bot.web import build_web_app
+from commands.crew.calendar import project_calendar
 from commands.rules.ical import Event, calendar, escape, fold
 from jobs.scheduler import Wakeups
+from tests.release_repos import repo_settings
 from tests.shell_process import run_tower, tower_env
 from tests.support import run
 
@@ -58,3 +62,60 @@ def test_tower_calendar_writes_the_file(tmp_path):
     assert "pilot bob" in (tmp_path / "demo.ics").read_text()
     unknown = run_tower(["calendar", "nope"], tmp_path, env)
     assert unknown.returncode == 2 and "unknown project 'nope'" in unknown.stderr
+
+
+def events_of(text: str) -> dict[str, icalendar.Event]:
+    """The feed read by an independent parser; it must hold, and every UID be unique."""
+    parsed = icalendar.Calendar.from_ical(text)
+    events = list(parsed.walk("VEVENT"))
+    uids = [str(e["UID"]) for e in events]
+    assert len(uids) == len(set(uids))
+    for event in events:
+        assert event.get("DTSTAMP") is not None and event.get("DTSTART") is not None
+    return {str(e["SUMMARY"]): e for e in events}
+
+
+async def test_a_shipped_crews_duty_ends_with_the_all_clear_and_milestones_are_events(tmp_path, db_target, clock):
+    settings, _ = repo_settings(tmp_path, checklist=[], ci=None)
+    clock.set(datetime(2026, 11, 23, 9, tzinfo=UTC))  # a Monday
+    tower = await open_tower(settings, db_target.env(), clock=clock)
+    try:
+        for text in ("/release new demo", "/rotation assign demo", "/release name demo --yes"):
+            assert (await run(tower, text)).ok
+        assert (await run(tower, "/rc schedule demo rc1 2026-11-24")).ok
+        assert (await run(tower, "/rc schedule demo final 2026-11-26")).ok
+        for text in ("/scope freeze demo", "/rc cut demo"):
+            assert (await run(tower, text)).ok
+        clock.set(datetime(2026, 11, 26, 10, tzinfo=UTC))
+        assert (await run(tower, "/release ship demo", as_="bob")).ok
+        assert (await run(tower, "/release new demo")).ok
+        assert (await run(tower, "/rotation assign demo")).ok
+        clock.set(datetime(2027, 1, 10, 9, tzinfo=UTC))  # weeks later
+        events = events_of(await project_calendar(tower.services, settings.projects["demo"]))
+    finally:
+        await tower.close()
+    shipped = events["demo 1.3.0: pilot bob, co-pilot jane"]
+    # shipped Thursday 10:00, all clear two days later (Saturday): the duty's last day is Saturday
+    assert shipped.decoded("DTSTART") == date(2026, 11, 23) and shipped.decoded("DTEND") == date(2026, 11, 29)
+    assert "accountable until the all-clear, 2026-11-28 10:00 UTC" in str(shipped["DESCRIPTION"])
+    rc1 = events["demo 1.3.0: rc1 due"]
+    assert rc1.decoded("DTSTART") == date(2026, 11, 24) and rc1.decoded("DTEND") == date(2026, 11, 25)
+    assert "demo 1.3.0: final due" in events
+    following = events["demo#2: pilot jane, co-pilot bob"]
+    assert following.decoded("DTSTART") == date(2026, 11, 26)
+
+
+async def test_uids_differ_between_installations(tower, tmp_path, settings, clock):
+    other = await open_tower(
+        settings, {"TOWER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"}, clock=clock
+    )
+    try:
+        uids = []
+        for each in (tower, other):
+            await run(each, "/release new demo")
+            await run(each, "/rotation assign demo")
+            (event,) = events_of(await project_calendar(each.services, settings.projects["demo"])).values()
+            uids.append(str(event["UID"]))
+    finally:
+        await other.close()
+    assert uids[0] != uids[1] and all(uid.startswith("demo-release-1-crew@") for uid in uids)

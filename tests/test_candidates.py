@@ -55,7 +55,7 @@ async def test_a_cut_tags_the_release_branch_with_the_notes(named):
     assert git(named.repo, "rev-parse", "v1.3.0-rc1^{commit}") == git(named.repo, "rev-parse", "release")
     annotation = git(named.repo, "tag", "-l", "--format=%(contents)", "v1.3.0-rc1")
     assert annotation.startswith(
-        "v1.3.0-rc1\n\nCandidate rc of Demo 1.3.0.\n\n### Added\n\n- Pausing block production."
+        "v1.3.0-rc1\n\nCandidate rc1 of Demo 1.3.0.\n\n### Added\n\n- Pausing block production."
     )
     assert git(named.repo, "cat-file", "-t", "v1.3.0-rc1").strip() == "tag"  # annotated
     assert (await run(named, "/release status demo")).text == "demo 1.3.0: candidate"
@@ -98,7 +98,7 @@ async def test_a_dry_run_writes_nothing(named):
     before = await snapshot(named.services.db)
     reply = await run(named, "/rc cut demo --dry-run")
     assert reply.text.startswith("Dry run: would tag v1.3.0-rc1 at ") and "nothing was written" in reply.text
-    assert "Candidate rc of Demo 1.3.0." in reply.sections[0]
+    assert "Candidate rc1 of Demo 1.3.0." in reply.sections[0]
     assert await snapshot(named.services.db) == before and tags(named.repo) == []
 
 
@@ -145,11 +145,40 @@ async def test_a_refused_tag_frees_its_number(named):
     assert (await run(named, "/rc cut demo")).text.startswith("Cut v1.3.0-rc1")
 
 
-async def test_a_tag_made_by_hand_elsewhere_is_a_conflict(named):
+async def test_a_tag_made_by_hand_takes_its_number_and_the_cut_goes_on_past_it(named):
     git(named.repo, "tag", "v1.3.0-rc1", "main")
     reply = await run(named, "/rc cut demo")
-    assert not reply.ok and "Tag v1.3.0-rc1 exists at" in reply.text
-    assert (await run(named, "/rc list demo")).text == "demo 1.3.0 has no candidates yet."
+    assert reply.ok and reply.text.startswith("Cut v1.3.0-rc2 at ")
+    assert reply.sections == [
+        "Skipped v1.3.0-rc1: it is already on the forge and was not cut by Tower "
+        "(tags of 1.3.0 made outside Tower: v1.3.0-rc1)."
+    ]
+    assert [line.split("`")[1] for line in (await run(named, "/rc list demo")).sections[0].splitlines()] == [
+        "v1.3.0-rc2"
+    ]
+
+
+async def test_a_stray_tag_ahead_is_skipped_even_with_again(named):
+    assert (await run(named, "/rc cut demo")).ok
+    assert (await run(named, "/rc cut demo --again")).ok
+    git(named.repo, "tag", "v1.3.0-rc3", "main")  # someone's stray tag
+    reply = await run(named, "/rc cut demo --again")
+    assert reply.ok and reply.text.startswith("Cut v1.3.0-rc4 at ")
+    assert git(named.repo, "rev-parse", "v1.3.0-rc3^{commit}") == git(named.repo, "rev-parse", "main")
+    assert (await run(named, "/rc cut demo --patch")).text.startswith("Cut v1.3.0-rc4-p1 at ")
+
+
+async def test_the_annotation_names_the_candidate(named):
+    assert (await run(named, "/rc cut demo")).ok
+    assert (await run(named, "/rc cut demo --patch --again")).ok
+    for _ in range(9):
+        assert (await run(named, "/rc cut demo --again")).ok
+    for tag, line in (
+        ("v1.3.0-rc1", "Candidate rc1 of Demo 1.3.0."),
+        ("v1.3.0-rc1-p1", "Candidate rc1-p1 of Demo 1.3.0."),
+        ("v1.3.0-rc10", "Candidate rc10 of Demo 1.3.0."),
+    ):
+        assert git(named.repo, "tag", "-l", "--format=%(contents)", tag).split("\n")[2] == line
 
 
 async def test_a_cut_left_pending_by_a_crash_is_finished_later(named, clock):

@@ -1,11 +1,12 @@
 """The release checklist: automatic items follow the release, manual ones are ticked by people,
 and steps are refused with exactly what is missing; blackout days and their override."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.app import open_tower
+from commands.rules.calendar_days import blackout_gate
 from storage.queries import audit
 from tests.release_repos import repo_settings
 from tests.support import run, snapshot
@@ -121,8 +122,8 @@ async def test_no_shipping_on_a_blackout_day_unless_a_release_manager_overrides(
         clock.set(datetime(2026, 11, 20, 15, tzinfo=UTC))  # a Friday
         refused = await run(tower, "/release ship demo", as_="bob")
         assert refused.text.startswith(
-            "Not shipping: today is a blackout day (no releases on a Friday); "
-            "the next allowed day is Saturday 2026-11-21."
+            "Not shipping: today is a blackout day (no releases on a Friday); the next working day is "
+            "Monday 2026-11-23 (Saturday and Sunday are the weekend, when breakage would wait for people)."
         )
         pilot = await run(tower, '/release ship demo --override "security fix"', as_="bob")
         assert not pilot.ok and pilot.text == "Only release managers may ship with `--override`."
@@ -136,3 +137,42 @@ async def test_no_shipping_on_a_blackout_day_unless_a_release_manager_overrides(
         assert entry.detail.endswith("security fix")
     finally:
         await tower.close()
+
+
+def test_the_next_working_day_skips_the_weekend_days_the_project_names():
+    friday = date(2026, 11, 20)
+    assert blackout_gate(friday, ["friday"], [], ["sunday"]) == (
+        "today is a blackout day (no releases on a Friday); the next working day is Saturday 2026-11-21"
+    )
+    assert blackout_gate(friday, ["friday"], [date(2026, 11, 23)], ["saturday", "sunday"]).endswith(
+        "the next working day is Tuesday 2026-11-24 (Saturday and Sunday are the weekend, when breakage would wait "
+        "for people)"
+    )
+    assert blackout_gate(date(2026, 11, 19), ["friday"], [], ["saturday", "sunday"]) is None
+
+
+async def test_a_feature_without_acceptance_tests_holds_the_ship_until_tested_dropped_or_overridden(
+    tower_with_checklist,
+):
+    tower = tower_with_checklist
+    for text in (
+        "/release name demo --yes",
+        '/scope add demo "Tested" --tests T1',
+        '/scope add demo "Release pages"',
+        "/scope freeze demo",
+        "/checklist check demo 6",
+        "/rc cut demo",
+        "/checklist check demo 5",
+        "/scope result demo T1 pass",
+    ):
+        assert (await run(tower, text)).ok, text
+    before = await snapshot(tower.services.db)
+    refused = await run(tower, "/release ship demo")
+    assert not refused.ok and (
+        "4. All acceptance tests pass on the candidate (#2 Release pages has no acceptance tests)" in refused.text
+    )
+    assert await snapshot(tower.services.db) == before
+    shown = (await run(tower, "/checklist show demo")).sections[0].splitlines()[3]
+    assert shown.startswith("[ ] 4.") and shown.endswith("Tower checks this: #2 Release pages has no acceptance tests")
+    assert (await run(tower, '/scope remove demo 2 --override "not in this release"')).ok
+    assert (await run(tower, "/release ship demo")).ok

@@ -1,9 +1,12 @@
 """tower.toml: where it is found, what it may say, and errors that name the key and the reason."""
 
+import re
+
 import pytest
 
 from bot import config
 from bot.config import ConfigError
+from commands.engine import settings as settings_models
 from tests.shell_process import run_tower, tower_env
 
 MINIMAL = """
@@ -156,4 +159,48 @@ def test_init_writes_a_starter_file_once(tmp_path):
     second = run_tower(["init"], tmp_path, env)
     assert second.returncode == 2 and "exists" in second.stderr
     checked = run_tower(["check-config"], tmp_path, env)
-    assert checked.returncode == 0 and "1 projects, 2 people" in checked.stdout
+    assert checked.returncode == 0 and "1 project, 2 people" in checked.stdout
+
+
+def _explained_keys(text: str) -> dict[str, set[str]]:
+    """Section (with `*` for a person's or project's name) -> the keys the file shows with an
+    explanation: set or commented out, with a comment on the line or just above it."""
+    found: dict[str, set[str]] = {}
+    section, commented_before = "", False
+    for raw in text.splitlines():
+        line = raw.strip()
+        header = re.match(r"^#?\s*\[\[?([a-z0-9_.]+)\]\]?\s*(#.*)?$", line)
+        key = re.match(r"^#?\s*([a-z][a-z0-9_]*)\s*=", line)
+        if header:
+            parts = header.group(1).split(".")
+            if parts[0] in ("people", "projects") and len(parts) > 1:
+                parts[1] = "*"
+            section = ".".join(parts)
+            found.setdefault(section, set())
+            parent, _, name = section.rpartition(".")
+            if parent:
+                found.setdefault(parent, set()).add(name)  # a sub-table explains its key in the parent
+        elif key and (line.startswith("#") or "#" in line.split("=", 1)[1] or commented_before):
+            found.setdefault(section, set()).add(key.group(1))
+        commented_before = line.startswith("#") and not key
+    return found
+
+
+def test_tower_init_explains_every_key_the_loader_accepts():
+    models = {
+        "tower": settings_models.ServerSettings,
+        "team": settings_models.TeamSettings,
+        "people.*": settings_models.PersonSettings,
+        "projects.*": settings_models.ProjectSettings,
+        "projects.*.channels": settings_models.ChannelSettings,
+        "projects.*.ci": settings_models.CISettings,
+        "projects.*.probe": settings_models.ProbeSettings,
+        "projects.*.paging": settings_models.PagingSettings,
+        "projects.*.checklist": settings_models.ChecklistItemSettings,
+    }
+    named_by_their_table = {"handle", "key"}  # [people.alice], [projects.myapp]
+    explained = _explained_keys(config.example_text())
+    for section, model in models.items():
+        accepted = set(model.model_fields) - named_by_their_table
+        assert accepted - explained.get(section, set()) == set(), f"[{section}] leaves keys unexplained"
+        assert explained.get(section, set()) - accepted == set(), f"[{section}] explains keys that do not exist"

@@ -131,6 +131,27 @@ async def test_with_no_entries_the_commits_since_the_last_tag_decide(repo_tower)
     assert "- breaking: feat!: new wire format (commit)" in reply.sections[0]
 
 
+@pytest.mark.parametrize(
+    "repo_tower",
+    [(released_then(EMPTY, {"message": "fix: a stall", "files": {"x": "1"}}), {})],
+    indirect=True,
+)
+async def test_an_empty_unreleased_section_is_not_named_without_saying_so(repo_tower):
+    proposal = await run(repo_tower, "/release name demo")
+    assert "Warning: the Unreleased section of CHANGELOG.md is empty" in proposal.sections[-1]
+    assert proposal.buttons[0].command == "/release name demo --version 1.3.0 --no-notes --yes"
+    before = await snapshot(repo_tower.services.db)
+    refused = await run(repo_tower, "/release name demo --yes")
+    assert not refused.ok and refused.text.startswith(
+        "Not naming demo 1.3.0: the Unreleased section of CHANGELOG.md is empty, so it would have no release "
+        "notes and its announcement would say nothing about what changed."
+    )
+    assert "--yes --no-notes" in refused.text
+    assert await snapshot(repo_tower.services.db) == before and releasing_commits(repo_tower.repo) == []
+    named = await run(repo_tower, "/release name demo --yes --no-notes")
+    assert named.ok and named.text.startswith("Named demo 1.3.0")
+
+
 FRAGMENTS = [
     {
         "message": "news",

@@ -53,11 +53,12 @@ async def test_every_step_reaches_the_next_in_the_chain_once(flying, clock):
     assert ("team", "Page #1 for demo#2: the explorer is down — paging the pilot: jane.") in first
     assert ("elvis", "FYI: page #1 for demo#2: the explorer is down") in first
     assert await escalate_due(flying.services) == 0  # not yet
+    # bob, the co-pilot, is also the previous release's pilot: that step is skipped, not a second page.
     expected = [
         ("bob", "co-pilot"),
-        ("bob", "previous release's pilot"),
         ("alice", "release managers"),
         ("jane", "pilot"),
+        ("bob", "co-pilot"),
     ]
     for who, role in expected:
         clock.advance(minutes=15)
@@ -65,7 +66,7 @@ async def test_every_step_reaches_the_next_in_the_chain_once(flying, clock):
         assert await escalate_due(flying.services) == 0  # each step once, however often the scheduler wakes
         got = await deliveries(flying)
         assert (who, "Page #1 for demo#2: the explorer is down") in got
-        assert any(channel == "team" and f"paging the {role}: {who}." in text for channel, text in got)
+        assert any(channel == "team" and f"paging the {role}: {who}" in text for channel, text in got)
 
 
 async def test_acknowledging_stops_the_escalation_at_once(flying, clock):

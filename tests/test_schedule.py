@@ -99,3 +99,16 @@ async def test_a_reminder_missed_while_tower_was_down_is_not_sent_late(berlin, c
     clock.set(datetime(2026, 10, 26, 10, tzinfo=UTC))  # the milestone day itself: "tomorrow" is no longer true
     await send_due_reminders(berlin.services)
     assert await reminders(berlin, "Tomorrow: rc1") == 0
+
+
+async def test_a_milestone_that_passed_without_its_candidate_shows_as_late_until_planned_again(berlin, clock):
+    await run(berlin, "/rc schedule demo rc1 2026-10-26")
+    await run(berlin, "/rc schedule demo rc2 2026-11-09")
+    clock.set(datetime(2026, 10, 29, 12, tzinfo=UTC))
+    status = {f.label: f.value for f in (await run(berlin, "/release status demo")).fields}
+    assert status["Countdown"] == "rc1: 3 days late, rc2 in 11 days"
+    clock.set(datetime(2026, 10, 27, 12, tzinfo=UTC))
+    status = {f.label: f.value for f in (await run(berlin, "/release status demo")).fields}
+    assert status["Countdown"] == "rc1: 1 day late, rc2 in 13 days"
+    moved = await run(berlin, "/rc schedule demo rc1 2026-10-30")
+    assert moved.footer == "Countdown: rc1 in 3 days, rc2 in 13 days."

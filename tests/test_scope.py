@@ -95,3 +95,16 @@ async def test_bad_results_are_refused(named):
     assert not unknown.ok and unknown.text == "No feature of demo 1.3.0 lists the test `T7`. Known tests: T1."
     maybe = await run(named, "/scope result demo T1 maybe")
     assert not maybe.ok and "is not one of pass, fail" in maybe.text
+
+
+@pytest.mark.parametrize("written", ['"AT-1 AT-2"', "AT-1,AT-2", '"AT-1, AT-2"'])
+async def test_tests_are_separated_by_spaces_or_commas(named, written):
+    added = await run(named, f'/scope add demo "Sharding" --tests {written}')
+    assert {f.label: f.value for f in added.fields}["Acceptance tests"] == "AT-1, AT-2"
+    assert (await run(named, "/scope list demo")).sections[0] == "#1 Sharding — untested (AT-1 —, AT-2 —)"
+
+
+async def test_the_status_counts_features_in_words(named):
+    await run(named, '/scope add demo "Sharding" --tests AT-1')
+    status = {f.label: f.value for f in (await run(named, "/release status demo")).fields}
+    assert status["Scope"] == "1 feature, open"

@@ -1,9 +1,12 @@
 """/release ship: the final tag and release page, the deploy gate and its override, resumption."""
 
+import json
+
 import pytest
 
 from bot.app import open_tower
 from bot.integrations.forge_local import LocalGitForge
+from storage.queries import outbox
 from tests.git_repos import git
 from tests.release_repos import FlakyForge, OneForge, repo_settings, timeout
 from tests.support import run, snapshot
@@ -77,3 +80,11 @@ async def test_a_ship_interrupted_after_the_tag_is_finished_by_running_it_again(
 async def test_only_the_pilot_or_release_managers_ship(cut):
     reply = await run(cut, "/release ship demo", as_="jane")
     assert not reply.ok and "Only the pilot or release managers (alice)" in reply.text
+
+
+@pytest.mark.parametrize("cut", [{"ci": None, "all_clear_days": 1}], indirect=True)
+async def test_the_all_clear_counts_its_days_in_words(cut):
+    assert (await run(cut, "/release ship demo")).ok
+    async with cut.services.db.read() as s:
+        texts = [json.loads(r.payload)["text"] for r in await outbox.all_for(s, "console:team")]
+    assert "All clear for demo 1.3.0: 1 day since it shipped. The pilot is off duty for it." in texts

@@ -117,7 +117,7 @@ async def test_a_healthy_week_reports_once_a_day_across_a_restart_and_dst_then_s
         shipped = await run(restarted, "/release ship demo")
         assert shipped.ok, shipped.text
         then = {f.label: f.value for f in shipped.fields}["Then"]
-        assert then.startswith("announcement #1 to 1 channels; all clear on 2026-10-31")
+        assert then.startswith("announcement #1 to 1 channel; all clear on 2026-10-31")
         await restarted.services.cis.settle()
         assert (simmering.tmp / "data" / "ci" / "demo" / "integrated.txt").read_text() == "integrated\n"
         async with restarted.services.db.read() as s:

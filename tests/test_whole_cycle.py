@@ -35,7 +35,7 @@ CYCLE = """\
 /release ship demo
 /release new demo
 /rotation assign demo
-/release name demo --version 1.3.1 --yes
+/release name demo --version 1.3.1 --yes --no-notes
 /scope freeze demo
 /rc cut demo
 /deploy start demo

@@ -9,16 +9,20 @@ has not gone out yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from commands.crew.seats import crew_of, direct_channels, previous_pilot
-from commands.engine import lookup, outbox
+from commands.crew.seats import crew_today, direct_channels, previous_pilot
+from commands.engine import audit, lookup, outbox
 from commands.engine.reply import Button, Reply
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings, Settings
+from commands.rules.calendar_days import local_day
+from commands.rules.wording import plural
+from storage.queries import crew as stored
+from storage.queries import outbox as queued
 from storage.queries import pages, releases
 from storage.tables import Page, Release
 
@@ -28,25 +32,57 @@ ROLE_WORDS = {
     "previous-pilot": "previous release's pilot",
     "release-managers": "release managers",
 }
+# How a person is addressed in their page: one of the release managers is "a release manager".
+PAGED_AS = {
+    "pilot": "the pilot",
+    "copilot": "the co-pilot",
+    "previous-pilot": "the previous release's pilot",
+    "release-managers": "a release manager",
+}
 
 
 @dataclass(frozen=True)
 class Step:
+    """The step a page takes: its number, the role, who it reaches (empty: nobody holds that role
+    now) and why anyone was passed over on the way (away, or paged already in this round)."""
+
+    number: int
     role: str
-    people: list[str]  # empty: nobody holds that role now
+    people: list[str]
+    passed: list[str] = field(default_factory=list)
+    stand_in: bool = False  # the co-pilot, paged as the pilot who is away
+
+
+@dataclass(frozen=True)
+class Reach:
+    people: list[str]
+    notes: list[str] = field(default_factory=list)
+    stand_in: bool = False
 
 
 async def targets(
-    session: AsyncSession, settings: Settings, project: ProjectSettings, release: Release, role: str
-) -> list[str]:
+    session: AsyncSession, settings: Settings, project: ProjectSettings, release: Release, role: str, now: datetime
+) -> Reach:
+    """Who a role reaches now, and notes on who it passed over: the co-pilot stands in for a pilot
+    who is away, and nobody away is paged as crew (the release managers are always reached)."""
     if role == "release-managers":
-        return settings.release_managers(project.key)
+        return Reach(settings.release_managers(project.key))
     if role == "previous-pilot":
         handle = await previous_pilot(session, release.project_id, release.number)
-        return [handle] if handle else []
-    crew = await crew_of(session, release.id)
-    handle = crew.pilot if role == "pilot" else crew.copilot
-    return [handle] if handle else []
+        away = await stored.away_on(session, local_day(now, project.timezone))
+        if handle is not None and handle in away:
+            return Reach([], [f"the previous release's pilot {handle} is away until {away[handle].last_day}"])
+        return Reach([handle] if handle else [])
+    crew = await crew_today(session, project, release.id, now)
+    if role == "pilot":
+        acting = crew.acting
+        if acting is not None and crew.pilot is not None and acting != crew.pilot:
+            until = crew.away[crew.pilot]
+            return Reach([acting], [f"{acting} acts for the pilot {crew.pilot}, away until {until}"], True)
+        return Reach([crew.pilot] if crew.pilot else [])
+    if crew.copilot is not None and crew.copilot in crew.away:
+        return Reach([], [f"the co-pilot {crew.copilot} is away until {crew.away[crew.copilot]}"])
+    return Reach([crew.copilot] if crew.copilot else [])
 
 
 def step_role(project: ProjectSettings, step: int) -> str | None:
@@ -57,6 +93,49 @@ def step_role(project: ProjectSettings, step: int) -> str | None:
     return chain[step % len(chain)] if project.paging.repeat else None
 
 
+def _dm_key(page_id: int, step: int, handle: str) -> str:
+    return f"page:{page_id}:step:{step}:dm:{handle}"
+
+
+async def paged_so_far(session: AsyncSession, page_id: int) -> dict[int, set[str]]:
+    """Step -> the people the page's messages went to, read back from the outbox keys (the durable
+    record of every step taken, whichever process took it)."""
+    reached: dict[int, set[str]] = {}
+    prefix = f"page:{page_id}:step:"
+    for message in await queued.with_key_prefix(session, prefix):
+        step, _, rest = message.key.removeprefix(prefix).partition(":")
+        if rest.startswith("dm:"):
+            reached.setdefault(int(step), set()).add(rest.removeprefix("dm:").partition("@")[0])
+    return reached
+
+
+async def resolve(
+    session: AsyncSession, svc: Services, project: ProjectSettings, release: Release, page_id: int, step: int
+) -> Step:
+    """The step to take from `step` on. A step that reaches only people already paged in this round
+    of the chain is skipped (the next one is taken at once) and the skip is noted; a new round pages
+    everyone again."""
+    now, length = svc.clock.now(), len(project.paging.steps)
+    passed: list[str] = []
+    reached = await paged_so_far(session, page_id)
+    while True:
+        role = step_role(project, step)
+        assert role is not None, f"page #{page_id} has no step {step}"  # taken only while the chain has a role
+        reach = await targets(session, svc.settings, project, release, role, now)
+        people = reach.people
+        passed += reach.notes
+        earlier = {h for s in range(step - step % length, step) for h in reached.get(s, ())}
+        again = [h for h in people if h in earlier]
+        fresh = [h for h in people if h not in earlier]
+        if people and not fresh and step_role(project, step + 1) is not None:
+            passed.append(f"skipped step {step + 1}: the {ROLE_WORDS[role]}, {', '.join(again)}, was paged already")
+            step += 1
+            continue
+        if again:
+            passed.append(f"the {ROLE_WORDS[role]} {', '.join(again)} was paged already")
+        return Step(step, role, fresh, passed, reach.stand_in)
+
+
 async def deliver(
     session: AsyncSession,
     svc: Services,
@@ -64,34 +143,33 @@ async def deliver(
     release: Release,
     title: str,
     page: Page,
-    step: int,
+    step: Step,
     now: datetime,
 ) -> Step:
-    """Queue one step's messages: a direct message to each person, a mention in the team channels."""
-    role = step_role(project, step)
-    # Steps are taken only when next_due scheduled them, which it does only while the chain has a role.
-    assert role is not None, f"page #{page.id} has no step {step}"
-    people = await targets(session, svc.settings, project, release, role)
+    """Queue one step's messages: a direct message to each person, a mention in the team channels,
+    and an entry in the release's log (the page's history, skips included)."""
     ack = Button("Acknowledge", f"/ack {page.id}", "primary")
     text = f"Page #{page.id} for {title}: {page.message}"
-    for handle in people:
+    paged_as = "the acting pilot" if step.stand_in else PAGED_AS[step.role]
+    for handle in step.people:
         person = svc.settings.people.get(handle)
         if person is None:
             continue
-        note = Reply(text=text, mentions=[handle], buttons=[ack], footer=f"You are paged as the {ROLE_WORDS[role]}.")
+        note = Reply(text=text, mentions=[handle], buttons=[ack], footer=f"You are paged as {paged_as}.")
         for channel in direct_channels(person, project):
-            await outbox.post(session, channel, note, key=f"page:{page.id}:step:{step}:dm:{handle}", now=now)
-    word = ROLE_WORDS[role]
-    reached = ", ".join(people) if people else f"nobody (no {word})"
+            await outbox.post(session, channel, note, key=_dm_key(page.id, step.number, handle), now=now)
+    word = ROLE_WORDS[step.role]
+    reached = ", ".join(step.people) if step.people else f"nobody (no {word})"
+    skipped = f" ({'; '.join(step.passed)})" if step.passed else ""
     team = Reply(
-        text=f"{text} — paging the {word}: {reached}.",
+        text=f"{text} — paging the {word}: {reached}{skipped}.",
         ok=False,
-        mentions=people,
+        mentions=step.people,
         buttons=[ack],
-        footer=f"Step {step + 1}; unacknowledged pages escalate every {_minutes(project)}.",
+        footer=f"Step {step.number + 1}; unacknowledged pages escalate every {_minutes(project)}.",
     )
-    await outbox.post_many(session, project.channels.team, team, key=f"page:{page.id}:step:{step}:team", now=now)
-    if step == 0:
+    await outbox.post_many(session, project.channels.team, team, key=f"page:{page.id}:step:{step.number}:team", now=now)
+    if step.number == 0:
         for channel in pager_channels(project):
             await outbox.post(
                 session,
@@ -100,7 +178,16 @@ async def deliver(
                 key=f"page:{page.id}:step:0:pager",
                 now=now,
             )
-    return Step(role, people)
+    await audit.record_event(
+        session,
+        "page.step",
+        now,
+        source="escalation",
+        project_id=release.project_id,
+        release_id=release.id,
+        detail=f"page #{page.id} step {step.number + 1}: the {word}, {reached}{skipped}",
+    )
+    return step
 
 
 async def fyi(
@@ -113,7 +200,7 @@ async def fyi(
     now: datetime,
 ) -> None:
     """Jump-seat observers learn of the page, once."""
-    crew = await crew_of(session, release.id)
+    crew = await crew_today(session, project, release.id, now)
     for handle in crew.jumpseats or []:
         person = svc.settings.people.get(handle)
         if person is None:
@@ -140,7 +227,7 @@ def next_due(project: ProjectSettings, step: int, now: datetime) -> datetime | N
 
 def _minutes(project: ProjectSettings) -> str:
     minutes = project.paging.escalate_after_minutes
-    return f"{minutes:g} minutes" if minutes != 1 else "minute"
+    return plural(minutes, "minute") if minutes != 1 else "minute"
 
 
 async def escalate_due(svc: Services) -> int:
@@ -165,11 +252,11 @@ async def _take_step(svc: Services, page: Page, now: datetime) -> int:
         project = svc.settings.project(project_row.key)
         if project is None:
             return 0  # the project left config; its pages stay as they are
-        step = page.step + 1
-        if not await pages.advance(session, page.id, page.step, next_due(project, step, now)):
+        step = await resolve(session, svc, project, release, page.id, page.step + 1)
+        if not await pages.advance(session, page.id, page.step, next_due(project, step.number, now), step.number):
             return 0  # acknowledged, or another worker took this step
-        title = f"{project.key} {release.version}" if release.version else f"{project.key}#{release.number}"
-        reached = await deliver(session, svc, project, release, title, page, step, now)
-        if not reached.people and next_due(project, step, now) is not None:
+        title = lookup.name(project.key, release)
+        await deliver(session, svc, project, release, title, page, step, now)
+        if not step.people and next_due(project, step.number, now) is not None:
             await pages.reschedule(session, page.id, now)  # an empty seat: go straight on
         return 1

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from commands.crew.escalation import ROLE_WORDS, deliver, fyi, next_due, pager_channels, step_role, targets
+from commands.crew.duty import last_shipped
+from commands.crew.escalation import (
+    ROLE_WORDS,
+    deliver,
+    fyi,
+    next_due,
+    paged_so_far,
+    pager_channels,
+    resolve,
+    step_role,
+)
+from commands.crew.seats import crew_today
 from commands.engine import audit, lookup, outbox
 from commands.engine.arguments import ReleaseRef
 from commands.engine.context import Invocation
@@ -12,8 +23,9 @@ from commands.engine.roles import MEMBERS
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
-from storage.queries import pages
-from storage.tables import Page, Release
+from commands.rules.wording import plural
+from storage.queries import directory, pages
+from storage.tables import Page, Project, Release
 
 
 async def open_page(
@@ -38,19 +50,48 @@ async def open_page(
         now=now,
         next_step_at=next_due(project, 0, now),
     )
-    title = f"{project.key} {release.version}" if release.version else f"{project.key}#{release.number}"
-    step = await deliver(session, svc, project, release, title, page, 0, now)
+    title = lookup.name(project.key, release)
+    step = await deliver(
+        session, svc, project, release, title, page, await resolve(session, svc, project, release, page.id, 0), now
+    )
     if not step.people:  # nobody holds the seat: do not wait before trying the next one
         await pages.reschedule(session, page.id, now)
     await fyi(session, svc, project, release, title, page, now)
-    return page, step.people, step.role
+    return page, step.people, "acting-pilot" if step.stand_in else step.role
+
+
+async def _paged_release(session, ref: ReleaseRef, now) -> tuple[Project, Release]:
+    """The release `/page PROJECT` is about: the newest open one, else the one just shipped while its
+    all-clear window lasts (its pilot is accountable for it). Past the window, a refusal that says
+    so and whom a page would reach."""
+    try:
+        return await lookup.release(session, ref)
+    except NotFound:
+        proj = await directory.project_by_key(session, ref.project.key)
+        if ref.version or ref.number is not None or proj is None:
+            raise
+        shipped = await last_shipped(session, ref.project, proj.id)
+        if shipped is None:
+            raise
+        release, clear = shipped
+        if now < clear:
+            return proj, release
+        crew = await crew_today(session, ref.project, release.id, now)
+        title = lookup.name(proj.key, release)
+        whom = f"its pilot {crew.acting}" if crew.acting else "its release managers"
+        raise NotFound(
+            f"{proj.key} has no open release, and {title} has been all clear since "
+            f"{lookup.local_time(clear, ref.project.timezone)}: its crew is off duty, so nobody was paged.",
+            f"`/page {lookup.ref_text(proj.key, release)} MESSAGE` would page {whom} first; "
+            f"`/release new {proj.key}` opens the next release.",
+        ) from None
 
 
 async def page(inv: Invocation, svc: Services) -> Reply:
     ref: ReleaseRef = inv.args["release"]
     project = ref.project
     async with svc.db.write() as session:
-        proj, rel = await lookup.release(session, ref)
+        proj, rel = await _paged_release(session, ref, svc.clock.now())
         actor = await audit.actor_id(session, inv)
         created, people, role = await open_page(
             svc, project, rel, inv.args["message"], source="manual", created_by_id=actor, session=session
@@ -65,18 +106,20 @@ async def page(inv: Invocation, svc: Services) -> Reply:
             detail=f"page #{created.id} to {', '.join(people) or 'nobody'}",
             person_id=actor,
         )
-        nxt = step_role(project, 1)
+        coming = await resolve(session, svc, project, rel, created.id, 1) if step_role(project, 1) else None
     title = lookup.name(proj.key, rel)
+    word = "acting pilot" if role == "acting-pilot" else ROLE_WORDS[role]
     if people:
-        text = f"Page #{created.id} sent to {', '.join(people)} ({ROLE_WORDS[role]} of {title})."
+        text = f"Page #{created.id} sent to {', '.join(people)} ({word} of {title})."
         after = (
-            f"Unacknowledged, it goes to the {ROLE_WORDS[nxt]} in {project.paging.escalate_after_minutes:g} minutes."
-            if nxt
+            f"Unacknowledged, it goes to the {ROLE_WORDS[coming.role]} in "
+            f"{plural(project.paging.escalate_after_minutes, 'minute')}."
+            if coming
             else None
         )
     else:
-        text = f"Page #{created.id} for {title}: nobody holds the {ROLE_WORDS[role]} seat."
-        after = f"It goes on to the {ROLE_WORDS[nxt]} right away." if nxt else None
+        text = f"Page #{created.id} for {title}: nobody holds the {word} seat."
+        after = f"It goes on to the {ROLE_WORDS[coming.role]} right away." if coming else None
     return Reply(text=text, footer=after, buttons=[Button("Acknowledge", f"/ack {created.id}", "primary")])
 
 
@@ -94,9 +137,7 @@ async def ack(inv: Invocation, svc: Services) -> Reply:
         if found.state != pages.OPEN:
             raise Conflict(f"Page #{number} is already {found.state}.")
         assert project is not None, f"page #{number}: {project_row.key} is no longer configured"
-        paged = set()
-        for step in range(found.step + 1):
-            paged.update(await targets(session, svc.settings, project, release, step_role(project, step) or "pilot"))
+        paged = {handle for reached in (await paged_so_far(session, number)).values() for handle in reached}
         if inv.member.handle not in paged and inv.member.handle not in svc.settings.release_managers(project_row.key):
             raise NotAllowed(
                 f"Only the people paged so far ({', '.join(sorted(paged)) or 'nobody'}) or release managers "

@@ -6,32 +6,21 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from commands.crew.seats import (
-    OPTED_OUT,
-    choose,
-    crew_of,
-    direct_channels,
-    forecast_after,
-    history_before,
-    person_id,
-    roster_order,
-    unavailable,
-)
+from commands.crew.handover import ROLE_NAMES, answer, display, jumpseat, leave_jump_seat, lock_seats, optout
+from commands.crew.seats import CrewNow, choose, crew_of, forecast_after, person_id, roster_order, unavailable
 from commands.engine import audit, lookup, outbox
 from commands.engine.arguments import ReleaseRef
 from commands.engine.context import Invocation
-from commands.engine.errors import Conflict, NotAllowed, UsageError
-from commands.engine.reply import Button, Field, Reply
+from commands.engine.errors import Conflict, UsageError
+from commands.engine.reply import Field, Reply
 from commands.engine.roles import ANYONE, MEMBERS, RELEASE_MANAGERS, Role
 from commands.engine.services import Services
-from commands.engine.settings import PersonSettings, ProjectSettings
+from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
 from commands.rules.lifecycle import State
-from commands.rules.rotation import NoCrew, rested_order
+from commands.rules.rotation import NoCrew, Pick
 from storage.queries import crew as stored
 from storage.queries import directory
-
-ROLE_NAMES = {"pilot": "pilot", "copilot": "co-pilot", "jumpseat": "jump seat"}
 
 
 def _project(inv: Invocation, svc: Services) -> ProjectSettings:
@@ -109,6 +98,7 @@ async def assign(inv: Invocation, svc: Services) -> Reply:
     by_hand = {role: inv.args[role].handle for role in ("pilot", "copilot") if inv.args.get(role)}
     async with svc.db.write() as session:
         proj, rel = await lookup.release(session, ref)
+        await lock_seats(session, rel.id)
         title = lookup.name(proj.key, rel)
         if not State(rel.state).is_open:
             raise Conflict(f"{title} is {rel.state}; its crew is history.")
@@ -118,22 +108,13 @@ async def assign(inv: Invocation, svc: Services) -> Reply:
                 f"{title} already has a crew: pilot {current.pilot}, co-pilot {current.copilot}.",
                 "Change it with `--pilot`/`--copilot`, or a crew member can `/rotation optout`.",
             )
-        try:
-            pick = await choose(session, project, proj.id, rel, now)
-        except NoCrew as err:
-            if len(by_hand) < 2:
-                raise Conflict(
-                    str(err), "Add people with `/rotation join`, or choose with `--pilot` and `--copilot`."
-                ) from None
-            pick = None
-        chosen = {"pilot": pick.crew.pilot if pick else None, "copilot": pick.crew.copilot if pick else None, **by_hand}
-        if chosen["pilot"] == chosen["copilot"]:
-            raise UsageError(f"{chosen['pilot']} cannot be both pilot and co-pilot.")
+        chosen, pick = await _crew_to_seat(session, project, proj.id, rel, title, current, by_hand, now)
         actor = await audit.actor_id(session, inv)
         for seat, _ in await stored.seats(session, rel.id, states=(stored.ACTIVE, stored.PROPOSED)):
             if seat.role in ("pilot", "copilot"):
                 await stored.end_seat(session, seat.id, seat.state, "vacated", now, note="reassigned")
         for role in ("pilot", "copilot"):
+            await leave_jump_seat(session, rel.id, chosen[role], role, now)
             await stored.add_seat(
                 session,
                 release_id=rel.id,
@@ -151,8 +132,8 @@ async def assign(inv: Invocation, svc: Services) -> Reply:
             session, inv, "rotation.assign", now, project_id=proj.id, release_id=rel.id, detail=detail, person_id=actor
         )
         note = Reply(
-            text=f"Crew for {title}: pilot {_display(svc, chosen['pilot'])}, "
-            f"co-pilot {_display(svc, chosen['copilot'])}.",
+            text=f"Crew for {title}: pilot {display(svc, chosen['pilot'])}, "
+            f"co-pilot {display(svc, chosen['copilot'])}.",
             mentions=[chosen["pilot"], chosen["copilot"]],
             footer=f"`/release status {lookup.ref_text(proj.key, rel)}`",
         )
@@ -171,177 +152,40 @@ async def assign(inv: Invocation, svc: Services) -> Reply:
     return reply
 
 
-async def optout(inv: Invocation, svc: Services) -> Reply:
-    ref: ReleaseRef = inv.args["release"]
-    project, now, me = ref.project, svc.clock.now(), inv.member.handle
-    wanted: PersonSettings | None = inv.args.get("replacement")
-    async with svc.db.write() as session:
-        proj, rel = await lookup.release(session, ref)
-        title = lookup.name(proj.key, rel)
-        seat = await _seat_of(session, rel.id, me, stored.ACTIVE)
-        if seat is None:
-            raise NotAllowed(f"You hold no seat in {title}.")
-        await stored.end_seat(session, seat.id, stored.ACTIVE, "vacated", now, note=OPTED_OUT)
-        if seat.role == "jumpseat":
-            return Reply(text=f"You left the jump seat of {title}.")
-        replacement = wanted.handle if wanted else await _next_eligible(session, project, proj.id, rel, now)
-        role = ROLE_NAMES[seat.role]
-        actor = await audit.actor_id(session, inv)
-        await audit.record(
-            session,
-            inv,
-            "rotation.optout",
-            now,
-            project_id=proj.id,
-            release_id=rel.id,
-            detail=f"{me} left the {role} seat; proposed {replacement or 'nobody'}",
-            person_id=actor,
-        )
-        key = f"release:{rel.id}:optout:{seat.id}"
-        if replacement is None:
-            text = (
-                f"{_display(svc, me)} stepped out of {title} ({role}) and nobody else is available: the seat is empty."
+async def _crew_to_seat(
+    session, project: ProjectSettings, project_id: int, rel, title: str, current: CrewNow, by_hand: dict, now
+) -> tuple[dict[str, str], Pick | None]:
+    """Who takes each seat: those given by hand; for a seat not given, its current holder stays (a
+    person holds one seat), else the rotation rule chooses."""
+    kept = {r: h for r in ("pilot", "copilot") if r not in by_hand and (h := getattr(current, r)) is not None}
+    for role, handle in by_hand.items():
+        other = "copilot" if role == "pilot" else "pilot"
+        if kept.get(other) == handle:
+            raise UsageError(
+                f"{handle} is the {ROLE_NAMES[other]} of {title}, and a person holds one seat.",
+                "Give both seats: `--pilot PERSON --copilot PERSON`.",
             )
-            await _tell(
-                session,
-                project,
-                Reply(
-                    text=text,
-                    footer="Release managers: "
-                    f"`/rotation assign {lookup.ref_text(proj.key, rel)} --{seat.role} PERSON`",
-                ),
-                key,
-                now,
-            )
-            return Reply(text=text)
-        await stored.add_seat(
-            session,
-            release_id=rel.id,
-            person_id=await person_id(session, replacement),
-            role=seat.role,
-            state=stored.PROPOSED,
-            now=now,
-            assigned_by_id=actor,
-            note=f"replacing {me}",
-        )
-        await _ask(session, svc, project, rel, title, replacement, role, key, now)
-        await _tell(
-            session,
-            project,
-            Reply(
-                text=f"{_display(svc, me)} stepped out of {title} ({role}); "
-                f"Tower asked {_display(svc, replacement)} to take the seat."
-            ),
-            key,
-            now,
-        )
-    return Reply(text=f"You stepped out of {title}. {replacement} has been asked to take the {role} seat.")
-
-
-async def _seat_of(session, release_id: int, handle: str, state: str):
-    return next(
-        (seat for seat, person in await stored.seats(session, release_id, states=(state,)) if person.handle == handle),
-        None,
-    )
-
-
-async def _next_eligible(session, project, project_id, rel, now) -> str | None:
-    current = await crew_of(session, rel.id)
-    busy = {current.pilot, current.copilot, *current.proposed.values()}
-    away = await unavailable(session, project, rel.id, now)
-    order = rested_order(await roster_order(session, project_id), await history_before(session, project_id, rel.number))
-    return next((h for h in order if h not in busy and h not in away), None)
-
-
-async def _ask(session, svc: Services, project, rel, title: str, handle: str, role: str, key: str, now) -> None:
-    ref = lookup.ref_text(project.key, rel)
-    ask = Reply(
-        text=f"Will you take the {role} seat of {title}?",
-        mentions=[handle],
-        buttons=[Button("Accept", f"/rotation accept {ref}", "primary"), Button("Decline", f"/rotation decline {ref}")],
-    )
-    for channel in direct_channels(svc.settings.people[handle], project):
-        await outbox.post(session, channel, ask, key=f"{key}:ask:{handle}", now=now)
-
-
-async def _tell(session, project: ProjectSettings, note: Reply, key: str, now) -> None:
-    await outbox.post_many(session, project.channels.team, note, key=key, now=now)
-
-
-async def answer(inv: Invocation, svc: Services) -> Reply:
-    """/rotation accept and /rotation decline: the person asked to take a seat answers."""
-    ref: ReleaseRef = inv.args["release"]
-    accepting = inv.spec.name == "accept"
-    project, now, me = ref.project, svc.clock.now(), inv.member.handle
-    async with svc.db.write() as session:
-        proj, rel = await lookup.release(session, ref)
-        title = lookup.name(proj.key, rel)
-        seat = await _seat_of(session, rel.id, me, stored.PROPOSED)
-        if seat is None:
-            raise Conflict(f"Nobody asked you to take a seat in {title}.")
-        role = ROLE_NAMES[seat.role]
-        key = f"release:{rel.id}:seat:{seat.id}"
-        if accepting:
-            try:
-                await stored.activate_seat(session, seat.id)
-            except IntegrityError:
-                raise Conflict(f"The {role} seat of {title} was filled meanwhile.") from None
-            await audit.record(session, inv, "rotation.accept", now, project_id=proj.id, release_id=rel.id, detail=role)
-            await _tell(session, project, Reply(text=f"{_display(svc, me)} took the {role} seat of {title}."), key, now)
-            return Reply(text=f"You are the {role} of {title}.")
-        await stored.end_seat(session, seat.id, stored.PROPOSED, "declined", now)
-        replacement = await _next_eligible(session, project, proj.id, rel, now)
-        await audit.record(
-            session,
-            inv,
-            "rotation.decline",
-            now,
-            project_id=proj.id,
-            release_id=rel.id,
-            detail=f"{role}; next asked: {replacement or 'nobody'}",
-        )
-        if replacement:
-            await stored.add_seat(
-                session,
-                release_id=rel.id,
-                person_id=await person_id(session, replacement),
-                role=seat.role,
-                state=stored.PROPOSED,
-                now=now,
-                assigned_by_id=None,
-                note=f"after {me} declined",
-            )
-            await _ask(session, svc, project, rel, title, replacement, role, key, now)
-        follow = f"Tower asked {replacement} next." if replacement else "Nobody else is available: the seat is empty."
-        await _tell(
-            session, project, Reply(text=f"{_display(svc, me)} declined the {role} seat of {title}. {follow}"), key, now
-        )
-    return Reply(text=f"You declined the {role} seat of {title}. {follow}")
-
-
-async def jumpseat(inv: Invocation, svc: Services) -> Reply:
-    ref: ReleaseRef = inv.args["release"]
-    now = svc.clock.now()
-    async with svc.db.write() as session:
-        proj, rel = await lookup.release(session, ref)
-        title = lookup.name(proj.key, rel)
-        current = await crew_of(session, rel.id)
-        if inv.member.handle in (current.jumpseats or []) or current.has(inv.member.handle):
-            raise Conflict(f"You are already aboard {title}.")
-        await stored.add_seat(
-            session,
-            release_id=rel.id,
-            person_id=await person_id(session, inv.member.handle),
-            role="jumpseat",
-            state=stored.ACTIVE,
-            now=now,
-            assigned_by_id=None,
-        )
-        await audit.record(session, inv, "rotation.jumpseat", now, project_id=proj.id, release_id=rel.id)
-    return Reply(
-        text=f"You are in the jump seat of {title}: you will see everything, get copies of its pages, "
-        "and change nothing."
-    )
+    if len(by_hand) + len(kept) == 2:
+        chosen = {**kept, **by_hand}
+        pick = None
+    else:
+        try:
+            pick = await choose(session, project, project_id, rel, now)
+        except NoCrew as err:
+            if len(by_hand) + len(kept) < 2:
+                raise Conflict(
+                    str(err), "Add people with `/rotation join`, or choose with `--pilot` and `--copilot`."
+                ) from None
+            raise
+        rule = {"pilot": pick.crew.pilot, "copilot": pick.crew.copilot}
+        chosen = {**rule, **kept, **by_hand}
+        for role in ("pilot", "copilot"):
+            other = "copilot" if role == "pilot" else "pilot"
+            if role not in by_hand and role not in kept and chosen[role] == chosen[other]:
+                chosen[role] = rule[other]  # the rule put the by-hand person here: take its choice for their seat
+    if chosen["pilot"] == chosen["copilot"]:
+        raise UsageError(f"{chosen['pilot']} cannot be both pilot and co-pilot.")
+    return chosen, pick
 
 
 async def away(inv: Invocation, svc: Services) -> Reply:
@@ -357,11 +201,6 @@ async def away(inv: Invocation, svc: Services) -> Reply:
         await stored.add_away(session, await person_id(session, inv.member.handle), first, last, now)
         await audit.record(session, inv, "rotation.away", now, detail=f"{first}..{last}")
     return Reply(text=f"{inv.member.display} is away from {first} to {last}; the rotation skips you then.")
-
-
-def _display(svc: Services, handle: str) -> str:
-    person = svc.settings.people.get(handle)
-    return person.display if person else handle
 
 
 _RELEASE = Option("release", Kind.RELEASE, "the release", positional=True, required=True)

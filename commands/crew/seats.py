@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.engine.settings import PersonSettings, ProjectSettings
-from commands.rules.rotation import Crew, Pick, forecast, next_crew
+from commands.rules.calendar_days import local_day
+from commands.rules.rotation import Crew, Pick, acting_pilot, forecast, next_crew
 from storage.queries import crew as stored
 from storage.queries import directory
 from storage.tables import Release
@@ -23,9 +24,28 @@ class CrewNow:
     copilot: str | None = None
     jumpseats: list[str] = field(default_factory=list)
     proposed: dict[str, str] = field(default_factory=dict)  # role -> handle asked to take the seat
+    away: dict[str, date] = field(default_factory=dict)  # crew members away today -> their last day away
 
     def has(self, handle: str) -> bool:
         return handle in (self.pilot, self.copilot)
+
+    @property
+    def acting(self) -> str | None:
+        """Who flies now: the pilot, or the co-pilot filling in while the pilot is away."""
+        return acting_pilot(self.pilot, self.copilot, self.away)
+
+    def describe(self) -> str:
+        """For the status card: `pilot tobby (away until 2026-11-25; jane acts as pilot), co-pilot jane`."""
+        pilot = self.pilot or "—"
+        if self.pilot in self.away:
+            stand_in = f"; {self.acting} acts as pilot" if self.acting != self.pilot else ""
+            pilot += f" (away until {self.away[self.pilot].isoformat()}{stand_in})"
+        copilot = self.copilot or "—"
+        if self.copilot in self.away:
+            copilot += f" (away until {self.away[self.copilot].isoformat()})"
+        text = f"pilot {pilot}, co-pilot {copilot}"
+        text += "".join(f"; {who} asked to be {role}" for role, who in self.proposed.items())
+        return text + (f"; jump seat: {', '.join(self.jumpseats)}" if self.jumpseats else "")
 
 
 async def crew_of(session: AsyncSession, release_id: int) -> CrewNow:
@@ -38,6 +58,14 @@ async def crew_of(session: AsyncSession, release_id: int) -> CrewNow:
         elif seat.role in ("pilot", "copilot"):
             setattr(now, seat.role, person.handle)
     return now
+
+
+async def crew_today(session: AsyncSession, project: ProjectSettings, release_id: int, now: datetime) -> CrewNow:
+    """The crew with who of them is away today (in the project's time zone), so who is acting is known."""
+    crew = await crew_of(session, release_id)
+    away = await stored.away_on(session, local_day(now, project.timezone))
+    crew.away = {h: away[h].last_day for h in (crew.pilot, crew.copilot) if h is not None and h in away}
+    return crew
 
 
 async def history_before(session: AsyncSession, project_id: int, number: int) -> list[Crew]:

@@ -19,7 +19,7 @@ from commands.engine.reply import Field, Reply
 from commands.engine.roles import ANYONE, CREW, PILOT_OR_MANAGER, Role
 from commands.engine.services import Services
 from commands.engine.spec import CommandSpec, Kind, Option
-from commands.rules.calendar_days import blackout, local_day, next_allowed
+from commands.rules.calendar_days import blackout_gate, local_day
 from commands.rules.lifecycle import Action, State, next_state
 from commands.scope import readiness
 from storage.queries import candidates, deploys
@@ -129,11 +129,7 @@ async def start(inv: Invocation, svc: Services) -> Reply:
 
 def _blackout(project, now) -> str | None:
     today = local_day(now, project.timezone)
-    why = blackout(today, project.blackout_weekdays, project.blackout_dates)
-    if why is None:
-        return None
-    allowed = next_allowed(today, project.blackout_weekdays, project.blackout_dates)
-    return f"today is a blackout day ({why}); the next allowed day is {allowed:%A %Y-%m-%d}"
+    return blackout_gate(today, project.blackout_weekdays, project.blackout_dates, project.weekend_days)
 
 
 async def status(inv: Invocation, svc: Services) -> Reply:

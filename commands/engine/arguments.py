@@ -86,9 +86,10 @@ def _convert(opt: Option | None, value: object, settings: Settings, today: date 
             raise UsageError(f"{_label(opt)} `{text}` is not one of {', '.join(opt.choices)}.")
         return text.lower()
     if opt.kind is Kind.LIST:
-        items = tuple(p.strip() for p in text.split(",") if p.strip())
+        # Commas or spaces: `--tests "AT-1 AT-2"` and `--tests AT-1,AT-2` mean the same two tests.
+        items = tuple(dict.fromkeys(p for p in re.split(r"[,\s]+", text) if p))
         if not items:
-            raise UsageError(f"{_label(opt)} is empty.", "Separate items with commas: `T12,T13`.")
+            raise UsageError(f"{_label(opt)} is empty.", "Separate items with commas or spaces: `T12,T13`.")
         return items
     raise AssertionError(f"unhandled option kind {opt.kind}")
 

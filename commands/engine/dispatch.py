@@ -96,7 +96,9 @@ class Dispatcher:
             (r for o in spec.options if o.kind is Kind.RELEASE and isinstance(r := args.get(o.name), ReleaseRef)), None
         )
         try:
-            roles = await roles_of(self.services.db, person, settings, spec, project_key, ref)
+            roles = await roles_of(
+                self.services.db, person, settings, spec, project_key, ref, self.services.clock.now()
+            )
             authorize(spec, person, roles, settings, project_key)
             inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
             reply = await spec.handler(inv, self.services)

@@ -14,7 +14,7 @@ _KIND_HINT = {
     Kind.VERSION: "a semantic version, e.g. 1.3.0",
     Kind.DATE: "a date, YYYY-MM-DD",
     Kind.INT: "a whole number",
-    Kind.LIST: "comma-separated, e.g. T12,T13",
+    Kind.LIST: "comma- or space-separated, e.g. T12,T13",
 }
 
 

@@ -3,12 +3,16 @@ chat platform's permission hints."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from commands.engine import lookup
 from commands.engine.arguments import ReleaseRef
 from commands.engine.errors import NotAllowed, NotFound
 from commands.engine.roles import Role
 from commands.engine.settings import PersonSettings, Settings
 from commands.engine.spec import CommandSpec
+from commands.rules.calendar_days import local_day
+from commands.rules.rotation import acting_pilot
 from storage.database import Database
 from storage.queries import crew
 
@@ -22,6 +26,7 @@ async def roles_of(
     spec: CommandSpec,
     project_key: str | None,
     ref: ReleaseRef | None,
+    now: datetime,
 ) -> frozenset[Role]:
     roles = {Role.ANYONE}
     if person is None:
@@ -30,18 +35,24 @@ async def roles_of(
     if person.handle in settings.release_managers(project_key):
         roles.add(Role.RELEASE_MANAGER)
     if ref is not None and spec.allowed & set(_CREW_ROLES.values()):
-        roles |= await _crew_roles(db, person.handle, ref)
+        roles |= await _crew_roles(db, person.handle, ref, now)
     return frozenset(roles)
 
 
-async def _crew_roles(db: Database, handle: str, ref: ReleaseRef) -> set[Role]:
+async def _crew_roles(db: Database, handle: str, ref: ReleaseRef, now: datetime) -> set[Role]:
     async with db.read() as session:
         try:
             _, release = await lookup.release(session, ref)
         except NotFound:
             return set()  # the handler says so, with the right message
         seats = await crew.seats(session, release.id, states=(crew.ACTIVE,))
-    return {_CREW_ROLES[seat.role] for seat, person in seats if person.handle == handle and seat.role in _CREW_ROLES}
+        away = await crew.away_on(session, local_day(now, ref.project.timezone))
+    held = {seat.role: person.handle for seat, person in seats if seat.role in _CREW_ROLES}
+    roles = {_CREW_ROLES[role] for role, holder in held.items() if holder == handle}
+    # The co-pilot fills in while the pilot is away: they may do what the pilot may.
+    if acting_pilot(held.get("pilot"), held.get("copilot"), away) == handle:
+        roles.add(Role.PILOT)
+    return roles
 
 
 def authorize(

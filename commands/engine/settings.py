@@ -133,6 +133,8 @@ class ProbeSettings(_Strict):
         return self
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
 PageStep = Literal["pilot", "copilot", "previous-pilot", "release-managers"]
 PAGE_STEPS: tuple[PageStep, ...] = ("pilot", "copilot", "previous-pilot", "release-managers")
 
@@ -176,10 +178,10 @@ class ProjectSettings(_Strict):
     simmer_days: int = Field(default=7, ge=0, le=365)
     release_managers: list[str] = []
     roster: list[str] = []  # people who fly this project's releases, in the order they joined
+    jump_seats: int = Field(default=1, ge=0, le=20)  # observers a release may carry (conda's CEP: one)
     require_freeze: bool = True  # cutting a candidate needs a frozen scope
-    blackout_weekdays: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = [
-        "friday"
-    ]
+    blackout_weekdays: list[Weekday] = ["friday"]  # no shipping or deploying on these days (conda: no Fridays)
+    weekend_days: list[Weekday] = ["saturday", "sunday"]  # never suggested as the next day to ship
     blackout_dates: list[date] = []  # no shipping or deploying on these days (local time)
     reminder_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time of reminders
     report_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time of simmer reports

@@ -29,7 +29,7 @@ class Kind(StrEnum):
     INT = "int"
     CHOICE = "choice"
     FLAG = "flag"
-    LIST = "list"  # comma-separated words: --tests T12,T13
+    LIST = "list"  # words separated by commas or spaces: --tests T12,T13
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class Plan:
     changes: dict[str, str | None]  # path -> new text (None deletes)
     old_changelog: str
     message: str
+    without_notes: bool = False  # nothing under Unreleased and no fragments: the release would have no notes
 
 
 async def plan_naming(forge: Forge, project: ProjectSettings, wanted: semver.Version | None, today: str) -> Plan:
@@ -94,6 +95,10 @@ async def plan_naming(forge: Forge, project: ProjectSettings, wanted: semver.Ver
         edits,
         text,
         f"Releasing {final_tag(project.tag_prefix, version)}",
+        # Nothing to write under the new heading, unless an earlier attempt already wrote it (a resume).
+        without_notes=not log.unreleased.entries
+        and not fragments
+        and not (cl.section_text(log, version) or "").strip(),
     )
 
 
@@ -161,7 +166,20 @@ async def name(inv: Invocation, svc: Services) -> Reply:
         return _dry_run(project, title, plan)
     if not inv.args.get("yes"):
         return _proposal(project, title, plan)
+    if plan.without_notes and not inv.args.get("no-notes"):
+        raise Conflict(
+            f"Not naming {project.key} {plan.version}: {_no_notes(project)}",
+            f"Write them under `## [Unreleased]` first, or name it without notes: `/release name "
+            f"{lookup.ref_text(project.key, rel)} --version {plan.version} --yes --no-notes`.",
+        )
     return await _commit(inv, svc, forge, project, rel.id, plan, today)
+
+
+def _no_notes(project: ProjectSettings) -> str:
+    return (
+        f"the Unreleased section of {project.changelog} is empty, so it would have no release notes "
+        "and its announcement would say nothing about what changed."
+    )
 
 
 async def _commit(
@@ -262,6 +280,9 @@ def _proposal(project: ProjectSettings, title: str, plan: Plan) -> Reply:
     sections = ["Why:\n" + "\n".join(p.reasons())] if p else []
     sections.append(_what_it_writes(project, plan))
     command = f"/release name {project.key} --version {plan.version}"
+    if plan.without_notes:
+        sections.append(f"Warning: {_no_notes(project)} Confirming needs `--yes --no-notes`.")
+        command += " --no-notes"
     return Reply(
         text=f"Proposed version for {title}: {plan.version} ({why}).",
         sections=sections,
@@ -352,6 +373,7 @@ COMMANDS = [
             Option("version", Kind.VERSION, "the version, instead of the proposal"),
             Option("yes", Kind.FLAG, "confirm: write the changelog and commit"),
             Option("dry-run", Kind.FLAG, "show exactly what would be written, and write nothing"),
+            Option("no-notes", Kind.FLAG, "name it although `## [Unreleased]` is empty: a release without notes"),
         ),
     ),
     CommandSpec(

@@ -24,10 +24,11 @@ from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
 from commands.release import announce
-from commands.rules.calendar_days import blackout, local_day, next_allowed
+from commands.rules.calendar_days import blackout_gate, local_day
 from commands.rules.checklist import refusal
 from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
+from commands.rules.wording import plural
 from commands.scope import readiness
 from storage.queries import candidates, deploys, operations, releases
 
@@ -48,10 +49,9 @@ async def ship(inv: Invocation, svc: Services) -> Reply:
     if state is State.CANDIDATE and project.ci is not None:
         gates.append(f"{title} has not been deployed: {project.key} deploys through CI, so it ships after its simmer")
     today = local_day(svc.clock.now(), project.timezone)
-    closed = blackout(today, project.blackout_weekdays, project.blackout_dates)
+    closed = blackout_gate(today, project.blackout_weekdays, project.blackout_dates, project.weekend_days)
     if closed:
-        allowed = next_allowed(today, project.blackout_weekdays, project.blackout_dates)
-        gates.append(f"today is a blackout day ({closed}); the next allowed day is {allowed:%A %Y-%m-%d}")
+        gates.append(closed)
     if absent:
         gates.append(refusal("ship", absent).rstrip("."))
     if gates and not override:
@@ -140,11 +140,11 @@ async def after_ship(session, svc: Services, project: ProjectSettings, release, 
         number, _ = await announce.queue(
             session, svc, project, release, channels=targets, at=None, created_by_id=person_id, now=now
         )
-        done.append(f"announcement #{number} to {len(targets)} channels")
+        done.append(f"announcement #{number} to {plural(len(targets), 'channel')}")
     clear_at = now + timedelta(days=project.all_clear_days)
     note = Reply(
-        text=f"All clear for {project.key} {release.version}: {project.all_clear_days:g} days since it shipped. "
-        "The pilot is off duty for it."
+        text=f"All clear for {project.key} {release.version}: "
+        f"{plural(project.all_clear_days, 'day')} since it shipped. The pilot is off duty for it."
     )
     await outbox.post_many(
         session, project.channels.team, note, key=f"release:{release.id}:all-clear", now=now, at=clear_at

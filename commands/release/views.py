@@ -6,17 +6,19 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from commands.crew.seats import crew_of
+from commands.crew.seats import crew_today
 from commands.engine.links import page_url
 from commands.engine.lookup import local_date, local_time, name, ref_text
 from commands.engine.registry import Registry
 from commands.engine.reply import Field, Reply
 from commands.engine.settings import ProjectSettings
-from commands.rules.calendar_days import countdown, local_day
+from commands.rules.calendar_days import local_day
 from commands.rules.checklist import STEP_WORDS, STEPS, missing
 from commands.rules.lifecycle import State, next_steps
 from commands.rules.simmer import day_of
+from commands.rules.wording import plural
 from commands.scope import readiness
+from commands.scope.milestones import countdown_of
 from storage.queries import candidates, deploys, directory, pages, releases, scope
 from storage.tables import Release
 
@@ -44,25 +46,21 @@ async def status_card(
         Field("Version", rel.version or "not named yet"),
         Field("Opened", f"{local_date(rel.opened_at, tz)} by {who(rel.opened_by_id)}"),
     ]
-    crew = await crew_of(session, rel.id)
+    crew = await crew_today(session, project, rel.id, now)
     if crew.pilot or crew.copilot:
-        aboard = f"pilot {crew.pilot or '—'}, co-pilot {crew.copilot or '—'}"
-        aboard += "".join(f"; {who} asked to be {role}" for role, who in (crew.proposed or {}).items())
-        aboard += f"; jump seat: {', '.join(crew.jumpseats)}" if crew.jumpseats else ""
-        fields.append(Field("Crew", aboard))
+        fields.append(Field("Crew", crew.describe()))
     elif state.is_open:
         fields.append(Field("Crew", "not assigned yet"))
     open_pages = await pages.of_release(session, rel.id)
     if open_pages:
         fields.append(Field("Open pages", ", ".join(f"#{p.id} {p.message[:60]}" for p in open_pages)))
-    planned = [(m.name, m.due) for m in await scope.milestones(session, rel.id)]
-    coming = countdown(planned, local_day(now, tz)) if state.is_open else None
+    coming = await countdown_of(session, rel, local_day(now, tz)) if state.is_open else None
     if coming:
         fields.append(Field("Countdown", coming))
     features = await scope.features(session, rel.id)
     if features or rel.scope_frozen_at:
         late = [f for f in await scope.features(session, rel.id, include_removed=True) if f.override]
-        summary = f"{len(features)} features, " + ("frozen" if rel.scope_frozen_at else "open")
+        summary = f"{plural(len(features), 'feature')}, " + ("frozen" if rel.scope_frozen_at else "open")
         fields.append(Field("Scope", summary + (f"; {len(late)} changed after the freeze" if late else "")))
     if state.is_open:
         views = await readiness.items(session, project, rel)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from commands.rules.wording import plural
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MILESTONE = re.compile(r"^(boot|rc[1-9]\d{0,2}|final)$")
@@ -21,12 +23,27 @@ def blackout(day: date, weekdays: Sequence[str], dates: Sequence[date]) -> str |
     return None
 
 
-def next_allowed(day: date, weekdays: Sequence[str], dates: Sequence[date]) -> date:
+def next_allowed(day: date, weekdays: Sequence[str], dates: Sequence[date], weekend: Sequence[str] = ()) -> date:
+    """The next day after `day` that is neither a blackout day nor a weekend day: Friday's release is
+    held back so breakage does not land on the weekend, so suggesting Saturday would defeat it."""
     for offset in range(1, 400):
         candidate = day + timedelta(days=offset)
-        if blackout(candidate, weekdays, dates) is None:
+        if blackout(candidate, weekdays, dates) is None and WEEKDAYS[candidate.weekday()] not in weekend:
             return candidate
-    raise ValueError("every day of the coming year is a blackout day")
+    raise ValueError("every day of the coming year is a blackout or weekend day")
+
+
+def blackout_gate(day: date, weekdays: Sequence[str], dates: Sequence[date], weekend: Sequence[str]) -> str | None:
+    """Why nothing ships or deploys on `day`, and the next working day it may; None on an allowed day."""
+    why = blackout(day, weekdays, dates)
+    if why is None:
+        return None
+    allowed = next_allowed(day, weekdays, dates, weekend)
+    passed = [WEEKDAYS[(day + timedelta(days=n)).weekday()] for n in range(1, (allowed - day).days)]
+    skipped = [name.capitalize() for name in dict.fromkeys(passed) if name in weekend]
+    verb = "is" if len(skipped) == 1 else "are"
+    reason = f" ({' and '.join(skipped)} {verb} the weekend, when breakage would wait for people)" if skipped else ""
+    return f"today is a blackout day ({why}); the next working day is {allowed:%A %Y-%m-%d}{reason}"
 
 
 def valid_milestone(name: str) -> bool:
@@ -42,15 +59,21 @@ def milestone_order(name: str) -> tuple[int, int]:
     return (1, int(name[2:]))
 
 
-def countdown(milestones: list[tuple[str, date]], today: date) -> str | None:
-    """ "rc2 in 3 days, final in 24 days" — the coming milestones, soonest first."""
-    coming = sorted((due, name) for name, due in milestones if due >= today)
-    if not coming:
+def countdown(milestones: list[tuple[str, date]], today: date, met: Collection[str] = ()) -> str | None:
+    """ "rc1: 3 days late, rc2 in 3 days, final in 24 days" — milestones not met yet: late ones first
+    (until their candidate is cut or they are planned again), then the coming ones, soonest first."""
+    waiting = sorted((due, milestone_order(name), name) for name, due in milestones if name not in met)
+    if not waiting:
         return None
     parts = []
-    for due, name in coming:
+    for due, _, name in waiting:
         days = (due - today).days
-        parts.append(f"{name} today" if days == 0 else f"{name} tomorrow" if days == 1 else f"{name} in {days} days")
+        if days < 0:
+            parts.append(f"{name}: {plural(-days, 'day')} late")
+        elif days == 0:
+            parts.append(f"{name} today")
+        else:
+            parts.append(f"{name} tomorrow" if days == 1 else f"{name} in {days} days")
     return ", ".join(parts)
 
 

@@ -31,6 +31,7 @@ class Facts:
     tag_exists: bool
     acceptance_green: bool
     simmer_passed: bool
+    acceptance_gaps: str = ""  # why acceptance is not green, feature by feature
 
 
 def auto_checked(key: str, facts: Facts) -> bool:
@@ -50,6 +51,7 @@ class ItemView:
     before: str | None
     auto: str | None
     checked: bool
+    note: str = ""  # what keeps an automatic item unticked
 
 
 def missing(step: str, items: list[ItemView]) -> list[ItemView]:
@@ -60,6 +62,26 @@ def missing(step: str, items: list[ItemView]) -> list[ItemView]:
 
 def refusal(step: str, absent: list[ItemView]) -> str:
     listed = "; ".join(
-        f"{item.seq}. {item.text}" + (" (Tower ticks this itself)" if item.auto else "") for item in absent
+        f"{item.seq}. {item.text}"
+        + (f" ({item.note})" if item.note else "")
+        + (" (Tower ticks this itself)" if item.auto else "")
+        for item in absent
     )
     return f"Not ready for {STEP_WORDS[step]}: {listed}."
+
+
+def acceptance_gaps(features: list[tuple[int, str, list[str]]], outcomes: dict[str, str]) -> list[str]:
+    """What stands between the features (number, title, tests) and a green acceptance item: every
+    feature needs tests, and each must have passed on the candidate."""
+    gaps = []
+    for number, title, tests in features:
+        if not tests:
+            gaps.append(f"#{number} {title} has no acceptance tests")
+            continue
+        failed = [t for t in tests if outcomes.get(t) == "fail"]
+        not_run = [t for t in tests if t not in outcomes]
+        if failed:
+            gaps.append(f"#{number} {title}: {', '.join(failed)} failed")
+        elif not_run:
+            gaps.append(f"#{number} {title}: {', '.join(not_run)} not run")
+    return gaps

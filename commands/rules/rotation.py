@@ -14,6 +14,7 @@ the pick says who was skipped and why.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 
@@ -38,6 +39,14 @@ class Pick:
 
 class NoCrew(ValueError):
     pass
+
+
+def acting_pilot(pilot: str | None, copilot: str | None, away: Collection[str]) -> str | None:
+    """Who flies now: the pilot, or the co-pilot while the pilot is away (the co-pilot fills in when
+    the pilot is absent; if both are away, the seat stays the pilot's)."""
+    if pilot is not None and pilot in away and copilot is not None and copilot not in away:
+        return copilot
+    return pilot
 
 
 def rested_order(roster: list[str], history: list[Crew]) -> list[str]:

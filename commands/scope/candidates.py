@@ -9,6 +9,7 @@ tag. A cut interrupted by a forge that stopped answering (or by a crash) is fini
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 
@@ -52,17 +53,25 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
                 f"See `/rc list {lookup.ref_text(proj.key, rel)}` in a moment.",
             )
         return await _resume(inv, svc, forge, project, proj.id, rel, candidate)
+    version = lookup.version_of(rel)  # cutting is legal only once the release is named
     try:
-        plan = next_cut(
+        # Tags of this version on the forge that Tower did not cut (made by hand): their numbers are taken.
+        ours = {c.tag for c in existing}
+        foreign = [t.name for t in await forge.tags(f"{project.tag_prefix}{version}") if t.name not in ours]
+        planned = partial(
+            next_cut,
             project.tag_scheme,
             project.tag_prefix,
-            lookup.version_of(rel),  # cutting is legal only once the release is named
+            version,
             [Existing(c.kind, c.rc, c.patch, c.build) for c in existing],
             boot=bool(inv.args.get("boot")),
             patch=bool(inv.args.get("patch")),
         )
+        plan, plain = planned(taken=foreign), planned()
     except TagRefused as err:
         raise UsageError(str(err)) from None
+    except ForgeError as err:
+        raise CommandError(f"{err} Nothing was changed.") from None
     try:
         sha, subject = await _target(forge, project, inv.args.get("ref"))
         notes = await _notes(forge, project, sha, lookup.version_of(rel))
@@ -77,7 +86,7 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
             "request twice; nothing was changed.",
             "To cut another candidate of the same code, add --again.",
         )
-    message = f"{plan.tag}\n\nCandidate {plan.kind} of {project.display} {rel.version}.\n\n{notes}".rstrip() + "\n"
+    message = f"{plan.tag}\n\nCandidate {plan.label} of {project.display} {version}.\n\n{notes}".rstrip() + "\n"
     if inv.args.get("dry-run"):
         return Reply(
             text=f"Dry run: would tag {plan.tag} at {sha[:10]} (“{subject}”); nothing was written.",
@@ -104,7 +113,13 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
             f"Someone cut {plan.tag} for {title} at the same moment.",
             f"See `/rc list {lookup.ref_text(proj.key, rel)}`.",
         ) from None
-    return await _tag(inv, svc, forge, project, proj.id, rel, candidate, sha)
+    reply = await _tag(inv, svc, forge, project, proj.id, rel, candidate, sha)
+    if plain.tag != plan.tag:
+        reply.sections.append(
+            f"Skipped {plain.tag}: it is already on the forge and was not cut by Tower "
+            f"(tags of {version} made outside Tower: {', '.join(sorted(foreign))})."
+        )
+    return reply
 
 
 def _just_cut_from(existing: list[Candidate], kind: str, sha: str, now) -> Candidate | None:

@@ -29,7 +29,7 @@ async def show(inv: Invocation, svc: Services) -> Reply:
         who = ""
         row = stored.get(item.seq)
         if item.auto:
-            who = " — Tower checks this"
+            who = " — Tower checks this" + (f": {item.note}" if item.note else "")
         elif row is not None and row.checked_at is not None:
             by = people[row.checked_by_id].handle if row.checked_by_id in people else row.checked_via or "someone"
             who = f" — {by}, {lookup.local_time(row.checked_at, tz)}"

@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.engine.errors import CommandError
 from commands.engine.settings import ProjectSettings
-from commands.rules.checklist import AUTO_ITEMS, Facts, ItemView, auto_checked, missing, refusal
+from commands.rules.checklist import AUTO_ITEMS, Facts, ItemView, acceptance_gaps, auto_checked, missing, refusal
 from storage.queries import candidates, deploys, scope
 from storage.tables import Release
 
@@ -33,20 +33,20 @@ async def ensure_checklist(session: AsyncSession, project: ProjectSettings, rele
 
 async def facts(session: AsyncSession, release: Release) -> Facts:
     cut = await candidates.of_release(session, release.id, states=("cut", "deployed", "failed"))
-    green = True
-    if cut:
-        outcomes = await scope.results(session, cut[-1].id)
-        wanted = [t for f in await scope.features(session, release.id) for t in f.tests.split(",") if t]
-        green = all(outcomes.get(t) == "pass" for t in wanted)
-    else:
-        green = False
+    # A feature without tests cannot be shown ready: it is tested, dropped, or shipped past with a
+    # recorded override (`/release ship --override`).
+    features = [
+        (f.id, f.title, [t for t in f.tests.split(",") if t]) for f in await scope.features(session, release.id)
+    ]
+    gaps = acceptance_gaps(features, await scope.results(session, cut[-1].id) if cut else {})
     simmer = await deploys.simmer_of(session, release.id)
     return Facts(
         named=release.version is not None,
         scope_frozen=release.scope_frozen_at is not None,
         tag_exists=bool(cut),
-        acceptance_green=green,
+        acceptance_green=bool(cut) and not gaps,
         simmer_passed=simmer is not None and simmer.state == "passed",
+        acceptance_gaps="; ".join(gaps),
     )
 
 
@@ -56,11 +56,25 @@ async def items(session: AsyncSession, project: ProjectSettings, release: Releas
     stored = await scope.checklist(session, release.id)
     if not stored:
         return [
-            ItemView(n, text, before, auto, auto_checked(auto, known) if auto else False)
+            ItemView(
+                n,
+                text,
+                before,
+                auto,
+                auto_checked(auto, known) if auto else False,
+                known.acceptance_gaps if auto == "acceptance-green" else "",
+            )
             for n, (text, before, auto) in enumerate(template(project), 1)
         ]
     return [
-        ItemView(i.seq, i.text, i.before, i.auto, auto_checked(i.auto, known) if i.auto else i.checked_at is not None)
+        ItemView(
+            i.seq,
+            i.text,
+            i.before,
+            i.auto,
+            auto_checked(i.auto, known) if i.auto else i.checked_at is not None,
+            known.acceptance_gaps if i.auto == "acceptance-green" else "",
+        )
         for i in stored
     ]
 

@@ -20,7 +20,8 @@ from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.rules.calendar_days import local_moment, milestone_order
 from commands.rules.lifecycle import State
-from storage.queries import candidates, releases, scope
+from commands.scope.milestones import cut_of, met_by
+from storage.queries import releases, scope
 from storage.tables import Milestone, Release
 
 LATE_LIMIT = timedelta(days=7)  # a warning found more than this late (Tower was down) is dropped
@@ -82,7 +83,7 @@ async def _warn_if_missed(
     session, project: ProjectSettings, release: Release, milestone: Milestone, now: datetime
 ) -> int:
     at = local_moment(milestone.due + timedelta(days=1), project.reminder_time, project.timezone)
-    if not at <= now < at + LATE_LIMIT or await _met(session, release, milestone):
+    if not at <= now < at + LATE_LIMIT or met_by(release, milestone, await cut_of(session, release)):
         return 0
     title = lookup.name(project.key, release)
     note = Reply(
@@ -93,13 +94,3 @@ async def _warn_if_missed(
     return await outbox.post_many(
         session, project.channels.team, note, key=f"milestone:{milestone.id}:{milestone.due}:missed", now=now
     )
-
-
-async def _met(session, release: Release, milestone: Milestone) -> bool:
-    if milestone.name == "final":
-        return release.state in ("released", "retired")
-    cut = await candidates.of_release(session, release.id, states=("cut", "deployed", "failed"))
-    if milestone.name == "boot":
-        return any(c.kind == "boot" for c in cut)
-    number = int(milestone.name[2:])
-    return any(c.rc is not None and c.rc >= number for c in cut)

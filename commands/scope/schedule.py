@@ -11,7 +11,8 @@ from commands.engine.reply import Reply
 from commands.engine.roles import PILOT_OR_MANAGER
 from commands.engine.services import Services
 from commands.engine.spec import CommandSpec, Kind, Option
-from commands.rules.calendar_days import countdown, local_day, valid_milestone
+from commands.rules.calendar_days import local_day, valid_milestone
+from commands.scope.milestones import countdown_of
 from storage.queries import scope
 
 
@@ -38,7 +39,7 @@ async def schedule(inv: Invocation, svc: Services) -> Reply:
             detail=f"{name} {due}" + (f" (was {before})" if before else ""),
             person_id=person,
         )
-        planned = [(m.name, m.due) for m in await scope.milestones(session, rel.id)]
+        coming = await countdown_of(session, rel, today)
         moved = f" (moved from {before})" if before else ""
         await tell_team(
             session,
@@ -49,7 +50,9 @@ async def schedule(inv: Invocation, svc: Services) -> Reply:
             now=now,
             ref=lookup.ref_text(proj.key, rel),
         )
-    return Reply(text=f"Planned {name} of {title} for {due}{moved}.", footer=f"Countdown: {countdown(planned, today)}.")
+    return Reply(
+        text=f"Planned {name} of {title} for {due}{moved}.", footer=f"Countdown: {coming}." if coming else None
+    )
 
 
 COMMANDS = [

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import Person, Project
+from storage.tables import Installation, Person, Project
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,10 @@ async def people_by_id(session: AsyncSession, ids: Iterable[int | None]) -> dict
         return {}
     rows = (await session.exec(select(Person).where(col(Person.id).in_(wanted)))).all()
     return {r.id: r for r in rows}
+
+
+async def installation_uid(session: AsyncSession) -> str:
+    """This installation's id, made once by its migration."""
+    row = (await session.exec(select(Installation).order_by(col(Installation.id)).limit(1))).first()
+    assert row is not None, "the migration that made the installation table wrote its row"
+    return row.uid

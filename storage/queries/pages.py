@@ -52,12 +52,15 @@ async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[Pa
     return list((await session.exec(query)).all())
 
 
-async def advance(session: AsyncSession, page_id: int, from_step: int, next_step_at: datetime | None) -> bool:
-    """Take the next step, once: only if the page is still open and still at `from_step`."""
+async def advance(
+    session: AsyncSession, page_id: int, from_step: int, next_step_at: datetime | None, to_step: int | None = None
+) -> bool:
+    """Take the next step (or jump to `to_step`, past skipped ones), once: only if the page is still
+    open and still at `from_step`."""
     result = await session.exec(
         update(Page)
         .where(col(Page.id) == page_id, col(Page.step) == from_step, col(Page.state) == OPEN)
-        .values(step=from_step + 1, next_step_at=next_step_at)
+        .values(step=from_step + 1 if to_step is None else to_step, next_step_at=next_step_at)
     )
     return result.rowcount == 1
 

@@ -151,3 +151,14 @@ async def set_issue(session: AsyncSession, release_id: int, number: int, url: st
     await session.exec(
         update(Release).where(col(Release.id) == release_id).values(issue_number=number, issue_url=url, issue_body=body)
     )
+
+
+async def moved_at(session: AsyncSession, project_id: int, action: str) -> dict[int, datetime]:
+    """Release id -> when it last took `action` (e.g. when each release of the project shipped)."""
+    query = (
+        select(Transition.release_id, func.max(Transition.at))
+        .join(Release, col(Release.id) == Transition.release_id)
+        .where(Release.project_id == project_id, Transition.action == action)
+        .group_by(col(Transition.release_id))
+    )
+    return dict((await session.exec(query)).all())
