@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.app import open_tower
+from commands.engine.outbox import decode
 from commands.rules.calendar_days import blackout_gate
-from storage.queries import audit
+from storage.queries import audit, outbox
 from tests.release_repos import repo_settings
 from tests.support import run, snapshot
 
@@ -176,3 +177,23 @@ async def test_a_feature_without_acceptance_tests_holds_the_ship_until_tested_dr
     assert shown.startswith("[ ] 4.") and shown.endswith("Tower checks this: #2 Release pages has no acceptance tests")
     assert (await run(tower, '/scope remove demo 2 --override "not in this release"')).ok
     assert (await run(tower, "/release ship demo")).ok
+
+
+async def test_adding_ticking_and_unticking_tell_the_team(tower_with_checklist):
+    tower = tower_with_checklist
+
+    async def team_posts() -> list[str]:
+        async with tower.services.db.read() as s:
+            return [decode(r.payload).text for r in await outbox.all_for(s, "console:team")]
+
+    before = await team_posts()
+    await run(tower, "/checklist add demo Docs site updated --before ship")
+    await run(tower, "/checklist check demo 7")
+    await run(tower, "/checklist uncheck demo 7")
+    assert (await team_posts())[len(before) :] == [
+        "Alice added item 7 to the checklist of demo#1: Docs site updated, before ship.",
+        "Alice ticked 7. Docs site updated on the checklist of demo#1.",
+        "Alice unticked 7. Docs site updated on the checklist of demo#1.",
+    ]
+    refused = await run(tower, "/checklist uncheck demo 7")
+    assert not refused.ok and len(await team_posts()) == len(before) + 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands.engine import audit, lookup
 from commands.engine.context import Invocation
 from commands.engine.errors import Conflict, NotFound
+from commands.engine.outbox import tell_team
 from commands.engine.reply import Reply
 from commands.engine.roles import ANYONE, CREW
 from commands.engine.services import Services
@@ -80,6 +81,17 @@ async def _tick(inv: Invocation, svc: Services, checked: bool) -> Reply:
             detail=f"{number}. {item.text}",
             person_id=person,
         )
+        action = "check" if checked else "uncheck"
+        await tell_team(
+            session,
+            inv,
+            ref.project,
+            f"{inv.member.display} {'ticked' if checked else 'unticked'} {number}. {item.text} "
+            f"on the checklist of {lookup.name(proj.key, rel)}.",
+            key=f"release:{rel.id}:checklist.{action}:{number}:{now.isoformat()}",
+            now=now,
+            ref=lookup.ref_text(proj.key, rel),
+        )
     verb = "Ticked" if checked else "Unticked"
     return Reply(text=f"{verb} {number}. {item.text} ({lookup.name(proj.key, rel)}).")
 
@@ -95,8 +107,18 @@ async def add(inv: Invocation, svc: Services) -> Reply:
         await audit.record(
             session, inv, "checklist.add", now, project_id=proj.id, release_id=rel.id, detail=f"{item.seq}. {item.text}"
         )
-    step = f", before {item.before}" if item.before else ""
-    return Reply(text=f"Added item {item.seq} to the checklist of {lookup.name(proj.key, rel)}: {item.text}{step}.")
+        step = f", before {item.before}" if item.before else ""
+        title = lookup.name(proj.key, rel)
+        await tell_team(
+            session,
+            inv,
+            ref.project,
+            f"{inv.member.display} added item {item.seq} to the checklist of {title}: {item.text}{step}.",
+            key=f"release:{rel.id}:checklist.add:{item.seq}",
+            now=now,
+            ref=lookup.ref_text(proj.key, rel),
+        )
+    return Reply(text=f"Added item {item.seq} to the checklist of {title}: {item.text}{step}.")
 
 
 _RELEASE = Option("release", Kind.RELEASE, "the release", positional=True, required=True)
