@@ -77,7 +77,7 @@ class Service:
                 command_prefix=settings.tower.slack_command_prefix,
                 on_change=self.courier.wake,
             )
-            sender = SlackSender(self.slack.client, settings.people)
+            sender = SlackSender(self.slack.client, settings.people, self.slack.show)
             self.courier.senders.update({"slack": sender, "slack-dm": sender})
         # The election comes first, so that the first /healthz already tells leader from standby.
         self.wakeups.start(paused=True)
@@ -193,8 +193,8 @@ class Service:
         people = self.tower.settings.people
         self.courier.senders.update(
             {
-                "discord": DiscordSender(self.discord.client, people),
-                "discord-dm": DiscordSender(self.discord.client, people, direct=True),
+                "discord": DiscordSender(self.discord.client, people, show=self.discord.show),
+                "discord-dm": DiscordSender(self.discord.client, people, direct=True, show=self.discord.show),
             }
         )
 

@@ -260,3 +260,21 @@ async def _until(check, timeout: float = 40) -> None:
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.05)
+
+
+async def test_hints_show_discords_option_form(both):
+    await both.command("release new", project="demo")
+    help_ = await both.command("help", command="release")
+    assert (
+        help_.replies[-1]["embeds"][0]["footer"]["text"] == "Type /help command:release new for one of them in detail."
+    )
+    assert "`/release abort release:RELEASE reason:REASON`" in embed_text(help_)
+    missing = await both.command("release status", release="demo#9")
+    assert (
+        embed_text(missing)
+        == "`demo#9` is not a release of demo. `/release list project:demo all:True` shows them all."
+    )
+    _, _, url = await both.slack.command("abort demo --reason wrong")  # the team is told on Discord too
+    await both.slack.reply(url)
+    told = await both.discord.wait_for_call("POST", rf"/channels/{CHANNEL}/messages")
+    assert told.json["embeds"][0]["footer"]["text"] == "/release status release:demo#1"

@@ -23,6 +23,7 @@ def test_the_newcomers_session_piped(tmp_path, db_target):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Commands, as alice:" in out
+    assert "Type /help COMMAND for details and an example, e.g. /help release new." in out  # runnable here
     assert "Opened demo#1 (planning)." in out
     assert "demo#1: planning" in out
     assert "Open releases:" in out

@@ -2,6 +2,7 @@
 against a local fake Slack, through Tower's real service."""
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -124,6 +125,18 @@ async def test_the_catch_all_command_and_help(slack):
     assert headline(await slack.reply(url)) == "No release is open."
 
 
+async def test_hints_name_the_command_as_slack_runs_it(slack):
+    _, _, url = await slack.command("", command="/release")
+    refused = await slack.reply(url)
+    assert refused["response_type"] == "ephemeral"
+    assert headline(refused).endswith("Try `/tower help release`.")  # Slack keeps /help for itself
+    _, _, url = await slack.command("", command="/tower")
+    shown = block_texts(await slack.reply(url))
+    assert "Type `/tower help COMMAND` for details and an example, e.g. `/tower help release new`." in shown
+    assert "`/tower help [COMMAND" in shown and "`/release new PROJECT`" in shown
+    assert "`/help" not in shown
+
+
 async def test_a_button_runs_its_command_as_the_person_who_clicks(slack):
     _, _, url = await slack.command("new demo")
     answer = await slack.reply(url)
@@ -235,5 +248,11 @@ async def test_a_command_prefix_renames_every_slash_command(tmp_path, db_target,
             assert headline(await side.reply(url)) == "Opened demo#1 (planning)."
             status, _, _ = await side.command("list", command="/release")
             assert status == 404  # the unprefixed name is not Tower's
+            notice = await fake.wait_for_call("chat.postMessage")  # the other team channel is told
+            assert "`/t-release status demo#1`" in json.dumps(notice.params["blocks"])
+            _, _, url = await side.command("", command="/t-release")
+            refused = headline(await side.reply(url))
+            assert refused.startswith(":warning: `/t-release` needs a subcommand: new, status,")
+            assert refused.endswith("Try `/t-tower help release`.")
         finally:
             await service.stop()

@@ -24,13 +24,14 @@ from discord import app_commands
 from bot.courier import Ambiguous, Permanent, Transient
 from bot.inflight import InFlight
 from bot.platforms.discord_commands import build
-from bot.platforms.discord_render import command_of, to_embed, to_view
+from bot.platforms.discord_render import command_of, option_form, to_embed, to_view
 from commands.engine import grammar
 from commands.engine.context import Caller
 from commands.engine.dispatch import Dispatcher
 from commands.engine.errors import CommandError
 from commands.engine.lookup import OPEN_STATES
 from commands.engine.outbox import post
+from commands.engine.references import Show
 from commands.engine.reply import Reply
 from commands.engine.services import Services
 from commands.engine.settings import PersonSettings
@@ -127,6 +128,7 @@ class DiscordAdapter:
         self.api_url, self.gateway_url = api_url, gateway_url
         self.on_change = on_change or (lambda: None)
         self.shard_count = shard_count  # None: one connection, no sharding
+        self.show = option_form(services.registry)  # command references as Discord's option form
         self.client = _client(self, shard_count)
         self.tree = app_commands.CommandTree(self.client)
         for command in build(services.registry, self.on_command, self.complete):
@@ -215,7 +217,7 @@ class DiscordAdapter:
             await self._answer(interaction, reply, deferred_ephemeral=private)
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, *, deferred_ephemeral: bool) -> None:
-        embed, view = to_embed(reply), to_view(reply)
+        embed, view = to_embed(reply, self.show), to_view(reply)
         extra: dict[str, Any] = {"view": view} if view is not None else {}  # no view: leave it out, not None
         try:
             if reply.ephemeral and not deferred_ephemeral:
@@ -270,11 +272,17 @@ class DiscordSender:
     sends it with enforce_nonce, so re-sending after an ambiguous failure cannot post twice."""
 
     def __init__(
-        self, client: discord.Client, people: Mapping[str, PersonSettings] | None = None, *, direct: bool = False
+        self,
+        client: discord.Client,
+        people: Mapping[str, PersonSettings] | None = None,
+        *,
+        direct: bool = False,
+        show: Show | None = None,
     ):
         self.client = client
         self.people = people or {}
         self.direct = direct  # discord-dm:USER_ID: a direct message to that user
+        self.show = show
 
     async def _target(self, target_id: str) -> discord.PartialMessageable | discord.DMChannel:
         if not self.direct:
@@ -297,7 +305,7 @@ class DiscordSender:
             )
         try:
             channel = await self._target(channel_id)
-            message = await channel.send(embed=to_embed(reply), nonce=nonce(key), **extra)
+            message = await channel.send(embed=to_embed(reply, self.show), nonce=nonce(key), **extra)
         except (discord.NotFound, discord.Forbidden) as err:
             raise Permanent(f"discord {err.status}: {err.text}") from None
         except discord.HTTPException as err:
@@ -311,7 +319,7 @@ class DiscordSender:
     async def edit(self, channel_id: str, message_id: str, reply: Reply) -> str | None:
         channel = await self._target(channel_id)
         try:
-            await channel.get_partial_message(int(message_id)).edit(embed=to_embed(reply))
+            await channel.get_partial_message(int(message_id)).edit(embed=to_embed(reply, self.show))
         except (discord.NotFound, discord.Forbidden) as err:
             raise Permanent(f"discord {err.status}: {err.text}") from None
         except discord.HTTPException as err:

@@ -27,6 +27,7 @@ from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
 from commands.engine.context import Caller
 from commands.engine.dispatch import Dispatcher
 from commands.engine.outbox import post
+from commands.engine.references import Show, by_first_word
 from commands.engine.registry import Registry
 from commands.engine.reply import Reply
 from commands.engine.services import Services
@@ -122,6 +123,15 @@ def slash_commands(registry: Registry, prefix: str = "") -> list[str]:
     return [f"/{prefix}{n}" for n in names]
 
 
+def runnable(registry: Registry, prefix: str = "") -> Show:
+    """How a command reference runs in this workspace: `/release status demo` as it is (with the
+    prefix) where Tower registered the command, otherwise through the catch-all: `/tower help`."""
+    registered = set(slash_commands(registry, prefix))
+    heads = [*registry.groups(), *(s.name for s in registry.top_level())]
+    own = {h: f"/{prefix}{h}" for h in heads}
+    return by_first_word({h: w if w in registered else f"/{prefix}{CATCH_ALL} {h}" for h, w in own.items()})
+
+
 class SlackAdapter:
     def __init__(
         self,
@@ -140,6 +150,7 @@ class SlackAdapter:
         self.services = services
         self.dispatcher = dispatcher
         self.prefix = command_prefix
+        self.show = runnable(services.registry, command_prefix)
         self.on_change = on_change or (lambda: None)
         # No automatic retries: the courier decides what is safe to retry, so nothing posts twice.
         self.client = AsyncWebClient(token=bot_token, base_url=api_base_url(api_url), retry_handlers=[])
@@ -207,7 +218,7 @@ class SlackAdapter:
         await self._answer(reply, respond, caller)
 
     async def _answer(self, reply: Reply, respond, caller: Caller) -> None:
-        text, blocks = to_blocks(reply)
+        text, blocks = to_blocks(reply, show=self.show)
         kind = "ephemeral" if reply.ephemeral else "in_channel"
         try:
             response = await respond(text=text, blocks=blocks, response_type=kind, replace_original=False)
@@ -221,7 +232,7 @@ class SlackAdapter:
 
     async def _fallback(self, reply: Reply, caller: Caller) -> None:
         channel_id = (caller.channel or "").removeprefix("slack:")
-        text, blocks = to_blocks(reply)
+        text, blocks = to_blocks(reply, show=self.show)
         if reply.ephemeral:
             try:
                 await self.client.chat_postEphemeral(channel=channel_id, user=caller.user_id, text=text, blocks=blocks)
@@ -271,9 +282,10 @@ class SlackSender:
     so after an ambiguous failure conversations.history tells whether it went out. A user id as the
     channel (slack-dm:U…) is a direct message, in the conversation Slack keeps for the two of us."""
 
-    def __init__(self, client, people: Mapping[str, PersonSettings] | None = None):
+    def __init__(self, client, people: Mapping[str, PersonSettings] | None = None, show: Show | None = None):
         self.client = client
         self.people = people or {}
+        self.show = show
         self._dms: dict[str, str] = {}
 
     async def _channel(self, channel_id: str) -> str:
@@ -291,7 +303,7 @@ class SlackSender:
     async def send(self, channel_id: str, reply: Reply, key: str) -> str | None:
         from slack_sdk.errors import SlackApiError
 
-        text, blocks = to_blocks(reply, self._mentions(reply))
+        text, blocks = to_blocks(reply, self._mentions(reply), self.show)
         try:
             response = await self.client.chat_postMessage(
                 channel=await self._channel(channel_id),
@@ -309,7 +321,7 @@ class SlackSender:
     async def edit(self, channel_id: str, message_id: str, reply: Reply) -> str | None:
         from slack_sdk.errors import SlackApiError
 
-        text, blocks = to_blocks(reply, self._mentions(reply))
+        text, blocks = to_blocks(reply, self._mentions(reply), self.show)
         try:
             await self.client.chat_update(
                 channel=await self._channel(channel_id), ts=message_id, text=text, blocks=blocks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from commands.engine.references import Show, localize
 from commands.engine.reply import Reply
 
 SECTION_LIMIT = 3000  # characters in one section's text
@@ -28,9 +29,11 @@ def _clip(text: str) -> str:
     return text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
 
 
-def to_blocks(reply: Reply, mentions: str = "") -> tuple[str, list[dict]]:
+def to_blocks(reply: Reply, mentions: str = "", show: Show | None = None) -> tuple[str, list[dict]]:
     """(fallback text for notifications, blocks). `mentions` (`<@U123> <@U456>`) goes in front,
-    unescaped, so the people are notified."""
+    unescaped, so the people are notified; `show` writes command references as this workspace
+    runs them."""
+    reply = localize(reply, show)
     headline = escape(reply.text) if reply.ok else f":warning: {escape(reply.text)}"
     if mentions:
         headline = f"{mentions} {headline}"
