@@ -21,8 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="PATH", help="tower.toml to use (default: TOWER_CONFIG, ./tower.toml, or the built-in demo)"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more: Tower's debug lines (-vv: every library's too)"
+    )
+    parser.add_argument("--version", action="version", version=f"tower {_version()}")
+    # Without a subcommand Tower opens the shell, whose options then take their defaults.
+    parser.set_defaults(person=None, one=None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND (default: shell)")
 
     shell = sub.add_parser("shell", help="run commands from the terminal (interactive, or one per line from a pipe)")
     shell.add_argument(
@@ -63,20 +68,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tower")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    env = dict(os.environ)
-    command = args.command or "shell"
-    level = logging.DEBUG if args.verbose else (logging.INFO if command == "run" else logging.WARNING)
-    logs.configure(level, env.get("TOWER_LOG_FORMAT"))
-    if not args.verbose:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`tower … | head`): stop quietly, as other command-line tools do.
+        # Whatever is still buffered would fail again when Python flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a program the pipe ended
+
+
+def _configure_logging(verbose: int, command: str, fmt: str | None) -> None:
+    quiet = logging.INFO if command == "run" else logging.WARNING
+    # -v: Tower's own debug lines, libraries at INFO; -vv: everything, aiosqlite's every call included.
+    logs.configure(logging.DEBUG if verbose > 1 else (logging.INFO if verbose else quiet), fmt)
+    if verbose:
+        logging.getLogger("tower").setLevel(logging.DEBUG)
+    if verbose < 2:
         # Their INFO lines are about their internals; Tower says what matters itself.
         for noisy in ("alembic", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    if command == "version":
-        from importlib.metadata import version
 
-        print(f"tower {version('tower')}")
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ)
+    command = args.command or "shell"
+    _configure_logging(args.verbose, command, env.get("TOWER_LOG_FORMAT"))
+    if command == "version":
+        print(f"tower {_version()}")
         return 0
     if command == "init":
         return _init(Path(args.path), args.force)
@@ -86,19 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tower: invalid configuration:\n{err}", file=sys.stderr)
         return 2
     if command == "slack-manifest":
-        import json
-
-        from bot.platforms.slack_manifest import manifest
-        from commands.catalog import build_registry
-
-        doc = manifest(
-            build_registry(),
-            public_url=args.url or settings.tower.public_url,
-            prefix=settings.tower.slack_command_prefix,
-            socket_mode=args.socket_mode,
-        )
-        print(json.dumps(doc, indent=2))
-        return 0
+        return _slack_manifest(settings, args.url, args.socket_mode)
     if command == "pages":
         return asyncio.run(_pages(settings, env, Path(args.directory)))
     if command == "calendar":
@@ -106,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     if command == "discord-sync":
         return asyncio.run(_discord_sync(settings, env))
     if command == "check-config":
+        from bot.demo import DEMO_SOURCE
+        from bot.integrations.local_checks import local_problems
+
+        problems = [] if settings.source == DEMO_SOURCE else asyncio.run(local_problems(settings))
+        if problems:
+            print(f"tower: invalid configuration:\n{config.ConfigError(settings.source, problems)}", file=sys.stderr)
+            return 2
         print(
             f"{settings.source}: OK — {plural(len(settings.projects), 'project')}, "
             f"{plural(len(settings.people), 'person')}"
@@ -144,6 +169,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _slack_manifest(settings, url: str | None, socket_mode: bool) -> int:
+    import json
+
+    from bot.platforms.slack_manifest import manifest
+    from commands.catalog import build_registry
+
+    public_url = url or settings.tower.public_url
+    if not socket_mode:
+        where = "--url" if url else "[tower] public_url"
+        if not public_url:
+            print(
+                "tower: Slack needs Tower's public URL: pass --url https://tower.example.com "
+                "(or set [tower] public_url), or use --socket-mode",
+                file=sys.stderr,
+            )
+            return 2
+        if not public_url.startswith("https://"):
+            print(f"tower: Slack calls only https:// URLs; {where} is {public_url}", file=sys.stderr)
+            return 2
+    doc = manifest(
+        build_registry(), public_url=public_url, prefix=settings.tower.slack_command_prefix, socket_mode=socket_mode
+    )
+    print(json.dumps(doc, indent=2))
+    return 0
 
 
 def _init(path: Path, force: bool) -> int:

@@ -27,10 +27,12 @@ EXAMPLE = Path(__file__).with_name("tower.example.toml")
 class ConfigError(Exception):
     """Invalid configuration. Each line names the key and the reason."""
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str], environment: list[str] | None = None):
         self.source = source
         self.problems = problems
-        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+        self.environment = environment or []  # problems with variables, which the file cannot fix
+        lines = [f"{source}: {p}" for p in problems] + [f"environment: {p}" for p in self.environment]
+        super().__init__("\n".join(lines))
 
 
 def locate(explicit: str | None, env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
@@ -83,7 +85,15 @@ def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
+        # A value that came from a variable is the variable's problem, not the file's.
+        variables: dict[tuple, str] = {("tower", key): var for var, key in pairs if key in overrides}
+        errors = err.errors()
+        from_env = [e for e in errors if tuple(e["loc"][:2]) in variables]
+        raise ConfigError(
+            source,
+            [_describe(e) for e in errors if e not in from_env],
+            [f"{variables[tuple(e['loc'][:2])]}: {_message(e)} (got {e['input']!r})" for e in from_env],
+        ) from None
 
 
 def database_url(settings: Settings, env: Mapping[str, str]) -> str:
@@ -111,11 +121,15 @@ def _describe(error: ErrorDetails) -> str:
         return f"{key}: unknown key{hint}"
     if error["type"] == "missing":
         return f"{key}: required but missing"
-    message = error["msg"].removeprefix("Value error, ")
+    message = _message(error)
     shown = error.get("input")
     got = f" (got {shown!r})" if isinstance(shown, (str, int, float, bool)) and error["type"] != "value_error" else ""
     # Cross-reference checks name their own keys.
     return f"{key}: {message}{got}" if key else message
+
+
+def _message(error: ErrorDetails) -> str:
+    return error["msg"].removeprefix("Value error, ")
 
 
 def _fields_at(loc: tuple) -> list[str]:

@@ -158,8 +158,8 @@ def test_init_writes_a_starter_file_once(tmp_path):
     assert first.returncode == 0 and (tmp_path / "tower.toml").is_file()
     second = run_tower(["init"], tmp_path, env)
     assert second.returncode == 2 and "exists" in second.stderr
-    checked = run_tower(["check-config"], tmp_path, env)
-    assert checked.returncode == 0 and "1 project, 2 people" in checked.stdout
+    checked = run_tower(["check-config"], tmp_path, env)  # its repository is an example to edit
+    assert checked.returncode == 2 and "projects.myapp.repository: /srv/git/myapp does not exist" in checked.stderr
 
 
 def _explained_keys(text: str) -> dict[str, set[str]]:

@@ -55,6 +55,21 @@ class LocalGitForge:
             raise GitFailed(args, err.decode(errors="replace"))
         return out.decode(errors="replace")
 
+    async def problem(self, branch: str) -> str | None:
+        """Why Tower could not release from this repository (None if it can): it must exist, be a
+        git repository and hold `branch`, the project's main branch."""
+        if not self.path.is_dir():
+            return f"{self.path} does not exist" if not self.path.exists() else f"{self.path} is not a directory"
+        try:
+            await self._git("rev-parse", "--git-dir")
+        except GitFailed:
+            return f"{self.path} is not a git repository"
+        except ForgeError as err:
+            return str(err)
+        if await self.resolve(f"refs/heads/{branch}") is None:
+            return f"{self.path} has no branch {branch!r} (main_branch)"
+        return None
+
     async def resolve(self, ref: str) -> str | None:
         try:
             return (
