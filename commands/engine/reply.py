@@ -23,7 +23,9 @@ class Button:
 
 @dataclass
 class Reply:
-    """A portable reply. Plain text with `code` spans only: it renders in Slack, Discord and a tty."""
+    """A portable reply. Plain text with `code` spans only: it renders in Slack, Discord and a tty.
+    A command it names is written as a code span in the one grammar (`/release status demo`); each
+    platform shows it as it runs there (commands.engine.references)."""
 
     text: str
     ok: bool = True
