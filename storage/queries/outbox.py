@@ -73,18 +73,32 @@ def _claimed(row, wall_now: datetime, postgres: bool) -> ColumnElement:
 
 
 def _may_go(now: datetime, wall_now: datetime, postgres: bool) -> ColumnElement:
-    """The message is owed and due, and nothing else in its channel must go (or is going) first."""
-    other = aliased(OutboundMessage)
+    """The message is owed and due, and nothing else in its channel must go (or is going) first:
+    no claim in the channel, no earlier message that may go now, no earlier page message unsent
+    (if it is a page's). A page message held back by an earlier one retrying later holds back no
+    routine notice."""
+    other, earlier_page = aliased(OutboundMessage), aliased(OutboundMessage)
     me = OutboundMessage
     before = or_(_priority(other) < _priority(me), and_(_priority(other) == _priority(me), col(other.id) < col(me.id)))
     both_pages = and_(col(other.key).startswith(PAGE_PREFIX), col(me.key).startswith(PAGE_PREFIX))
+    held_back = and_(
+        col(other.key).startswith(PAGE_PREFIX),
+        exists().where(
+            col(earlier_page.channel) == col(other.channel),
+            col(earlier_page.key).startswith(PAGE_PREFIX),
+            col(earlier_page.state).in_(OWED),
+            col(earlier_page.id) < col(other.id),
+            col(earlier_page.next_attempt_at) > now,
+        ),
+    )
     ahead = exists().where(
         col(other.channel) == col(me.channel),
         col(other.id) != col(me.id),
         col(other.state).in_(OWED),
         or_(
             _claimed(other, wall_now, postgres),
-            and_(before, or_(col(other.next_attempt_at) <= now, both_pages)),
+            and_(before, both_pages),
+            and_(before, col(other.next_attempt_at) <= now, not_(held_back)),
         ),
     )
     return and_(
