@@ -9,9 +9,9 @@ lock beside the database file, which the kernel frees when the process dies.
 A leader cut off from the database without dying (a partition, a proxy that holds the connection
 open and passes nothing) is handled from both sides, on real time: the leader writes a heartbeat
 on its lock's connection every `retry_s` and steps down (stops the scheduler) when one does not
-answer within `retry_s`; a standby that finds the heartbeat silent for longer than the leader can
-have gone on (`stale_after`) ends every database session of the silent holder, which frees the
-lock, and takes over. Keepalives on the lock's connection, both ways, end a dead peer's session
+answer within `retry_s` (at least a second); a standby that finds the heartbeat silent for longer
+than the leader can have gone on (`stale_after`) ends every database session of the silent
+holder, which frees the lock, and takes over. Keepalives on the lock's connection, both ways, end a dead peer's session
 in seconds rather than the kernel's two hours.
 
 Leadership only decides who *wakes* the work. The work itself stays safe to run twice (claims,
@@ -91,11 +91,12 @@ class Leadership:
                         log.info("this replica now holds the %s role", self.role)
                         await self.on_gain()
                 else:
+                    confirm_s = heartbeats.confirm_within(self.retry_s)
                     try:
-                        async with asyncio.timeout(self.retry_s):  # real time: the event loop's clock
+                        async with asyncio.timeout(confirm_s):  # real time: the event loop's clock
                             held = await self._lock.still_held()
                     except TimeoutError:
-                        raise TimeoutError(f"no answer within {self.retry_s:g}s") from None
+                        raise TimeoutError(f"no answer within {confirm_s:g}s") from None
                     if not held:
                         await self._step_down("lost the lock (database connection gone)")
             except Exception as err:  # the database is down: a standby keeps asking, a leader steps down
@@ -112,7 +113,7 @@ class Leadership:
 
     async def _ballot(self) -> bool:
         """Ask for the lock; if a holder has gone silent for too long, fence it and ask again."""
-        async with asyncio.timeout(self.retry_s * 2):
+        async with asyncio.timeout(max(5.0, self.retry_s * 2)):
             if await self._lock.acquire():
                 return True
             if await self._lock.fence_silent_holder(heartbeats.stale_after(self.retry_s)):

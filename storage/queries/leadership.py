@@ -29,10 +29,16 @@ FENCE_SQL = (
 )
 
 
+def confirm_within(retry_s: float) -> float:
+    """How long the holder waits for its heartbeat to be answered before it steps down."""
+    return max(retry_s, 1.0)
+
+
 def stale_after(retry_s: float) -> float:
-    """How long a holder's heartbeat may be silent before a standby fences it: the leader checks
-    every `retry_s` and gives up on a check after `retry_s`, so by then it has stepped down."""
-    return 3 * retry_s + max(1.0, retry_s)
+    """How long a holder's heartbeat may be silent before a standby fences it: the holder writes one
+    every `retry_s` and steps down when one is not answered within `confirm_within`, so by then it
+    has stopped; the margin covers a busy machine."""
+    return retry_s + confirm_within(retry_s) + max(1.0, retry_s)
 
 
 async def beat(session: AsyncSession, role: str, holder: str) -> None:
