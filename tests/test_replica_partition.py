@@ -16,24 +16,11 @@ from tests.fakes.slack_server import FakeSlack
 from tests.fakes.tcp_proxy import OutageProxy
 from tests.replicas import ReplicaProcess, wait_for_one_leader
 from tests.shell_process import tower_env
-from tests.test_paging_restart import PEOPLE, SECRET, TEAM_SLACK, TOKEN, wait_until
+from tests.test_paging_restart import PEOPLE, SECRET, TEAM_SLACK, TOKEN, wait_until, write_config
 from tests.test_replica_faults import slack_command
 
 ELECTION_S = 0.5
 ESCALATE_S = 3.0  # escalate_after_minutes = 0.05
-
-CONFIG = """
-[team]
-release_managers = ["alice"]
-{people}
-[projects.demo]
-repository = "/nonexistent"
-roster = ["bob", "jane", "tobby"]
-channels = {{ team = ["slack:{team}"] }}
-[projects.demo.paging]
-escalate_after_minutes = 0.05
-repeat = false
-"""
 
 
 def dms(slack: FakeSlack, handle: str) -> list[str]:
@@ -48,9 +35,7 @@ def team_steps(slack: FakeSlack) -> list[str]:
 
 @pytest.mark.parametrize("db_target", ["postgresql"], indirect=True)
 async def test_a_leader_cut_off_without_dying_is_replaced_and_no_page_step_is_lost_or_doubled(tmp_path, db_target):
-    config = tmp_path / "tower.toml"
-    people = "".join(f'[people.{h}]\nslack = "{s}"\n' for h, (s, _) in PEOPLE.items())
-    config.write_text(CONFIG.format(people=people, team=TEAM_SLACK))
+    config = write_config(tmp_path)  # Discord's messages wait in the outbox: no replica has a gateway here
     real = make_url(db_target.url)
     proxies = [OutageProxy(real.host or "127.0.0.1", real.port or 5432) for _ in range(3)]
     async with FakeSlack(bot_token=TOKEN) as slack, proxies[0], proxies[1], proxies[2]:
