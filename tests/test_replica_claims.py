@@ -73,7 +73,6 @@ async def test_on_a_fast_rehearsal_clock_three_replicas_post_each_message_once(t
             await until(lambda: len(posted(slack)) >= 5, timeout=30)
             await asyncio.sleep(1.5)  # a duplicate would come within a second of its twin
             assert posted(slack) == [text for text, _ in burst]
-            assert len({c.via for c in slack.calls_to("chat.postMessage")}) >= 1
         finally:
             codes = [await asyncio.to_thread(r.stop) for r in replicas]
     assert codes == [0, 0, 0], [r.errors() for r in replicas]
@@ -96,8 +95,9 @@ async def test_senders_killed_before_and_after_slack_took_a_message_strand_nothi
             assert held.params["text"] == "page 1 step 0"  # pages go before routine notices
             killed_at = time.monotonic()
             by_name[held.via].kill()
+            await until(lambda: posted(slack), timeout=15)
+            assert time.monotonic() - killed_at < 5  # its claim died with it, not two minutes later
             await until(lambda: len(posted(slack)) == 5, timeout=15)
-            assert time.monotonic() - killed_at < 8  # not after a two-minute lease
             assert posted(slack) == [
                 "page 1 step 0",
                 "page 1 step 1",
