@@ -275,7 +275,9 @@ class Courier:
             await self._give_up(row, note)
             return
         async with self.db.write() as session:
-            at = self.clock.now() + timedelta(seconds=_backoff(row.attempts + 1, cap=MAX_BACKOFF_S))
+            # The backoff is real seconds; next_attempt_at is on Tower's clock, which a rehearsal runs fast.
+            wait = _backoff(row.attempts + 1, cap=MAX_BACKOFF_S) * getattr(self.clock, "rate", 1.0)
+            at = self.clock.now() + timedelta(seconds=wait)
             await outbox.retry_later(session, row.id, at, note)
 
     async def _give_up(self, row, reason: str) -> None:

@@ -3,7 +3,8 @@ a post, owned by a database session on PostgreSQL; pages before routine notices 
 acknowledged page's history says what really went out."""
 
 import asyncio
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -39,6 +40,22 @@ async def test_a_claim_outlives_any_amount_of_rehearsal_time(database, clock, pa
     clock.advance(hours=6)  # a fast rehearsal clock: hours of Tower's time in a blink
     assert await courier.drain() == 0
     assert platform.texts("C1") == []
+
+
+async def test_a_retry_waits_real_seconds_on_a_fast_rehearsal_clock(database):
+    from bot.integrations.clock import RehearsalClock
+
+    clock = RehearsalClock(datetime(2026, 11, 2, tzinfo=UTC), time.time(), 3600)  # an hour a second
+    platform = ChannelLog()
+    platform.script = [RuntimeError("a surprise")] * 2  # one attempt, then retried later
+    courier = Courier(database, clock, {"slack": platform}, pace={"slack": Pace(0.0)})
+    await queue(database, clock, "slack:C1", "later", "k")
+    async with database.write() as s:  # it failed a few times before: the next wait is up to 32 s
+        await s.exec(update(OutboundMessage).values(attempts=5))
+    await courier.drain()
+    await asyncio.sleep(0.05)
+    assert await courier.drain() == 0  # not retried a blink later (Tower's clock moved minutes)
+    assert platform.attempts == 1 and platform.texts("C1") == []
 
 
 async def test_a_sender_whose_claim_was_taken_over_while_it_waited_does_not_post(database, clock):
