@@ -185,6 +185,7 @@ class _FileLock:
         database = db.url.database
         self.path = Path(f"{database}.{role}-lock") if database and database != ":memory:" else None
         self.fd: int | None = None
+        self._beating: asyncio.Task | None = None
 
     async def acquire(self) -> bool:
         if self.path is None:
@@ -198,14 +199,24 @@ class _FileLock:
         return await self.still_held()
 
     async def still_held(self) -> bool:
-        async with self.db.write() as session:  # the heartbeat /metrics reads
-            await heartbeats.beat(session, self.role, self.db.application_name)
+        # The heartbeat /metrics reads, on the side: a busy SQLite file must not look like a lost lock.
+        if self._beating is None or self._beating.done():
+            self._beating = asyncio.create_task(self._beat(), name=f"heartbeat {self.role}")
         return True  # the kernel holds it until this process closes it or dies
+
+    async def _beat(self) -> None:
+        try:
+            async with self.db.write() as session:
+                await heartbeats.beat(session, self.role, self.db.application_name)
+        except Exception as err:
+            log.debug("%s heartbeat not written: %s", self.role, type(err).__name__)
 
     async def fence_silent_holder(self, silence_s: float) -> bool:
         return False  # the holder is a process on this machine: while it lives, it holds
 
     async def release(self) -> None:
+        if self._beating is not None:
+            await asyncio.wait({self._beating}, timeout=2)  # let a write in progress finish
         fd, self.fd = self.fd, None
         if fd is not None:
             os.close(fd)  # closing frees the lock
