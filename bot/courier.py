@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,7 @@ class Courier:
     ):
         self.settings = settings  # to tell the team about a message Tower gave up on
         self.db = db
+        self.id = uuid.uuid4().hex[:12]  # other couriers wait out the pacing after this one's posts
         # `tower run` on PostgreSQL: claims owned by a session this courier keeps (freed when it dies).
         self._claims = _OwnSession(db) if own_session and db.dialect == "postgresql" else None
         self.clock = clock
@@ -144,7 +146,9 @@ class Courier:
 
     async def _dispatch_due(self) -> None:
         async with self.db.read() as session:
-            rows = await outbox.due(session, self.clock.now(), wall_now(), platforms=list(self.senders))
+            rows = await outbox.due(
+                session, self.clock.now(), wall_now(), platforms=list(self.senders), courier=self.id
+            )
         for channel in dict.fromkeys(r.channel for r in rows):
             worker = self._workers.get(channel)
             if worker is None or worker.done():
@@ -156,7 +160,9 @@ class Courier:
         sent = 0
         while True:  # more channels may wait than one read returns
             async with self.db.read() as session:
-                rows = await outbox.due(session, self.clock.now(), wall_now(), platforms=list(self.senders))
+                rows = await outbox.due(
+                    session, self.clock.now(), wall_now(), platforms=list(self.senders), courier=self.id
+                )
             this_round = 0
             for channel in dict.fromkeys(r.channel for r in rows):
                 this_round += await self.deliver_channel(channel)
@@ -171,7 +177,9 @@ class Courier:
             if channel.partition(":")[0] not in self.senders:
                 return sent  # its sender went away (this replica gave up the Discord gateway)
             async with self.db.read() as session:
-                rows = await outbox.due(session, self.clock.now(), wall_now(), channel=channel, limit=1)
+                rows = await outbox.due(
+                    session, self.clock.now(), wall_now(), channel=channel, limit=1, courier=self.id
+                )
             if not rows or rows[0].id == last:
                 return sent
             last = rows[0].id
@@ -194,7 +202,7 @@ class Courier:
         """Claim and post one message. True: posted; False: dealt with otherwise (failed, later,
         found already out, cancelled); None: not ours (claimed by another courier first)."""
         now = self.clock.now()
-        token = await self._claiming(lambda s: outbox.claim(s, row.id, now, wall_now()))
+        token = await self._claiming(lambda s: outbox.claim(s, row.id, now, wall_now(), courier=self.id))
         if token is None:
             return None
         platform, _, channel_id = row.channel.partition(":")
@@ -220,8 +228,9 @@ class Courier:
                 elif message_id is None:
                     message_id = await sender.send(channel_id, reply, row.key)
                 self._last_sent[row.channel] = asyncio.get_running_loop().time()
+                pace_until = wall_now() + timedelta(seconds=self._pace_s(platform))
                 async with self.db.write() as session:
-                    await outbox.mark_sent(session, row.id, message_id, self.clock.now())
+                    await outbox.mark_sent(session, row.id, message_id, self.clock.now(), pace_until, token)
                 return True
             except RetryAfter as err:
                 wait = min(err.seconds, MAX_RETRY_AFTER_S)
@@ -287,8 +296,11 @@ class Courier:
             if self.settings is not None:
                 await tell_undeliverable(session, self.settings, row, reason, self.clock.now())
 
+    def _pace_s(self, platform: str) -> float:
+        return self.pace.get(platform, Pace(0.0)).per_message_s
+
     async def _wait_for_pace(self, channel: str, platform: str) -> None:
-        pace = self.pace.get(platform, Pace(0.0)).per_message_s
+        pace = self._pace_s(platform)
         last = self._last_sent.get(channel)
         if last is None or pace <= 0:
             return

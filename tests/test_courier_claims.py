@@ -58,6 +58,25 @@ async def test_a_retry_waits_real_seconds_on_a_fast_rehearsal_clock(database):
     assert platform.attempts == 1 and platform.texts("C1") == []
 
 
+async def test_the_channels_pacing_holds_for_every_courier(database, clock):
+    platform = ChannelLog()
+    first, second = (
+        Courier(database, clock, {"slack": platform}, pace={"slack": Pace(0.4)}, poll_s=0.02) for _ in range(2)
+    )
+    await queue(database, clock, "slack:C1", "from the first replica", "k1")
+    assert await first.drain() == 1
+    await queue(database, clock, "slack:C1", "from the second", "k2")
+    second.start()
+    try:
+        async with asyncio.timeout(5):
+            while len(platform.texts("C1")) < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        await second.stop()
+    (_, _, one), (_, _, two) = platform.posted["C1"]
+    assert two - one >= 0.39  # Slack's one message a second per channel holds across replicas
+
+
 async def test_a_sender_whose_claim_was_taken_over_while_it_waited_does_not_post(database, clock):
     platform = ChannelLog()
     slow = Courier(database, clock, {"slack": platform}, pace={"slack": Pace(0.5)})

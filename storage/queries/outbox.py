@@ -72,11 +72,12 @@ def _claimed(row, wall_now: datetime, postgres: bool) -> ColumnElement:
     return and_(held, or_(col(row.claim_owner).is_(None), col(row.claim_owner).in_(LIVE_SESSIONS)))
 
 
-def _may_go(now: datetime, wall_now: datetime, postgres: bool) -> ColumnElement:
+def _may_go(now: datetime, wall_now: datetime, postgres: bool, courier: str | None) -> ColumnElement:
     """The message is owed and due, and nothing else in its channel must go (or is going) first:
     no claim in the channel, no earlier message that may go now, no earlier page message unsent
     (if it is a page's). A page message held back by an earlier one retrying later holds back no
-    routine notice."""
+    routine notice. Nor may it go while the channel's pacing holds after another courier's post
+    (`courier` paces its own posts itself)."""
     other, earlier_page = aliased(OutboundMessage), aliased(OutboundMessage)
     me = OutboundMessage
     before = or_(_priority(other) < _priority(me), and_(_priority(other) == _priority(me), col(other.id) < col(me.id)))
@@ -91,14 +92,22 @@ def _may_go(now: datetime, wall_now: datetime, postgres: bool) -> ColumnElement:
             col(earlier_page.next_attempt_at) > now,
         ),
     )
+    paced = and_(col(other.state) == SENT, col(other.claimed_until) > wall_now)
+    if courier is not None:
+        paced = and_(paced, not_(func.coalesce(col(other.claim_token), "").startswith(f"{courier}:")))
     ahead = exists().where(
         col(other.channel) == col(me.channel),
         col(other.id) != col(me.id),
-        col(other.state).in_(OWED),
         or_(
-            _claimed(other, wall_now, postgres),
-            and_(before, both_pages),
-            and_(before, col(other.next_attempt_at) <= now, not_(held_back)),
+            and_(
+                col(other.state).in_(OWED),
+                or_(
+                    _claimed(other, wall_now, postgres),
+                    and_(before, both_pages),
+                    and_(before, col(other.next_attempt_at) <= now, not_(held_back)),
+                ),
+            ),
+            paced,
         ),
     )
     return and_(
@@ -116,13 +125,14 @@ async def due(
     platforms: Collection[str] | None = None,
     limit: int = 200,
     channel: str | None = None,
+    courier: str | None = None,
 ) -> list[OutboundMessage]:
     """Messages that may go out now (`now` on Tower's clock; claims on `wall_now`, real time): at
     most one per channel, the head of its queue."""
     postgres = dialect(session) == "postgresql"
     query = (
         select(OutboundMessage)
-        .where(_may_go(now, wall_now, postgres))
+        .where(_may_go(now, wall_now, postgres, courier))
         .order_by(_priority(OutboundMessage), col(OutboundMessage.id))
         .limit(limit)
     )
@@ -135,14 +145,16 @@ async def due(
     return list((await session.exec(query)).all())
 
 
-async def claim(session: AsyncSession, message_id: int, now: datetime, wall_now: datetime) -> str | None:
+async def claim(
+    session: AsyncSession, message_id: int, now: datetime, wall_now: datetime, courier: str | None = None
+) -> str | None:
     """Claim a message that may go out now; its token, or None if it may not (or another has it).
     On PostgreSQL the session running this is the claim's owner: run it on one the process keeps."""
     postgres = dialect(session) == "postgresql"
-    token = uuid.uuid4().hex
+    token = f"{courier or '-'}:{uuid.uuid4().hex[:16]}"
     result = await session.exec(
         update(OutboundMessage)
-        .where(col(OutboundMessage.id) == message_id, _may_go(now, wall_now, postgres))
+        .where(col(OutboundMessage.id) == message_id, _may_go(now, wall_now, postgres, courier))
         .values(claimed_until=wall_now + LEASE, claim_token=token, claim_owner=THIS_SESSION if postgres else None)
     )
     return token if result.rowcount == 1 else None
@@ -164,7 +176,16 @@ def _unclaimed() -> dict:
     return {"claimed_until": None, "claim_owner": None, "claim_token": None}
 
 
-async def mark_sent(session: AsyncSession, message_id: int, platform_message_id: str | None, now: datetime) -> None:
+async def mark_sent(
+    session: AsyncSession,
+    message_id: int,
+    platform_message_id: str | None,
+    now: datetime,
+    pace_until: datetime | None = None,
+    token: str | None = None,
+) -> None:
+    """Sent. Until `pace_until` (real time) the channel waits for every courier but the one whose
+    claim `token` this was: the platform's pacing holds across replicas."""
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message_id)
@@ -172,7 +193,9 @@ async def mark_sent(session: AsyncSession, message_id: int, platform_message_id:
             state=SENT,
             sent_at=now,
             platform_message_id=platform_message_id,
-            **_unclaimed(),
+            claimed_until=pace_until,
+            claim_owner=None,
+            claim_token=token if pace_until is not None else None,
             attempts=OutboundMessage.attempts + 1,
         )
     )
