@@ -5,6 +5,13 @@ one message per second per channel). A 429 is waited out for as long as Retry-Af
 failures are retried with backoff, jitter and a cap. A send that may have gone through (a timeout
 after the request left) is looked up on the platform, or re-sent with the same nonce, before it
 is tried again, so a retry never posts twice.
+
+Claims are leased on real time, never on Tower's (possibly fast-forwarded) clock, and a sender
+confirms its claim is still its own right before it posts. Under `tower run` on PostgreSQL the
+claims are taken on a database session the courier keeps for itself: when the replica dies, the
+session goes and its claims are free at once (see storage/queries/outbox.py). A channel's queue
+goes out one message at a time, pages first; a withdrawn message that may have gone out (its page
+was acknowledged) is looked up and recorded as sent or cancelled, never posted.
 """
 
 from __future__ import annotations
@@ -12,26 +19,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.engine.outbox import decode, tell_undeliverable
 from commands.engine.ports import Clock
 from commands.engine.reply import Reply
 from commands.engine.settings import Settings
 from storage.database import Database
+from storage.held_connection import close_held, held_connection, held_engine
 from storage.queries import outbox
 
 log = logging.getLogger("tower.courier")
 
-LEASE = timedelta(minutes=2)
 IN_PLACE_RETRIES = 3
 MAX_ATTEMPTS = 10
 MAX_BACKOFF_S = 300.0
 MAX_RETRY_AFTER_S = 60.0
-AMBIGUOUS = "ambiguous: "
+AMBIGUOUS = outbox.AMBIGUOUS
+CLAIM_TIMEOUT_S = 10.0  # a claim or a confirmation that takes longer is not trusted
+T = TypeVar("T")
+
+
+def wall_now() -> datetime:
+    """Real time, for leases: Tower's clock may run a week in a minute."""
+    return datetime.now(UTC)
 
 
 class RetryAfter(Exception):
@@ -81,9 +99,13 @@ class Courier:
         pace: Mapping[str, Pace] | None = None,
         poll_s: float = 1.0,
         settings: Settings | None = None,
+        own_session: bool = False,
     ):
         self.settings = settings  # to tell the team about a message Tower gave up on
         self.db = db
+        self.id = uuid.uuid4().hex[:12]  # other couriers wait out the pacing after this one's posts
+        # `tower run` on PostgreSQL: claims owned by a session this courier keeps (freed when it dies).
+        self._claims = _OwnSession(db) if own_session and db.dialect == "postgresql" else None
         self.clock = clock
         self.senders = dict(senders)
         self.pace = {**DEFAULT_PACE, **(pace or {})}
@@ -105,6 +127,8 @@ class Courier:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._claims is not None:
+            await self._claims.close()
 
     async def _run(self) -> None:
         while True:
@@ -122,7 +146,9 @@ class Courier:
 
     async def _dispatch_due(self) -> None:
         async with self.db.read() as session:
-            rows = await outbox.due(session, self.clock.now(), platforms=list(self.senders))
+            rows = await outbox.due(
+                session, self.clock.now(), wall_now(), platforms=list(self.senders), courier=self.id
+            )
         for channel in dict.fromkeys(r.channel for r in rows):
             worker = self._workers.get(channel)
             if worker is None or worker.done():
@@ -134,7 +160,9 @@ class Courier:
         sent = 0
         while True:  # more channels may wait than one read returns
             async with self.db.read() as session:
-                rows = await outbox.due(session, self.clock.now(), platforms=list(self.senders))
+                rows = await outbox.due(
+                    session, self.clock.now(), wall_now(), platforms=list(self.senders), courier=self.id
+                )
             this_round = 0
             for channel in dict.fromkeys(r.channel for r in rows):
                 this_round += await self.deliver_channel(channel)
@@ -143,46 +171,66 @@ class Courier:
                 return sent
 
     async def deliver_channel(self, channel: str) -> int:
-        sent = 0
+        """Deliver a channel's queue, head first, until it is empty, waiting, or another courier's."""
+        sent, last = 0, None
         while True:
             if channel.partition(":")[0] not in self.senders:
                 return sent  # its sender went away (this replica gave up the Discord gateway)
             async with self.db.read() as session:
-                rows = await outbox.due(session, self.clock.now(), channel=channel, limit=50)
-            if not rows:
+                rows = await outbox.due(
+                    session, self.clock.now(), wall_now(), channel=channel, limit=1, courier=self.id
+                )
+            if not rows or rows[0].id == last:
                 return sent
-            # Every row leaves the due set: sent, failed, rescheduled, or claimed by someone else.
-            for row in rows:
-                try:
-                    sent += await self._deliver(row)
-                except Exception as err:  # the database went away mid-delivery: the next round retries
-                    log.warning("courier: delivering to %s stopped: %s", channel, type(err).__name__)
-                    return sent
+            last = rows[0].id
+            try:
+                outcome = await self._deliver(rows[0])
+            except Exception as err:  # the database went away mid-delivery: the next round retries
+                log.warning("courier: delivering to %s stopped: %s", channel, type(err).__name__)
+                return sent
+            if outcome is None:
+                return sent  # another courier has this channel now
+            sent += outcome
 
-    async def _deliver(self, row) -> bool:
+    async def _claiming(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        if self._claims is not None:
+            return await self._claims.run(work)
+        async with asyncio.timeout(CLAIM_TIMEOUT_S), self.db.write() as session:
+            return await work(session)
+
+    async def _deliver(self, row) -> bool | None:
+        """Claim and post one message. True: posted; False: dealt with otherwise (failed, later,
+        found already out, cancelled); None: not ours (claimed by another courier first)."""
         now = self.clock.now()
-        async with self.db.write() as session:
-            if not await outbox.claim(session, row.id, now, now + LEASE):
-                return False  # another courier has it
+        token = await self._claiming(lambda s: outbox.claim(s, row.id, now, wall_now(), courier=self.id))
+        if token is None:
+            return None
         platform, _, channel_id = row.channel.partition(":")
         sender = self.senders[platform]
         reply = decode(row.payload)
         attempt = 0
-        # An expired lease means a courier died mid-send: the message may be out already.
+        # A claim left behind means a courier died mid-send: the message may be out already.
         maybe_sent = (row.last_error or "").startswith(AMBIGUOUS) or row.claimed_until is not None
+        if row.state == outbox.CANCELLING:
+            return await self._settle_withdrawn(row, sender, channel_id, maybe_sent)
         while True:
             await self._wait_for_pace(row.channel, platform)
             try:
                 message_id = None
                 if maybe_sent:
                     message_id = await sender.find(channel_id, row.key, row.created_at)
+                if message_id is None and not await self._claiming(
+                    lambda s: outbox.confirm(s, row.id, token, wall_now())
+                ):
+                    return await self._claim_lost(row, token, sender, channel_id, maybe_sent)
                 if message_id is None and reply.meta.get("edit") and hasattr(sender, "edit"):
                     message_id = await sender.edit(channel_id, reply.meta["edit"], reply)  # a correction: same post
                 elif message_id is None:
                     message_id = await sender.send(channel_id, reply, row.key)
                 self._last_sent[row.channel] = asyncio.get_running_loop().time()
+                pace_until = wall_now() + timedelta(seconds=self._pace_s(platform))
                 async with self.db.write() as session:
-                    await outbox.mark_sent(session, row.id, message_id, self.clock.now())
+                    await outbox.mark_sent(session, row.id, message_id, self.clock.now(), pace_until, token)
                 return True
             except RetryAfter as err:
                 wait = min(err.seconds, MAX_RETRY_AFTER_S)
@@ -207,13 +255,38 @@ class Courier:
                 await self._retry_later(row, f"{AMBIGUOUS}{type(err).__name__}: {err}")
                 return False
 
+    async def _claim_lost(self, row, token: str, sender: Sender, channel_id: str, maybe_sent: bool) -> bool | None:
+        """The confirmation before posting failed: withdrawn meanwhile (settle it), or taken over."""
+        async with self.db.read() as session:
+            now_row = await outbox.by_key(session, row.key)
+        if now_row is not None and now_row.state == outbox.CANCELLING and now_row.claim_token == token:
+            return await self._settle_withdrawn(row, sender, channel_id, maybe_sent)
+        log.info("courier: message %s to %s was taken over by another courier; not posting it", row.id, row.channel)
+        return None
+
+    async def _settle_withdrawn(self, row, sender: Sender, channel_id: str, maybe_sent: bool) -> bool:
+        """A withdrawn message: if it may have gone out, ask the platform; record what is true."""
+        try:
+            message_id = await sender.find(channel_id, row.key, row.created_at) if maybe_sent else None
+        except Exception as err:  # can't tell yet: look again later, never post it
+            await self._retry_later(row, f"{AMBIGUOUS}{type(err).__name__}: {err}")
+            return False
+        async with self.db.write() as session:
+            if message_id is not None:
+                await outbox.mark_sent(session, row.id, message_id, self.clock.now())
+            else:
+                await outbox.mark_cancelled(session, row.id)
+        return False
+
     async def _retry_later(self, row, note: str) -> None:
         if row.attempts + 1 >= MAX_ATTEMPTS:
             log.warning("courier: message %s to %s failed %d times: %s", row.id, row.channel, MAX_ATTEMPTS, note)
             await self._give_up(row, note)
             return
         async with self.db.write() as session:
-            at = self.clock.now() + timedelta(seconds=_backoff(row.attempts + 1, cap=MAX_BACKOFF_S))
+            # The backoff is real seconds; next_attempt_at is on Tower's clock, which a rehearsal runs fast.
+            wait = _backoff(row.attempts + 1, cap=MAX_BACKOFF_S) * getattr(self.clock, "rate", 1.0)
+            at = self.clock.now() + timedelta(seconds=wait)
             await outbox.retry_later(session, row.id, at, note)
 
     async def _give_up(self, row, reason: str) -> None:
@@ -223,8 +296,11 @@ class Courier:
             if self.settings is not None:
                 await tell_undeliverable(session, self.settings, row, reason, self.clock.now())
 
+    def _pace_s(self, platform: str) -> float:
+        return self.pace.get(platform, Pace(0.0)).per_message_s
+
     async def _wait_for_pace(self, channel: str, platform: str) -> None:
-        pace = self.pace.get(platform, Pace(0.0)).per_message_s
+        pace = self._pace_s(platform)
         last = self._last_sent.get(channel)
         if last is None or pace <= 0:
             return
@@ -236,3 +312,38 @@ class Courier:
 def _backoff(attempt: int, cap: float) -> float:
     """Exponential backoff with full jitter: spreads retries from many replicas apart."""
     return random.uniform(0, min(cap, 0.5 * 2**attempt))
+
+
+class _OwnSession:
+    """A PostgreSQL session the courier keeps: its claims are taken on it, so they are owned by it
+    and free as soon as it ends (the replica died, or was fenced off by a standby)."""
+
+    def __init__(self, db: Database, seconds: float = 5.0):
+        self.engine = held_engine(db, seconds)
+        self.seconds = seconds
+        self.conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()  # one statement at a time on one connection
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self._lock:
+            try:
+                async with asyncio.timeout(CLAIM_TIMEOUT_S):
+                    if self.conn is None:
+                        self.conn = await held_connection(self.engine, self.seconds)
+                    async with AsyncSession(bind=self.conn) as session:
+                        result = await work(session)
+                        await session.commit()
+                    return result
+            except BaseException:
+                await self._drop()  # a broken or silent connection: the next claim opens a new one
+                raise
+
+    async def _drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await close_held(conn, 1.0)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._drop()
+        await self.engine.dispose()

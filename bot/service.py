@@ -37,7 +37,9 @@ class Service:
         self._pagers: list = []
         self._publishing: asyncio.Task | None = None
         self._stopping = asyncio.Event()
-        self.courier = Courier(tower.services.db, tower.services.clock, senders={}, settings=tower.settings)
+        self.courier = Courier(
+            tower.services.db, tower.services.clock, senders={}, settings=tower.settings, own_session=True
+        )
         self.wakeups = Wakeups(tower.services, on_work=self.courier.wake)
         # Replicas share the database; the one holding the scheduler lock wakes the jobs and
         # publishes the pages, the others serve commands and deliver the outbox.

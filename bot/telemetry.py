@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from commands.engine.dispatch import CommandRecord
 from commands.engine.services import Services
-from storage.queries import outbox, pages
+from storage.queries import leadership, outbox, pages
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -42,6 +42,16 @@ class Telemetry:
         self.lag = Gauge(
             "tower_scheduler_lag_seconds",
             "Seconds since the scheduler last looked for due work (on the leader; 0 elsewhere)",
+            registry=r,
+        )
+        self.leader_seen = Gauge(
+            "tower_scheduler_leader_seen_seconds",
+            "Seconds since the scheduler's holder last wrote its heartbeat (database clock; alike on every replica)",
+            registry=r,
+        )
+        self.no_leader = Gauge(
+            "tower_scheduler_no_leader",
+            "1 when no replica has held the scheduler lately (heartbeat older than a takeover takes, or none)",
             registry=r,
         )
         self.in_flight = Gauge("tower_commands_in_flight", "Commands acknowledged and still running", registry=r)
@@ -72,12 +82,19 @@ class Telemetry:
                 async with self.services.db.read() as session:
                     depths = await outbox.pending_by_platform(session)
                     by_state = await pages.count_by_state(session)
+                    silent = await leadership.silent_for(session, "scheduler")
         except Exception:
             self.up.set(0)  # the counters still go out: a scrape must work while the database is down
         else:
             self.up.set(1)
             _set_all(self.outbox, depths, ("slack", "discord", "console"))
             _set_all(self.pages, by_state, ("open", "acknowledged", "resolved"))
+            self.leader_seen.set(silent if silent is not None else float("inf"))
+            bound = (
+                leadership.stale_after(self.services.settings.tower.election_seconds)
+                + self.services.settings.tower.election_seconds
+            )
+            self.no_leader.set(1 if silent is None or silent > bound else 0)
         return generate_latest(self.registry)
 
 

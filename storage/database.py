@@ -8,6 +8,7 @@ store. Both are reached through the same `read()` / `write()` transactions.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -73,15 +74,16 @@ class Database:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
         self.schema = schema
+        # Names this process's sessions on the server: a replica that takes over a role from one gone
+        # silent ends every session of that name (its claims and half-done transactions with them).
+        self.application_name = f"tower {uuid.uuid4().hex[:12]}"
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: AsyncEngine = create_async_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(self.engine)
         else:
-            connect_args = {}
-            if schema:
-                connect_args["server_settings"] = {"search_path": schema}
+            connect_args = {"server_settings": self.server_settings()}
             self.engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
@@ -94,6 +96,10 @@ class Database:
         self._writer = async_sessionmaker(
             self.engine.execution_options(tower_write=True), class_=AsyncSession, expire_on_commit=False
         )
+
+    def server_settings(self) -> dict[str, str]:
+        """Session settings every PostgreSQL connection of this process starts with."""
+        return {"application_name": self.application_name, **({"search_path": self.schema} if self.schema else {})}
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -5,11 +5,14 @@ import itertools
 import time
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot.courier import MAX_ATTEMPTS, Ambiguous, Courier, Pace, Permanent, RetryAfter, Transient
 from commands.engine import outbox as commands_outbox
 from commands.engine.reply import Reply
 from storage.queries import outbox
+from storage.tables import OutboundMessage
 
 
 class ChannelLog:
@@ -168,15 +171,21 @@ async def test_messages_for_platforms_without_a_sender_wait(database, clock, pla
 async def test_a_courier_that_died_mid_send_does_not_cause_a_second_post(database, clock, platform, courier):
     from datetime import timedelta
 
+    from bot.courier import wall_now
+
     await queue(database, clock, "slack:C1", "sent just before the crash", "k")
-    async with database.write() as s:  # the dead courier's claim, and the post that did go out
+    async with database.write() as s:  # the dead courier's claim (leased on real time), and its post
         row = await outbox.by_key(s, "k@slack:C1")
-        assert await outbox.claim(s, row.id, clock.now(), clock.now() + timedelta(minutes=2))
+        assert await outbox.claim(s, row.id, clock.now(), wall_now() - timedelta(minutes=1))
     await platform.send("C1", Reply(text="sent just before the crash"), "k@slack:C1")
-    assert await courier.drain() == 0  # still leased to the dead courier
-    clock.advance(minutes=3)
-    assert await courier.drain() == 1
+    clock.advance(minutes=3)  # Tower's clock does not end a lease: the claim is still the dead one's
+    assert await courier.drain() == 0
+    async with database.write() as s:  # a minute later in real time its lease has run out
+        await s.exec(update(OutboundMessage).where(col(OutboundMessage.id) == row.id).values(claimed_until=wall_now()))
+    assert await courier.drain() == 1  # looked up, found, recorded: not posted again
     assert platform.texts("C1") == ["sent just before the crash"]
+    async with database.read() as s:
+        assert (await outbox.by_key(s, "k@slack:C1")).state == "sent"
 
 
 async def test_drain_delivers_every_channel_even_when_more_wait_than_one_read_returns(

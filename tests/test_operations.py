@@ -80,6 +80,25 @@ async def test_metrics_count_commands_by_outcome_and_show_queues_and_pages(servi
     assert 0 <= _sample(text, "tower_scheduler_lag_seconds") < 60
 
 
+async def test_metrics_say_when_no_replica_has_led_the_scheduler_lately(service):
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import update
+
+    from storage.tables import LeaderHeartbeat
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+        text = (await http.get("/metrics")).text
+        assert _sample(text, "tower_scheduler_no_leader") == 0
+        assert 0 <= _sample(text, "tower_scheduler_leader_seen_seconds") < 30
+        await service.leadership.stop()  # the leader goes, and no other replica takes over for an hour
+        async with service.tower.services.db.write() as session:
+            await session.exec(update(LeaderHeartbeat).values(seen_at=datetime.now(UTC) - timedelta(hours=1)))
+        text = (await http.get("/metrics")).text
+    assert _sample(text, "tower_scheduler_no_leader") == 1
+    assert _sample(text, "tower_scheduler_leader_seen_seconds") >= 3600
+
+
 async def test_readyz_turns_away_traffic_while_shutting_down(service):
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
         assert (await http.get("/readyz")).json() == {"status": "ready"}

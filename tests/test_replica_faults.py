@@ -78,7 +78,7 @@ async def test_killing_the_scheduler_leader_mid_escalation_loses_and_repeats_no_
         ] == "Page #1 sent to bob (pilot of demo#1)."
         await wait_until(lambda: seen.reached("bob") == (1, 1))
         await wait_until(lambda: seen.reached("jane") == (1, 1))
-        # and the team heard of both steps (a post cut off mid-send waits out its two-minute lease)
+        # and the team heard of both steps, so that the kill lands between steps
         await wait_until(
             lambda: len([m for m in slack_fake.messages.get(TEAM_SLACK, []) if "paging the" in m["text"]]) == 2
         )

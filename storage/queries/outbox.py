@@ -1,23 +1,45 @@
 """The outbox: chat messages owed to channels, claimed and delivered by the courier.
 
-A message is claimed with a conditional UPDATE (a lease), so two couriers — two replicas, or a
-courier and a shell — never send the same row; the unique key makes enqueueing idempotent.
+A message is claimed with a conditional UPDATE, so two couriers — two replicas, or a courier and
+a shell — never send the same row; the unique key makes enqueueing idempotent. A claim holds while
+its lease (real time, never Tower's rehearsal clock) runs and, on PostgreSQL, while the database
+session that took it (its owner) is alive: a replica that dies frees its claims at once. Each
+claim has a token the sender confirms right before it posts.
+
+A channel's messages go out one at a time, pages first and otherwise in order: a message waits
+while any message of its channel is claimed, while an earlier one is due, and (a page's message)
+while an earlier page message of its channel is unsent at all.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import and_, case, exists, func, literal_column, not_, or_, text, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.database import dialect
 from storage.tables import OutboundMessage
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
+CANCELLING = "cancelling"  # withdrawn while it may have gone out: looked up, then marked sent or cancelled
+OWED = (PENDING, CANCELLING)
+AMBIGUOUS = "ambiguous: "  # last_error prefix: the send may have gone through
+LEASE = timedelta(minutes=2)  # real time; a sender renews it right before it posts
+PAGE_PREFIX = "page:"
+
+# A PostgreSQL session, named so that a new session reusing a dead one's pid is not mistaken for it.
+SESSION_ID = "pid::text || '.' || (extract(epoch FROM backend_start) * 1000000)::bigint::text"
+LIVE_SESSIONS: Select = sa_select(literal_column(SESSION_ID)).select_from(text("pg_stat_activity"))
+THIS_SESSION = LIVE_SESSIONS.where(literal_column("pid") == func.pg_backend_pid()).scalar_subquery()
 
 
 async def enqueue(
@@ -38,18 +60,80 @@ async def enqueue(
     return result.rowcount == 1
 
 
+def _priority(row) -> ColumnElement:
+    return case((col(row.key).startswith(PAGE_PREFIX), 0), else_=1)
+
+
+def _claimed(row, wall_now: datetime, postgres: bool) -> ColumnElement:
+    """The row's claim still holds: its lease runs and (PostgreSQL) its owner's session lives."""
+    held = and_(col(row.claimed_until).is_not(None), col(row.claimed_until) > wall_now)
+    if not postgres:
+        return held
+    return and_(held, or_(col(row.claim_owner).is_(None), col(row.claim_owner).in_(LIVE_SESSIONS)))
+
+
+def _may_go(now: datetime, wall_now: datetime, postgres: bool, courier: str | None) -> ColumnElement:
+    """The message is owed and due, and nothing else in its channel must go (or is going) first:
+    no claim in the channel, no earlier message that may go now, no earlier page message unsent
+    (if it is a page's). A page message held back by an earlier one retrying later holds back no
+    routine notice. Nor may it go while the channel's pacing holds after another courier's post
+    (`courier` paces its own posts itself)."""
+    other, earlier_page = aliased(OutboundMessage), aliased(OutboundMessage)
+    me = OutboundMessage
+    before = or_(_priority(other) < _priority(me), and_(_priority(other) == _priority(me), col(other.id) < col(me.id)))
+    both_pages = and_(col(other.key).startswith(PAGE_PREFIX), col(me.key).startswith(PAGE_PREFIX))
+    held_back = and_(
+        col(other.key).startswith(PAGE_PREFIX),
+        exists().where(
+            col(earlier_page.channel) == col(other.channel),
+            col(earlier_page.key).startswith(PAGE_PREFIX),
+            col(earlier_page.state).in_(OWED),
+            col(earlier_page.id) < col(other.id),
+            col(earlier_page.next_attempt_at) > now,
+        ),
+    )
+    paced = and_(col(other.state) == SENT, col(other.claimed_until) > wall_now)
+    if courier is not None:
+        paced = and_(paced, not_(func.coalesce(col(other.claim_token), "").startswith(f"{courier}:")))
+    ahead = exists().where(
+        col(other.channel) == col(me.channel),
+        col(other.id) != col(me.id),
+        or_(
+            and_(
+                col(other.state).in_(OWED),
+                or_(
+                    _claimed(other, wall_now, postgres),
+                    and_(before, both_pages),
+                    and_(before, col(other.next_attempt_at) <= now, not_(held_back)),
+                ),
+            ),
+            paced,
+        ),
+    )
+    return and_(
+        col(me.state).in_(OWED),
+        col(me.next_attempt_at) <= now,
+        not_(_claimed(me, wall_now, postgres)),
+        not_(ahead),
+    )
+
+
 async def due(
     session: AsyncSession,
     now: datetime,
+    wall_now: datetime,
     platforms: Collection[str] | None = None,
     limit: int = 200,
     channel: str | None = None,
+    courier: str | None = None,
 ) -> list[OutboundMessage]:
+    """Messages that may go out now (`now` on Tower's clock; claims on `wall_now`, real time): at
+    most one per channel, the head of its queue."""
+    postgres = dialect(session) == "postgresql"
     query = (
         select(OutboundMessage)
-        .where(OutboundMessage.state == PENDING, col(OutboundMessage.next_attempt_at) <= now)
-        .where(or_(col(OutboundMessage.claimed_until).is_(None), col(OutboundMessage.claimed_until) < now))
-        .order_by(col(OutboundMessage.id))
+        .where(_may_go(now, wall_now, postgres, courier))
+        .order_by(_priority(OutboundMessage), col(OutboundMessage.id))
         .limit(limit)
     )
     if channel is not None:
@@ -61,17 +145,47 @@ async def due(
     return list((await session.exec(query)).all())
 
 
-async def claim(session: AsyncSession, message_id: int, now: datetime, until: datetime) -> bool:
+async def claim(
+    session: AsyncSession, message_id: int, now: datetime, wall_now: datetime, courier: str | None = None
+) -> str | None:
+    """Claim a message that may go out now; its token, or None if it may not (or another has it).
+    On PostgreSQL the session running this is the claim's owner: run it on one the process keeps."""
+    postgres = dialect(session) == "postgresql"
+    token = f"{courier or '-'}:{uuid.uuid4().hex[:16]}"
     result = await session.exec(
         update(OutboundMessage)
-        .where(col(OutboundMessage.id) == message_id, col(OutboundMessage.state) == PENDING)
-        .where(or_(col(OutboundMessage.claimed_until).is_(None), col(OutboundMessage.claimed_until) < now))
-        .values(claimed_until=until)
+        .where(col(OutboundMessage.id) == message_id, _may_go(now, wall_now, postgres, courier))
+        .values(claimed_until=wall_now + LEASE, claim_token=token, claim_owner=THIS_SESSION if postgres else None)
+    )
+    return token if result.rowcount == 1 else None
+
+
+async def confirm(session: AsyncSession, message_id: int, token: str, wall_now: datetime) -> bool:
+    """Right before posting: is the claim still this sender's? Renews its lease if so."""
+    postgres = dialect(session) == "postgresql"
+    result = await session.exec(
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message_id, col(OutboundMessage.claim_token) == token)
+        .where(col(OutboundMessage.state) == PENDING)
+        .values(claimed_until=wall_now + LEASE, claim_owner=THIS_SESSION if postgres else None)
     )
     return result.rowcount == 1
 
 
-async def mark_sent(session: AsyncSession, message_id: int, platform_message_id: str | None, now: datetime) -> None:
+def _unclaimed() -> dict:
+    return {"claimed_until": None, "claim_owner": None, "claim_token": None}
+
+
+async def mark_sent(
+    session: AsyncSession,
+    message_id: int,
+    platform_message_id: str | None,
+    now: datetime,
+    pace_until: datetime | None = None,
+    token: str | None = None,
+) -> None:
+    """Sent. Until `pace_until` (real time) the channel waits for every courier but the one whose
+    claim `token` this was: the platform's pacing holds across replicas."""
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message_id)
@@ -79,7 +193,9 @@ async def mark_sent(session: AsyncSession, message_id: int, platform_message_id:
             state=SENT,
             sent_at=now,
             platform_message_id=platform_message_id,
-            claimed_until=None,
+            claimed_until=pace_until,
+            claim_owner=None,
+            claim_token=token if pace_until is not None else None,
             attempts=OutboundMessage.attempts + 1,
         )
     )
@@ -89,7 +205,7 @@ async def retry_later(session: AsyncSession, message_id: int, at: datetime, erro
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message_id)
-        .values(next_attempt_at=at, last_error=error[:1000], claimed_until=None, attempts=OutboundMessage.attempts + 1)
+        .values(next_attempt_at=at, last_error=error[:1000], attempts=OutboundMessage.attempts + 1, **_unclaimed())
     )
 
 
@@ -97,8 +213,30 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str) -> Non
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message_id)
-        .values(state=FAILED, last_error=error[:1000], claimed_until=None, attempts=OutboundMessage.attempts + 1)
+        .values(state=FAILED, last_error=error[:1000], attempts=OutboundMessage.attempts + 1, **_unclaimed())
     )
+
+
+async def mark_cancelled(session: AsyncSession, message_id: int) -> None:
+    """A withdrawn message that, looked up, never went out."""
+    await session.exec(
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message_id, col(OutboundMessage.state) == CANCELLING)
+        .values(state=CANCELLED, **_unclaimed())
+    )
+
+
+async def withdraw(session: AsyncSession, key_prefix: str) -> int:
+    """Messages not yet out are dropped: cancelled if they surely never went out; if one may have
+    (a claim taken, an ambiguous send), it waits for the courier to look it up and record the truth."""
+    owed = (col(OutboundMessage.key).startswith(key_prefix), col(OutboundMessage.state) == PENDING)
+    maybe_out = or_(
+        col(OutboundMessage.claimed_until).is_not(None),
+        func.coalesce(col(OutboundMessage.last_error), "").startswith(AMBIGUOUS),
+    )
+    cancelled = await session.exec(update(OutboundMessage).where(*owed, not_(maybe_out)).values(state=CANCELLED))
+    looked_up = await session.exec(update(OutboundMessage).where(*owed, maybe_out).values(state=CANCELLING))
+    return cancelled.rowcount + looked_up.rowcount
 
 
 async def by_key(session: AsyncSession, key: str) -> OutboundMessage | None:

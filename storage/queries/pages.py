@@ -8,7 +8,8 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import OutboundMessage, Page
+from storage.queries import outbox
+from storage.tables import Page
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 
@@ -79,13 +80,9 @@ async def close(session: AsyncSession, page_id: int, state: str, person_id: int 
 
 
 async def cancel_undelivered(session: AsyncSession, page_id: int) -> int:
-    """Messages of this page still waiting in the outbox are dropped: an acknowledged page goes quiet."""
-    result = await session.exec(
-        update(OutboundMessage)
-        .where(col(OutboundMessage.key).startswith(f"page:{page_id}:step:"), col(OutboundMessage.state) == "pending")
-        .values(state="cancelled")
-    )
-    return result.rowcount
+    """Messages of this page still waiting in the outbox are dropped: an acknowledged page goes quiet.
+    One that may already have gone out is looked up by the courier first (the history stays true)."""
+    return await outbox.withdraw(session, f"page:{page_id}:step:")
 
 
 async def of_release(session: AsyncSession, release_id: int, states: tuple[str, ...] = (OPEN,)) -> list[Page]:

@@ -133,7 +133,10 @@ class OutboundMessage(SQLModel, table=True):
     reports, delivered later by the courier: a crash loses nothing, a retry posts nothing twice."""
 
     __tablename__ = "outbound_message"
-    __table_args__ = (sa.Index("ix_outbound_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbound_due", "state", "next_attempt_at"),
+        sa.Index("ix_outbound_channel_state", "channel", "state"),
+    )
 
     id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)  # idempotency key, also sent to the platform
@@ -142,7 +145,9 @@ class OutboundMessage(SQLModel, table=True):
     state: str = Field(default="pending", max_length=20)  # pending, sent, failed
     attempts: int = 0
     next_attempt_at: datetime = utc_time()
-    claimed_until: datetime | None = utc_time(default=None)
+    claimed_until: datetime | None = utc_time(default=None)  # the claim's lease, on real (wall) time
+    claim_owner: str | None = Field(default=None, max_length=100)  # the database session holding the claim
+    claim_token: str | None = Field(default=None, max_length=40)  # this claim, checked right before posting
     created_at: datetime = utc_time()
     sent_at: datetime | None = utc_time(default=None)
     platform_message_id: str | None = Field(default=None, max_length=100)

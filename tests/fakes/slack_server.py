@@ -36,6 +36,7 @@ class RecordedCall:
     http_method: str = "POST"
     status: int | None = None  # HTTP status sent back; None while still in flight
     response: dict | None = None
+    via: str | None = None  # which client called, if it used api_url_for(name)
 
     @property
     def token(self) -> str | None:
@@ -112,12 +113,18 @@ class FakeSlack(LocalServer):
     # -- lifecycle ---------------------------------------------------------------------------
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_route("*", "/via/{via}/api/{method}", self._handle_api)
         app.router.add_post("/response/{rid}", self._handle_response_url)
 
     @property
     def api_url(self) -> str:
         assert self.base_url, "FakeSlack.start() first"
         return f"{self.base_url}/api/"
+
+    def api_url_for(self, name: str) -> str:
+        """The API under another address, so that calls say which client (replica) made them."""
+        assert self.base_url, "FakeSlack.start() first"
+        return f"{self.base_url}/via/{name}/api/"
 
     # -- test controls -----------------------------------------------------------------------
     def calls_to(self, method: str) -> list[RecordedCall]:
@@ -181,6 +188,10 @@ class FakeSlack(LocalServer):
         """Answer late, AFTER acting on the call (the message is posted, the client times out)."""
         self._faults.setdefault(method, []).extend([("delay", seconds)] * count)
 
+    def hold_next(self, method: str, seconds: float, count: int = 1) -> None:
+        """Hold the call BEFORE acting on it (nothing is posted while the client waits)."""
+        self._faults.setdefault(method, []).extend([("hold", seconds)] * count)
+
     # -- plumbing ----------------------------------------------------------------------------
     def _notify(self) -> None:
         self._changed.set()
@@ -214,10 +225,15 @@ class FakeSlack(LocalServer):
             params.update(form)
             form_token = form.get("token") or form_token
         call = RecordedCall(method, params, dict(request.headers), time.monotonic(), request.method)
+        call.via = request.match_info.get("via")
         self.calls.append(call)
         self._notify()
 
         status, headers, fault = 200, {}, self._take_fault(method)
+        if fault and fault[0] == "hold":
+            await self._sleep(fault[1])
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499)  # the client went away first: Slack never acted on it
         if fault and fault[0] == "ratelimit":
             status, headers, body = 429, {"Retry-After": str(int(fault[1]))}, _err("ratelimited")
         elif fault and fault[0] == "fail":
