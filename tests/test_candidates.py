@@ -110,6 +110,29 @@ async def test_two_cuts_at_once_make_one_candidate_and_one_clear_refusal(named):
     assert tags(named.repo) == ["v1.3.0-rc1"]
 
 
+class CutMeanwhileForge:
+    """The real forge; while the first cut asks which tags exist, another process finishes a cut."""
+
+    def __init__(self, inner, tower):
+        self.inner, self.tower, self.raced = inner, tower, False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def tags(self, prefix):
+        if not self.raced:
+            self.raced = True
+            assert (await run(self.tower, "/rc cut demo")).text.startswith("Cut v1.3.0-rc1")
+        return await self.inner.tags(prefix)
+
+
+async def test_a_cut_finished_by_another_process_meanwhile_is_not_cut_again(named):
+    named.services.forges = OneForge(CutMeanwhileForge(LocalGitForge(named.repo), named))
+    late = await run(named, "/rc cut demo")
+    assert not late.ok and late.text.startswith("Someone cut v1.3.0-rc1 for demo 1.3.0 at the same moment")
+    assert tags(named.repo) == ["v1.3.0-rc1"]  # rc1 seemed made outside Tower to the late cut; no rc2
+
+
 async def test_a_cut_interrupted_by_a_timeout_is_finished_by_the_next_cut(named):
     flaky = FlakyForge(LocalGitForge(named.repo))
     flaky.fail_after["create_tag"] = timeout()

@@ -95,6 +95,8 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
     now = svc.clock.now()
     try:
         async with svc.db.write() as session:
+            # Another process may have cut between our read and now; its tag then looked "foreign" to us.
+            _refuse_a_twin_cut_meanwhile(await candidates.of_release(session, rel.id), existing, inv, title)
             candidate = await candidates.add(
                 session,
                 release_id=rel.id,
@@ -120,6 +122,16 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
             f"(tags of {version} made outside Tower: {', '.join(sorted(foreign))})."
         )
     return reply
+
+
+def _refuse_a_twin_cut_meanwhile(fresh: list[Candidate], seen: list[Candidate], inv: Invocation, title: str) -> None:
+    known = {c.id for c in seen}
+    meanwhile = [c for c in fresh if c.id not in known]
+    if meanwhile and not inv.args.get("again"):
+        raise Conflict(
+            f"Someone cut {meanwhile[-1].tag} for {title} at the same moment; nothing was changed.",
+            "To cut another candidate anyway, add --again.",
+        )
 
 
 def _just_cut_from(existing: list[Candidate], kind: str, sha: str, now) -> Candidate | None:
