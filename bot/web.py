@@ -115,7 +115,9 @@ async def stylesheet(request: web.Request) -> web.Response:
 async def feed(request: web.Request) -> web.Response:
     from bot.pages.site import feed_xml
 
-    return web.Response(text=await feed_xml(request.app[TOWER_KEY].services), content_type="application/atom+xml")
+    here = f"{request.scheme}://{request.host}"
+    text = await feed_xml(request.app[TOWER_KEY].services, here)
+    return web.Response(text=text, content_type="application/atom+xml")
 
 
 async def release_page(request: web.Request) -> web.Response:

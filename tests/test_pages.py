@@ -4,17 +4,20 @@ import json
 import signal
 import subprocess
 import time
-import xml.etree.ElementTree as ET
+import uuid
+from datetime import UTC, datetime
 
+import feedparser
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import open_tower
+from bot.pages.feed import atom, entry_id
 from bot.pages.site import Publisher, build
 from bot.web import build_web_app
 from commands.engine.settings import ProjectSettings
 from jobs.scheduler import Wakeups
-from storage.queries import outbox
+from storage.queries import directory, outbox
 from tests.fakes.ci_webhook import FakeCIWebhook
 from tests.git_repos import build_repository
 from tests.pages_world import PUBLIC_URL, STATES, XSS, build_world, world_settings
@@ -82,13 +85,78 @@ def test_where_a_tag_can_be_browsed(forge, url, template, expected):
     assert project.tag_link("v1.2.3+1") == expected
 
 
-async def test_the_feed_carries_the_announcements(world):
+async def test_the_feed_is_valid_atom_with_releases_announcements_and_retirements(world):
+    """Read by feedparser, as feed readers do, and held to RFC 4287's MUSTs."""
     response = await world.client.get("/feed.xml")
-    root = ET.fromstring(await response.text())
-    ns = {"a": "http://www.w3.org/2005/Atom"}
-    titles = [e.find("a:title", ns).text for e in root.findall("a:entry", ns)]
-    assert response.content_type == "application/atom+xml"
-    assert sorted(titles) == ["Project released 1.3.0", "Project retired 1.3.0", "Project retired 1.3.1"]
+    assert response.status == 200 and response.content_type == "application/atom+xml"
+    parsed = feedparser.parse(await response.text())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    feed = parsed.feed
+    async with world.services.db.read() as session:
+        installation = await directory.installation_uid(session)
+    assert feed.id == entry_id(installation, "feed") and feed.id.startswith("urn:uuid:")
+    assert (
+        feed.title and feed.updated_parsed and feed.author_detail.name == "Tower"
+    )  # 4.1.1: author, id, title, updated
+    links = {link.rel: link.href for link in feed.links}
+    assert links["self"] == f"{PUBLIC_URL}/feed.xml" and links["alternate"] == f"{PUBLIC_URL}/index.html"
+    for entry in parsed.entries:  # 4.1.2: id, title, updated; a link or content
+        assert entry.id.startswith("urn:uuid:") and entry.title and entry.updated_parsed, entry
+        assert entry.link.startswith(f"{PUBLIC_URL}/releases/") and entry.content[0].value
+    assert len({e.id for e in parsed.entries}) == len(parsed.entries)  # 4.2.6: ids are unique
+    titles = sorted(e.title for e in parsed.entries)
+    assert titles == [
+        "Project released 1.3.0 announced",
+        "Project released 1.3.0 shipped",
+        "Project retired 1.3.0 announced",
+        "Project retired 1.3.0 retired",
+        "Project retired 1.3.0 shipped",
+        "Project retired 1.3.1 announced",
+        "Project retired 1.3.1 shipped",
+    ]
+    for entry in parsed.entries:  # every link leads to the release's page
+        assert (await world.client.get(entry.link.removeprefix(PUBLIC_URL))).status == 200, entry.link
+    shipped = next(e for e in parsed.entries if e.title == "Project released 1.3.0 shipped")
+    assert shipped.author == "Alice"  # who shipped it
+
+
+def test_feed_ids_differ_between_installations_and_stay_put_within_one():
+    one, other = uuid.uuid4().hex, uuid.uuid4().hex
+    assert entry_id(one, "release/1/shipped") == entry_id(one, "release/1/shipped")
+    assert entry_id(one, "release/1/shipped") != entry_id(other, "release/1/shipped")
+    assert entry_id(one, "release/1/shipped") != entry_id(one, "release/1/retired")
+    assert uuid.UUID(entry_id("not-a-uuid", "feed").removeprefix("urn:uuid:")).version == 5
+
+
+def test_a_feed_without_a_public_address_links_relative_to_itself():
+    at = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    text = atom(
+        [
+            {
+                "key": "announcement/1",
+                "title": "demo 1.3.0",
+                "text": "Out now & <b>",
+                "at": at,
+                "link": "releases/demo/1.3.0.html",
+                "author": None,
+            }
+        ],
+        installation=uuid.uuid4().hex,
+        self_url="feed.xml",
+        home_url="index.html",
+        updated=at,
+    )
+    parsed = feedparser.parse(
+        text,
+        response_headers={
+            "content-location": "https://static.example.net/tower/feed.xml",
+            "content-type": "application/atom+xml",
+        },
+    )
+    assert not parsed.bozo and parsed.entries[0].content[0].value == "Out now & <b>"
+    assert parsed.entries[0].link == "https://static.example.net/tower/releases/demo/1.3.0.html"
+    assert parsed.feed.author == "Tower"  # 4.1.1: an entry without its own author has the feed's
 
 
 async def test_status_cards_and_simmer_reports_link_to_the_page_they_describe(world):

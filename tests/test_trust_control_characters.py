@@ -62,14 +62,17 @@ def test_the_feed_stays_well_formed_xml():
     text = atom(
         [
             {
-                "id": "tag:x",
+                "key": "announcement/1",
                 "title": f"demo 1.3.0 {NASTY}",
                 "text": f"Notes: {NASTY}",
                 "at": datetime.now(UTC),
-                "link": "",
+                "link": f"releases/demo/{NASTY}.html",
+                "author": f"alice {NASTY}",
             }
         ],
-        base_url="https://tower.example.org",
+        installation="0" * 32,
+        self_url="https://tower.example.org/feed.xml",
+        home_url="https://tower.example.org/index.html",
         updated=datetime.now(UTC),
     )
     root = ElementTree.fromstring(text.encode())

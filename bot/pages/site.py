@@ -44,13 +44,27 @@ async def release_json(svc: Services, project_key: str, ref: str) -> dict | None
         return await release_data(session, svc, project, found) if found else None
 
 
-async def feed_xml(svc: Services) -> str:
-    base = (svc.settings.tower.public_url or "").rstrip("/")
+async def feed_xml(svc: Services, base: str | None = None) -> str:
+    """The feed; its links under `base` (where readers reach Tower: `public_url`, else what the
+    request came to), or relative to the feed's own place in a static copy."""
+    base = (svc.settings.tower.public_url or base or "").rstrip("/")
     async with svc.db.read() as session:
         entries = await recent(session, svc.clock.now())
+        installation = await directory.installation_uid(session)
     for entry in entries:
-        entry["link"] = f"{base}/releases/{entry['project']}/{entry['version']}.html" if base else None
-    return atom(entries, base_url=base, updated=entries[0]["at"] if entries else svc.clock.now())
+        ref = entry["version"] or f"r{entry['release']}"
+        entry["link"] = _under(base, f"releases/{entry['project']}/{ref}.html")
+    return atom(
+        entries,
+        installation=installation,
+        self_url=_under(base, "feed.xml"),
+        home_url=_under(base, "index.html"),
+        updated=entries[0]["at"] if entries else svc.clock.now(),
+    )
+
+
+def _under(base: str, path: str) -> str:
+    return f"{base}/{path}" if base else path
 
 
 def _write(path: Path, text: str) -> Path:
