@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -65,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    env = dict(os.environ)
+    env = config.environment()
     command = args.command or "shell"
     level = logging.DEBUG if args.verbose else (logging.INFO if command == "run" else logging.WARNING)
     logs.configure(level, env.get("TOWER_LOG_FORMAT"))
