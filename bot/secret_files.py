@@ -19,8 +19,9 @@ class SecretFileError(Exception):
 
 
 def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` with each secret's `NAME_FILE` read into `NAME` (one final newline dropped). Setting both
-    `NAME` and `NAME_FILE`, or naming a file that cannot be read, is an error naming the variable."""
+    """`env` with each secret's `NAME_FILE` read into `NAME` (one final newline dropped); an empty file
+    leaves `NAME` unset (a platform not used). Setting both `NAME` and `NAME_FILE`, or naming a file
+    that cannot be read, is an error naming the variable."""
     resolved = dict(env)
     for key, path in env.items():
         name = key.removesuffix(SUFFIX)
@@ -28,7 +29,9 @@ def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
             continue
         if env.get(name):
             raise SecretFileError(f"{name} and {key} are both set; set one of them")
-        resolved[name] = _read(key, Path(path))
+        value = _read(key, Path(path))
+        if value:
+            resolved[name] = value
     return resolved
 
 
@@ -44,7 +47,4 @@ def _read(key: str, path: Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SecretFileError(f"{key}: {path} is not UTF-8 text") from None
-    text = text.removesuffix("\n").removesuffix("\r")
-    if not text:
-        raise SecretFileError(f"{key}: {path} is empty")
-    return text
+    return text.removesuffix("\n").removesuffix("\r")

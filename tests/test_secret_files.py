@@ -21,6 +21,12 @@ def test_a_secret_file_sets_its_variable(tmp_path):
     assert env["TOWER_DATABASE_URL"] == "postgresql://tower:s3cret@db/tower"
 
 
+def test_an_empty_secret_file_leaves_its_variable_unset(tmp_path):
+    """Compose mounts every secret it lists: a platform not used keeps an empty file."""
+    (tmp_path / "discord").write_text("\n")
+    assert "DISCORD_TOKEN" not in with_secret_files({"DISCORD_TOKEN_FILE": str(tmp_path / "discord")})
+
+
 def test_only_secrets_are_read_from_files(tmp_path):
     (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----")
     env = with_secret_files({"SSL_CERT_FILE": str(tmp_path / "ca.pem"), "TOWER_CONFIG_FILE": "x"})
@@ -31,13 +37,13 @@ def test_only_secrets_are_read_from_files(tmp_path):
     ("files", "env", "message"),
     [
         ({}, {"DISCORD_TOKEN_FILE": "{tmp}/missing"}, "DISCORD_TOKEN_FILE: cannot read {tmp}/missing: No such file"),
-        ({"t": ""}, {"DISCORD_TOKEN_FILE": "{tmp}/t"}, "DISCORD_TOKEN_FILE: {tmp}/t is empty"),
-        ({"t": "x"}, {"DISCORD_TOKEN_FILE": "{tmp}/t", "DISCORD_TOKEN": "y"}, "DISCORD_TOKEN and DISCORD_TOKEN_FILE"),
+        ({"t": b"\xff"}, {"DISCORD_TOKEN_FILE": "{tmp}/t"}, "DISCORD_TOKEN_FILE: {tmp}/t is not UTF-8 text"),
+        ({"t": b"x"}, {"DISCORD_TOKEN_FILE": "{tmp}/t", "DISCORD_TOKEN": "y"}, "DISCORD_TOKEN and DISCORD_TOKEN_FILE"),
     ],
 )
 def test_a_secret_file_that_cannot_be_used_is_named(tmp_path, files, env, message):
     for name, text in files.items():
-        (tmp_path / name).write_text(text)
+        (tmp_path / name).write_bytes(text)
     env = {k: v.replace("{tmp}", str(tmp_path)) for k, v in env.items()}
     with pytest.raises(SecretFileError, match=message.replace("{tmp}", str(tmp_path))):
         with_secret_files(env)
