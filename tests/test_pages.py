@@ -9,18 +9,13 @@ from datetime import UTC, datetime
 
 import feedparser
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import open_tower
 from bot.pages.feed import atom, entry_id
 from bot.pages.site import Publisher, build
-from bot.web import build_web_app
 from commands.engine.settings import ProjectSettings
-from jobs.scheduler import Wakeups
 from storage.queries import directory, outbox
-from tests.fakes.ci_webhook import FakeCIWebhook
 from tests.git_repos import build_repository
-from tests.pages_world import PUBLIC_URL, STATES, XSS, build_world, world_settings
+from tests.pages_world import PUBLIC_URL, STATES, XSS, served_world
 from tests.release_repos import released_then
 from tests.shell_process import run_tower, tower_command, tower_env
 from tests.support import make_settings, run
@@ -30,15 +25,8 @@ from tests.toml_out import dumps
 
 @pytest.fixture
 async def world(tmp_path, db_target, clock):
-    async with FakeCIWebhook(secret="world") as receiver:
-        tower = await open_tower(
-            world_settings(tmp_path, receiver.url), {**db_target.env(), "WORLD_SECRET": "world"}, clock=clock
-        )
-        await build_world(tower, samples=5)
-        async with TestClient(TestServer(build_web_app(tower, Wakeups(tower.services)))) as client:
-            tower.client = client
-            yield tower
-        await tower.close()
+    async with served_world(tmp_path, db_target, clock) as tower:
+        yield tower
 
 
 async def test_the_dashboard_lists_a_release_in_each_state(world):
@@ -57,7 +45,7 @@ async def test_the_release_page_and_its_json_agree(world):
     assert [t["to"] for t in data["timeline"]] == ["planning", "named", "frozen", "candidate", "deploying", "simmering"]
     page = await (await world.client.get("/releases/simmering/1.3.0")).text()
     assert page.count('<circle class="point') == 5
-    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt; &amp; friends" in page and "<script>" not in page
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; friends" in page and "<script>" not in page
     assert (await world.client.get("/releases/simmering/9.9.9.json")).status == 404
     assert (await world.client.get("/releases/planning/r1.html")).status == 200  # not named yet: by number
 

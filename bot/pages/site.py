@@ -13,7 +13,7 @@ from bot.inbound import digits
 from bot.pages import html
 from bot.pages.feed import atom
 from commands.engine.services import Services
-from commands.release.data import dashboard_data, release_data
+from commands.release.data import archive_data, dashboard_data, release_data
 from commands.release.feed import recent
 from storage.queries import directory, releases
 from storage.tables import Release
@@ -25,6 +25,15 @@ STYLE = Path(__file__).with_name("style.css")
 async def dashboard_html(svc: Services) -> str:
     async with svc.db.read() as session:
         return html.dashboard(await dashboard_data(session, svc))
+
+
+async def archive_html(svc: Services, project_key: str) -> str | None:
+    project = svc.settings.project(project_key)
+    if project is None:
+        return None
+    async with svc.db.read() as session:
+        data = await archive_data(session, svc, project)
+    return html.archive_page(data) if data else None
 
 
 async def release_json(svc: Services, project_key: str, ref: str) -> dict | None:
@@ -82,7 +91,16 @@ async def build(svc: Services, out: Path) -> list[Path]:
         data = await release_json(svc, project_key, f"r{rel.number}")
         if data is not None:
             written += _write_release(out, project_key, data)
-    return written + _write_front(out, await dashboard_html(svc), await feed_xml(svc))
+    return written + await _write_archives(svc, out) + _write_front(out, await dashboard_html(svc), await feed_xml(svc))
+
+
+async def _write_archives(svc: Services, out: Path) -> list[Path]:
+    written = []
+    for key in svc.settings.projects:
+        page = await archive_html(svc, key)
+        if page is not None:
+            written.append(await asyncio.to_thread(_write, out / "releases" / key / "index.html", page))
+    return written
 
 
 async def _listed(svc: Services) -> list[tuple[Release, str]]:
@@ -134,5 +152,6 @@ class Publisher:
             self.written[rel.id] = text
             changed += 1
         if changed:
+            await _write_archives(self.svc, self.out)
             await asyncio.to_thread(_write_front, self.out, await dashboard_html(self.svc), await feed_xml(self.svc))
         return changed
