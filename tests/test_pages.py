@@ -212,6 +212,17 @@ def test_tower_pages_build_from_the_shell(tmp_path):
     result = run_tower(["pages", "build", str(tmp_path / "out")], tmp_path, env)
     assert result.returncode == 0 and "Wrote" in result.stdout
     assert (tmp_path / "out" / "releases" / "demo" / "r1.html").is_file()
+    assert (tmp_path / "out" / "releases" / "demo" / "index.html").is_file()
+    # Without public_url the static feed links relative to itself, wherever it is served from.
+    parsed = feedparser.parse(
+        (tmp_path / "out" / "feed.xml").read_text(),
+        response_headers={
+            "content-location": "https://static.example.net/feed.xml",
+            "content-type": "application/atom+xml",
+        },
+    )
+    assert not parsed.bozo and parsed.feed.id.startswith("urn:uuid:")
+    assert {link.rel: link.href for link in parsed.feed.links}["self"] == "https://static.example.net/feed.xml"
 
 
 def test_tower_run_keeps_the_published_pages_current(tmp_path, db_target):
