@@ -34,6 +34,8 @@ async def test_a_shipped_release_stays_on_the_dashboard_after_the_next_one_opens
     recent = section.split('class="recent"', 1)[1]
     assert '<a href="releases/released/1.3.0.html">released 1.3.0</a>' in recent
     assert '<span class="state state-released">released</span>' in recent
+    shipped_row = recent.split("released 1.3.0", 1)[1].split("</tr>", 1)[0]
+    assert re.search(r"<time datetime=\"[^\"]+\">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", shipped_row)  # when it shipped
     aborted = page.split('id="p-aborted"', 1)[1].split("</section>", 1)[0]
     assert '<a href="releases/aborted/r1.html">aborted#1</a>' in aborted.split('class="recent"', 1)[1]
     retired = page.split('id="p-retired"', 1)[1].split("</section>", 1)[0]

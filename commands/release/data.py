@@ -167,7 +167,8 @@ async def dashboard_data(session: AsyncSession, svc: Services) -> list[dict]:
         found = [rel for rel, _ in await releases.listing(session, project_id=row.id, limit=10_000)] if row else []
         shown = [rel for rel in found if State(rel.state).is_open]
         closed = [rel for rel in found if not State(rel.state).is_open]
-        recent = [rel for rel in closed if now - (rel.closed_at or rel.updated_at) <= timedelta(days=RECENT_DAYS)]
+        cutoff = now - timedelta(days=RECENT_DAYS)
+        recent = [rel for rel in closed if await _ended(session, rel) >= cutoff]
         projects.append(
             {
                 "key": project.key,
@@ -195,6 +196,15 @@ async def archive_data(session: AsyncSession, svc: Services, project: ProjectSet
     }
 
 
+async def _ended(session: AsyncSession, rel: Release) -> datetime:
+    """When a release left its cycle: shipped (a released one is not closed until it is retired),
+    retired or aborted."""
+    if rel.closed_at is not None:
+        return rel.closed_at
+    shipped = [t.at for t in await releases.transitions(session, rel.id) if t.to_state == State.RELEASED]
+    return shipped[-1] if shipped else rel.updated_at
+
+
 async def _summary(session: AsyncSession, project: ProjectSettings, rel: Release, now: datetime) -> dict:
     crew = await crew_of(session, rel.id)
     simmer = await deploys.simmer_of(session, rel.id)
@@ -208,6 +218,7 @@ async def _summary(session: AsyncSession, project: ProjectSettings, rel: Release
         "state": rel.state,
         "opened_at": _iso(rel.opened_at),
         "closed_at": _iso(rel.closed_at),
+        "ended_at": None if is_open else _iso(await _ended(session, rel)),
         "pilot": crew.pilot,
         "copilot": crew.copilot,
         "countdown": countdown(milestones, local_day(now, project.timezone)) if is_open else None,
