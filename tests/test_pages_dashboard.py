@@ -99,3 +99,11 @@ def test_notes_markdown_is_safe_and_links_pull_requests():
     assert "<script>" not in html and "<img" not in html and 'href="javascript' not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "#7" in render("issue #7 stays text without a forge", None) and "<a" not in render("#7", None)
+
+
+async def test_a_page_on_a_just_shipped_release_shows_on_the_dashboard(world):
+    reply = await run(world, "/page released 'the API is down'")  # no open release: the one just shipped
+    assert reply.ok, reply.text
+    page = await _page(world, "/")
+    row = page.split('id="p-released"', 1)[1].split("released 1.3.0", 1)[1].split("</tr>", 1)[0]
+    assert "the API is down" in row

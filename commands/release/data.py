@@ -231,9 +231,7 @@ async def _summary(session: AsyncSession, project: ProjectSettings, rel: Release
             "trouble": simmer.trouble,
             "values": [s.value for s in samples if s.value is not None][-24:],
         },
-        "pages": [{"id": p.id, "message": p.message} for p in await pages.of_release(session, rel.id)]
-        if is_open
-        else [],
+        "pages": [{"id": p.id, "message": p.message} for p in await pages.of_release(session, rel.id)],
     }
 
 
