@@ -10,6 +10,7 @@ import pytest
 
 from bot.pages.notes import render
 from bot.pages.site import build
+from commands.engine.settings import ProjectSettings
 from tests.pages_world import served_world
 from tests.support import run
 
@@ -107,3 +108,18 @@ async def test_a_page_on_a_just_shipped_release_shows_on_the_dashboard(world):
     page = await _page(world, "/")
     row = page.split('id="p-released"', 1)[1].split("released 1.3.0", 1)[1].split("</tr>", 1)[0]
     assert "the API is down" in row
+
+
+@pytest.mark.parametrize(
+    ("forge", "url", "expected"),
+    [
+        ("github", None, "https://github.com/acme/app/pull/12"),
+        ("github", "https://git.acme.test/api/v3", "https://git.acme.test/acme/app/pull/12"),
+        ("gitlab", None, "https://gitlab.com/acme/app/-/merge_requests/12"),
+        ("gitlab", "https://lab.acme.test/api/v4/", "https://lab.acme.test/acme/app/-/merge_requests/12"),
+        ("local", None, None),
+    ],
+)
+def test_where_a_pull_request_can_be_read(forge, url, expected):
+    project = ProjectSettings(key="app", repository="acme/app", forge=forge, forge_url=url)
+    assert project.pull_link("12") == expected
