@@ -46,7 +46,7 @@ async def release_json(svc: Services, project_key: str, ref: str) -> dict | None
             return None
         if ref.startswith("r") and digits(ref[1:], max_length=9):  # ASCII, and within a 32-bit column
             found = await releases.by_number(session, row.id, int(ref[1:]))
-        elif len(ref) <= 100:
+        elif len(ref) <= 100 and ref.isprintable():  # no version holds a control character (nor may PostgreSQL see NUL)
             found = await releases.by_version(session, row.id, ref)
         else:
             return None
