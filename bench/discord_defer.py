@@ -101,32 +101,31 @@ async def main() -> int:
             SLACK_API_URL=slack.api_url,
         )
         await processes.run([*tower_argv(), "shell", "--as", "alice", "-c", "/release new demo"], env)
-        tower = await processes.start([*tower_argv(), "run"], env)
         bare_argv = [sys.executable, "-m", "bench.bare_discord", bare_fake.api_url, bare_fake.gateway_url]
-        bare = await processes.start([*bare_argv, bare_fake.token, GUILD])
         try:
-            await wait_connected(tower_fake, tower)
-            await wait_connected(bare_fake, bare)
-            idle = {"tower": rss_mb(tower.pid), "bare": rss_mb(bare.pid)}
-            print(f"{'clients':>8} {'app':<6} {'p50 ms':>8} {'p99 ms':>8}")
-            for concurrency in (1, 20):
-                results = {}
-                for name, fake in (("bare", bare_fake), ("tower", tower_fake)):
-                    results[name] = await measure(fake, args.interactions, concurrency)
-                    print(
-                        f"{concurrency:>8} {name:<6} {pct(results[name], 0.5):>8.2f} {pct(results[name], 0.99):>8.2f}"
-                    )
-                ratio = pct(results["tower"], 0.99) / pct(results["bare"], 0.99)
-                print(f"{concurrency:>8} p99 ratio tower/bare {ratio:.2f}x")
-            busy = {"tower": rss_mb(tower.pid), "bare": rss_mb(bare.pid)}
-            print(
-                f"resident memory: tower run (Slack + Discord) {idle['tower']:.1f} MB idle, {busy['tower']:.1f} MB "
-                f"after the load; bare discord.py client {busy['bare']:.1f} MB; "
-                f"ratio {busy['tower'] / busy['bare']:.2f}x; "
-                f"target < {MEMORY_TARGET_MB} MB: {'met' if busy['tower'] < MEMORY_TARGET_MB else 'MISSED'}"
-            )
+            async with (
+                processes.started([*tower_argv(), "run"], env=env) as (tower,),
+                processes.started([*bare_argv, bare_fake.token, GUILD]) as (bare,),
+            ):
+                await wait_connected(tower_fake, tower)
+                await wait_connected(bare_fake, bare)
+                idle = {"tower": rss_mb(tower.pid), "bare": rss_mb(bare.pid)}
+                print(f"{'clients':>8} {'app':<6} {'p50 ms':>8} {'p99 ms':>8}")
+                for concurrency in (1, 20):
+                    results = {}
+                    for name, fake in (("bare", bare_fake), ("tower", tower_fake)):
+                        samples = results[name] = await measure(fake, args.interactions, concurrency)
+                        print(f"{concurrency:>8} {name:<6} {pct(samples, 0.5):>8.2f} {pct(samples, 0.99):>8.2f}")
+                    ratio = pct(results["tower"], 0.99) / pct(results["bare"], 0.99)
+                    print(f"{concurrency:>8} p99 ratio tower/bare {ratio:.2f}x")
+                busy = {"tower": rss_mb(tower.pid), "bare": rss_mb(bare.pid)}
+                print(
+                    f"resident memory: tower run (Slack + Discord) {idle['tower']:.1f} MB idle, {busy['tower']:.1f} MB "
+                    f"after the load; bare discord.py client {busy['bare']:.1f} MB; "
+                    f"ratio {busy['tower'] / busy['bare']:.2f}x; "
+                    f"target < {MEMORY_TARGET_MB} MB: {'met' if busy['tower'] < MEMORY_TARGET_MB else 'MISSED'}"
+                )
         finally:
-            await processes.stop(tower, bare)
             await tower_fake.stop()
             await bare_fake.stop()
     return 0

@@ -169,10 +169,11 @@ async def wait_for_replies(fake: FakeSlackClient, expected: int) -> tuple[int, f
         await asyncio.sleep(0.2)
 
 
-async def start_bare_apps(count: int, api_url: str) -> tuple[list[asyncio.subprocess.Process], list[str]]:
+def bare_apps(count: int, api_url: str) -> tuple[list[list[str]], list[str]]:
+    """The bare apps' command lines and the addresses they will answer on."""
     ports = [free_port() for _ in range(count)]
-    procs = [await processes.start([sys.executable, "-m", "bench.bare_bolt", str(port), api_url]) for port in ports]
-    return procs, [f"http://127.0.0.1:{port}/slack/events" for port in ports]
+    argvs = [[sys.executable, "-m", "bench.bare_bolt", str(port), api_url] for port in ports]
+    return argvs, [f"http://127.0.0.1:{port}/slack/events" for port in ports]
 
 
 def start_replicas(count: int, workdir: Path, env: dict[str, str]) -> list[ReplicaProcess]:
@@ -330,25 +331,25 @@ async def benchmark(args: argparse.Namespace, db_env: dict[str, str], workdir: P
         {**db_env, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.api_url},
     )
     replicas: list[ReplicaProcess] = []
-    bare_procs, bare_urls = await start_bare_apps(args.replicas, fake.api_url)
+    bare_argvs, bare_urls = bare_apps(args.replicas, fake.api_url)
     try:
-        replicas = await asyncio.to_thread(start_replicas, args.replicas, workdir, env)
-        for url in bare_urls:
-            await wait_http(url)
-        results, replies = await measure(args, fake, bare_urls, [f"{r.url}/slack/events" for r in replicas])
-        print(
-            f"{args.replicas} replicas on PostgreSQL, {args.clients} clients, "
-            f"{args.rounds} x {args.seconds:g} s per app, "
-            f"Tower's clients paced by {args.pace}; the bare apps' by ack (they never reply)"
-        )
-        print_results(results)
-        print_verdict(results["bare"], results["tower"])
-        print_replies(replies)
-        print_replica_notes(replicas)
+        async with processes.started(*bare_argvs):
+            replicas = await asyncio.to_thread(start_replicas, args.replicas, workdir, env)
+            for url in bare_urls:
+                await wait_http(url)
+            results, replies = await measure(args, fake, bare_urls, [f"{r.url}/slack/events" for r in replicas])
+            print(
+                f"{args.replicas} replicas on PostgreSQL, {args.clients} clients, "
+                f"{args.rounds} x {args.seconds:g} s per app, "
+                f"Tower's clients paced by {args.pace}; the bare apps' by ack (they never reply)"
+            )
+            print_results(results)
+            print_verdict(results["bare"], results["tower"])
+            print_replies(replies)
+            print_replica_notes(replicas)
     finally:
         # Stopped off the loop and together: waiting for one would keep the others' shutdown waiting.
         await asyncio.gather(*(asyncio.to_thread(replica.stop) for replica in replicas))
-        await processes.stop(*bare_procs)
         await fake.stop()
 
 

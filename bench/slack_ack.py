@@ -2,7 +2,7 @@
 concurrent clients, against a bare slack-bolt app that only acks, measured in the same run.
 Target: Tower's p99 within 1.5x of the bare app's.
 
-    python -m bench.slack_ack [--requests 400]
+    python -m bench.slack_ack [--requests 400]   (--requests 1 is a quick smoke run)
 
 Both apps run as real processes on 127.0.0.1; a fake Slack (in this process) answers the Web API
 and collects the replies Tower posts to response_url.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -99,6 +100,16 @@ async def main() -> int:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         os.environ.pop(name, None)
     data = tempfile.mkdtemp(prefix="tower-bench-")
+    try:
+        await bench(args.requests, data)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+async def bench(requests: int, data: str) -> None:
+    """Both apps are stopped (their process groups, without blocking the loop the fake answers on)
+    however this ends: done, failed, or interrupted."""
     async with FakeSlack(bot_token=TOKEN) as fake:
         tower_port, bare_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TOWER_", "SLACK_", "DISCORD_"))}
@@ -110,9 +121,10 @@ async def main() -> int:
             SLACK_API_URL=fake.api_url,
         )
         await processes.run([*tower_argv(), "shell", "--as", "alice", "-c", "/release new demo"], env)
-        tower = await processes.start([*tower_argv(), "run"], env)
-        bare = await processes.start([sys.executable, "-m", "bench.bare_bolt", str(bare_port), fake.api_url])
-        try:
+        async with (
+            processes.started([*tower_argv(), "run"], env=env),
+            processes.started([sys.executable, "-m", "bench.bare_bolt", str(bare_port), fake.api_url]),
+        ):
             tower_url = f"http://127.0.0.1:{tower_port}/slack/events"
             bare_url = f"http://127.0.0.1:{bare_port}/slack/events"
             await wait_http(tower_url)
@@ -121,7 +133,7 @@ async def main() -> int:
             for concurrency in (1, 50):
                 results = {}
                 for name, url in (("bare", bare_url), ("tower", tower_url)):
-                    samples = await measure(url, fake, "status demo", args.requests, concurrency)
+                    samples = await measure(url, fake, "status demo", requests, concurrency)
                     results[name] = samples
                     print(
                         f"{concurrency:>8} {name:<6} {pct(samples, 0.5):>8.2f} {pct(samples, 0.99):>8.2f} "
@@ -135,9 +147,6 @@ async def main() -> int:
             await asyncio.sleep(1.0)
             answered = sum(len(v) for v in fake.responses.values())
             print(f"replies Tower posted to response_url: {answered}")
-        finally:
-            await processes.stop(tower, bare)
-    return 0
 
 
 if __name__ == "__main__":

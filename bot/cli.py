@@ -102,7 +102,7 @@ def _configure_logging(verbose: int, command: str, fmt: str | None) -> None:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    env = dict(os.environ)
+    env = config.environment()
     command = args.command or "shell"
     _configure_logging(args.verbose, command, env.get("TOWER_LOG_FORMAT"))
     if command == "version":

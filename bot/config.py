@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from sqlalchemy.engine import make_url
 
 from commands.engine.settings import Settings
 from storage.database import sqlite_url
@@ -99,7 +100,11 @@ def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
 def database_url(settings: Settings, env: Mapping[str, str]) -> str:
     """TOWER_DATABASE_URL (it may hold a password, so it only comes from the environment), else
     SQLite in the data directory."""
-    return env.get("TOWER_DATABASE_URL") or sqlite_url(settings.data_dir / "tower.db")
+    url = env.get("TOWER_DATABASE_URL")
+    if not url:
+        return sqlite_url(settings.data_dir / "tower.db")
+    password = env.get("TOWER_DATABASE_PASSWORD")  # kept apart, e.g. in the file the database's own image reads
+    return make_url(url).set(password=password).render_as_string(hide_password=False) if password else url
 
 
 def _data_dir(env: Mapping[str, str], configured: object) -> Path:
@@ -160,7 +165,14 @@ def example_text() -> str:
 
 
 def environment() -> dict[str, str]:
-    return dict(os.environ)
+    """The process's environment, with secrets handed over as files (`NAME_FILE`) read in; a file
+    that cannot be read stops Tower with one line naming the variable."""
+    from bot.secret_files import SecretFileError, with_secret_files
+
+    try:
+        return with_secret_files(os.environ)
+    except SecretFileError as err:
+        raise SystemExit(f"tower: {err}") from None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Counters and latency histograms are fed as commands finish; the gauges that describe shared state
 (the outbox's depth, open pages) are read from the database at scrape time, so every replica
-reports the same truth. Each Telemetry has its own registry: two Towers in one process (tests)
+reports the same truth, and the process's own resources (`process_*`) come from /proc at scrape
+time. Each Telemetry has its own registry: two Towers in one process (tests)
 never mix their numbers.
 """
 
@@ -11,7 +12,16 @@ from __future__ import annotations
 import asyncio
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: F401  (re-exported for the web app)
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 from commands.engine.dispatch import CommandRecord
 from commands.engine.services import Services
@@ -24,6 +34,11 @@ class Telemetry:
     def __init__(self, services: Services):
         self.services = services
         self.registry = r = CollectorRegistry()
+        # The standard process_*, python_gc_* and python_info series, for this process (the default
+        # registry's collectors are process-wide globals, which a per-Tower registry leaves out).
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.commands = Counter(
             "tower_commands", "Commands run, by command and outcome", ["command", "platform", "outcome"], registry=r
         )

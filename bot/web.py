@@ -115,7 +115,9 @@ async def stylesheet(request: web.Request) -> web.Response:
 async def feed(request: web.Request) -> web.Response:
     from bot.pages.site import feed_xml
 
-    return web.Response(text=await feed_xml(request.app[TOWER_KEY].services), content_type="application/atom+xml")
+    here = f"{request.scheme}://{request.host}"
+    text = await feed_xml(request.app[TOWER_KEY].services, here)
+    return web.Response(text=text, content_type="application/atom+xml")
 
 
 async def release_page(request: web.Request) -> web.Response:
@@ -123,12 +125,23 @@ async def release_page(request: web.Request) -> web.Response:
     from bot.pages.site import release_json
 
     ref, kind = request.match_info["ref"], request.match_info.get("kind") or ".html"
+    if ref == "index" and kind == ".html":  # the project's archive, as a static copy names it
+        return await archive(request)
     data = await release_json(request.app[TOWER_KEY].services, request.match_info["project"], ref)
     if data is None:
         return web.Response(status=404, text="No such release.\n")
     if kind == ".json":
         return web.json_response(data)
     return web.Response(text=render(data), content_type="text/html")
+
+
+async def archive(request: web.Request) -> web.Response:
+    from bot.pages.site import archive_html
+
+    page = await archive_html(request.app[TOWER_KEY].services, request.match_info["project"])
+    if page is None:
+        return web.Response(status=404, text="No such project.\n")
+    return web.Response(text=page, content_type="text/html")
 
 
 def build_web_app(
@@ -146,6 +159,7 @@ def build_web_app(
     app.router.add_get("/index.html", dashboard)
     app.router.add_get("/style.css", stylesheet)
     app.router.add_get("/feed.xml", feed)
+    app.router.add_get("/releases/{project}/", archive)
     app.router.add_get(r"/releases/{project}/{ref:[^/]+?}{kind:(\.html|\.json)?}", release_page)
     app.router.add_get("/calendar/{project}.ics", project_calendar)
     app.router.add_post("/hooks/ci", ci_hook)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import open_tower
+from bot.web import build_web_app
 from commands.engine.settings import Settings
-from jobs.scheduler import due_work
+from jobs.scheduler import Wakeups, due_work
 from storage.queries import deploys
+from tests.fakes.ci_webhook import FakeCIWebhook
 from tests.git_repos import build_repository
 from tests.release_repos import released_then
 from tests.support import make_settings, run
@@ -50,7 +57,22 @@ def world_settings(tmp_path, webhook_url: str) -> Settings:
         }
         if state == "simmering":
             data["projects"][state]["tag_url"] = "https://git.example.org/simmering/tags/{tag}"
+            data["projects"][state]["timezone"] = "Europe/Berlin"  # its pages show local times, labelled
     return Settings.model_validate(data)
+
+
+@asynccontextmanager
+async def served_world(tmp_path, db_target, clock, samples: int = 5):
+    """The world's Tower, with an HTTP client on its web app as `tower.client`."""
+    async with FakeCIWebhook(secret="world") as receiver:
+        tower = await open_tower(
+            world_settings(tmp_path, receiver.url), {**db_target.env(), "WORLD_SECRET": "world"}, clock=clock
+        )
+        await build_world(tower, samples=samples)
+        async with TestClient(TestServer(build_web_app(tower, Wakeups(tower.services)))) as client:
+            tower.client = client
+            yield tower
+        await tower.close()
 
 
 async def build_world(tower, samples: int) -> None:

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from datetime import UTC
+from pathlib import Path
 
 import httpx
 import pytest
@@ -97,6 +98,29 @@ async def test_metrics_say_when_no_replica_has_led_the_scheduler_lately(service)
         text = (await http.get("/metrics")).text
     assert _sample(text, "tower_scheduler_no_leader") == 1
     assert _sample(text, "tower_scheduler_leader_seen_seconds") >= 3600
+
+
+async def test_metrics_parse_as_prometheus_text_and_show_this_process(service):
+    """Prometheus's own parser reads every line; the process_* series describe this very process."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+        text = (await http.get("/metrics")).text
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    for name in (
+        "process_resident_memory_bytes",
+        "process_cpu_seconds",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ):
+        assert name in families, f"{name} missing from /metrics"
+    rss = families["process_resident_memory_bytes"].samples[0].value
+    status = Path("/proc/self/status").read_text().splitlines()
+    vm_rss = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+    assert 0.5 * vm_rss < rss < 2 * vm_rss  # the test process serves /metrics: the same process
+    assert families["process_open_fds"].samples[0].value >= 3
+    assert families["process_cpu_seconds"].samples[0].value > 0
+    assert "tower_commands" in families and "python_info" in families
 
 
 async def test_readyz_turns_away_traffic_while_shutting_down(service):

@@ -4,20 +4,18 @@ import json
 import signal
 import subprocess
 import time
-import xml.etree.ElementTree as ET
+import uuid
+from datetime import UTC, datetime
 
+import feedparser
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import open_tower
+from bot.pages.feed import atom, entry_id
 from bot.pages.site import Publisher, build
-from bot.web import build_web_app
 from commands.engine.settings import ProjectSettings
-from jobs.scheduler import Wakeups
-from storage.queries import outbox
-from tests.fakes.ci_webhook import FakeCIWebhook
+from storage.queries import directory, outbox
 from tests.git_repos import build_repository
-from tests.pages_world import PUBLIC_URL, STATES, XSS, build_world, world_settings
+from tests.pages_world import PUBLIC_URL, STATES, XSS, served_world
 from tests.release_repos import released_then
 from tests.shell_process import run_tower, tower_command, tower_env
 from tests.support import make_settings, run
@@ -27,15 +25,8 @@ from tests.toml_out import dumps
 
 @pytest.fixture
 async def world(tmp_path, db_target, clock):
-    async with FakeCIWebhook(secret="world") as receiver:
-        tower = await open_tower(
-            world_settings(tmp_path, receiver.url), {**db_target.env(), "WORLD_SECRET": "world"}, clock=clock
-        )
-        await build_world(tower, samples=5)
-        async with TestClient(TestServer(build_web_app(tower, Wakeups(tower.services)))) as client:
-            tower.client = client
-            yield tower
-        await tower.close()
+    async with served_world(tmp_path, db_target, clock) as tower:
+        yield tower
 
 
 async def test_the_dashboard_lists_a_release_in_each_state(world):
@@ -54,7 +45,7 @@ async def test_the_release_page_and_its_json_agree(world):
     assert [t["to"] for t in data["timeline"]] == ["planning", "named", "frozen", "candidate", "deploying", "simmering"]
     page = await (await world.client.get("/releases/simmering/1.3.0")).text()
     assert page.count('<circle class="point') == 5
-    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt; &amp; friends" in page and "<script>" not in page
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; friends" in page and "<script>" not in page
     assert (await world.client.get("/releases/simmering/9.9.9.json")).status == 404
     assert (await world.client.get("/releases/planning/r1.html")).status == 200  # not named yet: by number
 
@@ -82,13 +73,78 @@ def test_where_a_tag_can_be_browsed(forge, url, template, expected):
     assert project.tag_link("v1.2.3+1") == expected
 
 
-async def test_the_feed_carries_the_announcements(world):
+async def test_the_feed_is_valid_atom_with_releases_announcements_and_retirements(world):
+    """Read by feedparser, as feed readers do, and held to RFC 4287's MUSTs."""
     response = await world.client.get("/feed.xml")
-    root = ET.fromstring(await response.text())
-    ns = {"a": "http://www.w3.org/2005/Atom"}
-    titles = [e.find("a:title", ns).text for e in root.findall("a:entry", ns)]
-    assert response.content_type == "application/atom+xml"
-    assert sorted(titles) == ["Project released 1.3.0", "Project retired 1.3.0", "Project retired 1.3.1"]
+    assert response.status == 200 and response.content_type == "application/atom+xml"
+    parsed = feedparser.parse(await response.text())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    feed = parsed.feed
+    async with world.services.db.read() as session:
+        installation = await directory.installation_uid(session)
+    assert feed.id == entry_id(installation, "feed") and feed.id.startswith("urn:uuid:")
+    assert (
+        feed.title and feed.updated_parsed and feed.author_detail.name == "Tower"
+    )  # 4.1.1: author, id, title, updated
+    links = {link.rel: link.href for link in feed.links}
+    assert links["self"] == f"{PUBLIC_URL}/feed.xml" and links["alternate"] == f"{PUBLIC_URL}/index.html"
+    for entry in parsed.entries:  # 4.1.2: id, title, updated; a link or content
+        assert entry.id.startswith("urn:uuid:") and entry.title and entry.updated_parsed, entry
+        assert entry.link.startswith(f"{PUBLIC_URL}/releases/") and entry.content[0].value
+    assert len({e.id for e in parsed.entries}) == len(parsed.entries)  # 4.2.6: ids are unique
+    titles = sorted(e.title for e in parsed.entries)
+    assert titles == [
+        "Project released 1.3.0 announced",
+        "Project released 1.3.0 shipped",
+        "Project retired 1.3.0 announced",
+        "Project retired 1.3.0 retired",
+        "Project retired 1.3.0 shipped",
+        "Project retired 1.3.1 announced",
+        "Project retired 1.3.1 shipped",
+    ]
+    for entry in parsed.entries:  # every link leads to the release's page
+        assert (await world.client.get(entry.link.removeprefix(PUBLIC_URL))).status == 200, entry.link
+    shipped = next(e for e in parsed.entries if e.title == "Project released 1.3.0 shipped")
+    assert shipped.author == "Alice"  # who shipped it
+
+
+def test_feed_ids_differ_between_installations_and_stay_put_within_one():
+    one, other = uuid.uuid4().hex, uuid.uuid4().hex
+    assert entry_id(one, "release/1/shipped") == entry_id(one, "release/1/shipped")
+    assert entry_id(one, "release/1/shipped") != entry_id(other, "release/1/shipped")
+    assert entry_id(one, "release/1/shipped") != entry_id(one, "release/1/retired")
+    assert uuid.UUID(entry_id("not-a-uuid", "feed").removeprefix("urn:uuid:")).version == 5
+
+
+def test_a_feed_without_a_public_address_links_relative_to_itself():
+    at = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    text = atom(
+        [
+            {
+                "key": "announcement/1",
+                "title": "demo 1.3.0",
+                "text": "Out now & <b>",
+                "at": at,
+                "link": "releases/demo/1.3.0.html",
+                "author": None,
+            }
+        ],
+        installation=uuid.uuid4().hex,
+        self_url="feed.xml",
+        home_url="index.html",
+        updated=at,
+    )
+    parsed = feedparser.parse(
+        text,
+        response_headers={
+            "content-location": "https://static.example.net/tower/feed.xml",
+            "content-type": "application/atom+xml",
+        },
+    )
+    assert not parsed.bozo and parsed.entries[0].content[0].value == "Out now & <b>"
+    assert parsed.entries[0].link == "https://static.example.net/tower/releases/demo/1.3.0.html"
+    assert parsed.feed.author == "Tower"  # 4.1.1: an entry without its own author has the feed's
 
 
 async def test_status_cards_and_simmer_reports_link_to_the_page_they_describe(world):
@@ -156,6 +212,17 @@ def test_tower_pages_build_from_the_shell(tmp_path):
     result = run_tower(["pages", "build", str(tmp_path / "out")], tmp_path, env)
     assert result.returncode == 0 and "Wrote" in result.stdout
     assert (tmp_path / "out" / "releases" / "demo" / "r1.html").is_file()
+    assert (tmp_path / "out" / "releases" / "demo" / "index.html").is_file()
+    # Without public_url the static feed links relative to itself, wherever it is served from.
+    parsed = feedparser.parse(
+        (tmp_path / "out" / "feed.xml").read_text(),
+        response_headers={
+            "content-location": "https://static.example.net/feed.xml",
+            "content-type": "application/atom+xml",
+        },
+    )
+    assert not parsed.bozo and parsed.feed.id.startswith("urn:uuid:")
+    assert {link.rel: link.href for link in parsed.feed.links}["self"] == "https://static.example.net/feed.xml"
 
 
 def test_tower_run_keeps_the_published_pages_current(tmp_path, db_target):

@@ -14,6 +14,7 @@ from bot.app import open_tower
 from tests.fakes.ci_webhook import FakeCIWebhook
 from tests.pages_world import STATES, XSS, build_world, world_settings
 from tests.shell_process import tower_command, tower_env
+from tests.support import run
 from tests.test_run import free_port, wait_for
 from tests.toml_out import dumps
 
@@ -43,6 +44,7 @@ async def site(tmp_path, clock):
         env = tower_env(tmp_path / "data", {"WORLD_SECRET": "world"})
         tower = await open_tower(settings, env, clock=clock)
         await build_world(tower, samples=6)
+        assert (await run(tower, "/release new released")).ok  # the next cycle opens after 1.3.0 shipped
         await tower.close()
     config = tmp_path / "world.toml"
     config.write_text(dumps(settings.model_dump(exclude={"source", "data_dir"})))
@@ -96,3 +98,26 @@ async def test_pages_read_on_a_phone(site, browser):
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, path  # no sideways scrolling of the page itself
         await page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+
+
+async def test_a_shipped_release_is_one_click_from_the_dashboard_and_the_archive(site, browser):
+    page = await browser.new_page(viewport={"width": 1100, "height": 900})
+    await page.goto(f"{site}/")
+    project = page.locator("section", has=page.get_by_role("heading", name="Project released", exact=True))
+    assert await project.get_by_role("link", name="released#2").is_visible()  # the new cycle
+    await project.get_by_role("link", name="released 1.3.0").click()  # and the one just shipped
+    await page.wait_for_url(f"{site}/releases/released/1.3.0.html")
+    notes = page.locator(".notes")
+    assert await notes.get_by_role("heading", name="Added").is_visible()  # Markdown, not ### text
+    assert await notes.get_by_role("listitem").first.inner_text() == "Pausing block production."
+    times = await page.locator("main time").all_inner_texts()
+    assert times and all(t.endswith(" UTC") for t in times)
+    await page.goto(f"{site}/")
+    await page.get_by_role("link", name="Every release of Project retired").click()
+    await page.wait_for_url(f"{site}/releases/retired/index.html")
+    assert await page.get_by_role("link", name="retired 1.3.1").is_visible()
+    await page.get_by_role("link", name="retired 1.3.0").click()
+    await page.wait_for_url(f"{site}/releases/retired/1.3.0.html")
+    assert await page.locator("h1 .state-retired").is_visible()
+    simmer = await page.locator("section", has=page.get_by_role("heading", name="Simmer")).inner_text()
+    assert "running" not in simmer

@@ -62,14 +62,17 @@ def test_the_feed_stays_well_formed_xml():
     text = atom(
         [
             {
-                "id": "tag:x",
+                "key": "announcement/1",
                 "title": f"demo 1.3.0 {NASTY}",
                 "text": f"Notes: {NASTY}",
                 "at": datetime.now(UTC),
-                "link": "",
+                "link": f"releases/demo/{NASTY}.html",
+                "author": f"alice {NASTY}",
             }
         ],
-        base_url="https://tower.example.org",
+        installation="0" * 32,
+        self_url="https://tower.example.org/feed.xml",
+        home_url="https://tower.example.org/index.html",
         updated=datetime.now(UTC),
     )
     root = ElementTree.fromstring(text.encode())
@@ -105,8 +108,12 @@ async def test_a_changelog_with_control_characters_reaches_pages_and_feed_intact
         async with TestClient(TestServer(build_web_app(tower, Wakeups(tower.services)))) as client:
             page = await (await client.get("/releases/demo/1.3.0")).text()
             feed = await (await client.get("/feed.xml")).text()
+            fetched_from = str(client.make_url("/feed.xml"))
         for text in (page, feed):
             assert "Pausing" in text and not any(c in text for c in "\x07\x1b")
-        ElementTree.fromstring(feed.encode())
+        root = ElementTree.fromstring(feed.encode())
+        # No public_url: the feed's links point where it was fetched from.
+        links = {link.get("rel"): link.get("href") for link in root.findall("{http://www.w3.org/2005/Atom}link")}
+        assert links["self"] == fetched_from
     finally:
         await tower.close()

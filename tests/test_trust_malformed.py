@@ -87,7 +87,14 @@ async def test_a_callback_nested_fifty_thousand_deep_gets_a_4xx(service, caplog)
 
 @pytest.mark.parametrize(
     "path",
-    ["/releases/demo/r%C2%B2", "/releases/demo/r" + "9" * 400, "/releases/demo/r99999999999", "/releases/demo/r-1"],
+    [
+        "/releases/demo/r%C2%B2",
+        "/releases/demo/r" + "9" * 400,
+        "/releases/demo/r99999999999",
+        "/releases/demo/r-1",
+        "/releases/demo/%00",  # PostgreSQL refuses NUL in a text value: asking would be a 500
+        "/releases/demo/1.3.0%1B",
+    ],
 )
 async def test_release_addresses_no_release_can_have_are_not_found(service, path, caplog):
     with caplog.at_level(logging.INFO):

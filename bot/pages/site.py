@@ -13,7 +13,7 @@ from bot.inbound import digits
 from bot.pages import html
 from bot.pages.feed import atom
 from commands.engine.services import Services
-from commands.release.data import dashboard_data, release_data
+from commands.release.data import archive_data, dashboard_data, release_data
 from commands.release.feed import recent
 from storage.queries import directory, releases
 from storage.tables import Release
@@ -27,6 +27,15 @@ async def dashboard_html(svc: Services) -> str:
         return html.dashboard(await dashboard_data(session, svc))
 
 
+async def archive_html(svc: Services, project_key: str) -> str | None:
+    project = svc.settings.project(project_key)
+    if project is None:
+        return None
+    async with svc.db.read() as session:
+        data = await archive_data(session, svc, project)
+    return html.archive_page(data) if data else None
+
+
 async def release_json(svc: Services, project_key: str, ref: str) -> dict | None:
     project = svc.settings.project(project_key)
     if project is None:
@@ -37,20 +46,34 @@ async def release_json(svc: Services, project_key: str, ref: str) -> dict | None
             return None
         if ref.startswith("r") and digits(ref[1:], max_length=9):  # ASCII, and within a 32-bit column
             found = await releases.by_number(session, row.id, int(ref[1:]))
-        elif len(ref) <= 100:
+        elif len(ref) <= 100 and ref.isprintable():  # no version holds a control character (nor may PostgreSQL see NUL)
             found = await releases.by_version(session, row.id, ref)
         else:
             return None
         return await release_data(session, svc, project, found) if found else None
 
 
-async def feed_xml(svc: Services) -> str:
-    base = (svc.settings.tower.public_url or "").rstrip("/")
+async def feed_xml(svc: Services, base: str | None = None) -> str:
+    """The feed; its links under `base` (where readers reach Tower: `public_url`, else what the
+    request came to), or relative to the feed's own place in a static copy."""
+    base = (svc.settings.tower.public_url or base or "").rstrip("/")
     async with svc.db.read() as session:
         entries = await recent(session, svc.clock.now())
+        installation = await directory.installation_uid(session)
     for entry in entries:
-        entry["link"] = f"{base}/releases/{entry['project']}/{entry['version']}.html" if base else None
-    return atom(entries, base_url=base, updated=entries[0]["at"] if entries else svc.clock.now())
+        ref = entry["version"] or f"r{entry['release']}"
+        entry["link"] = _under(base, f"releases/{entry['project']}/{ref}.html")
+    return atom(
+        entries,
+        installation=installation,
+        self_url=_under(base, "feed.xml"),
+        home_url=_under(base, "index.html"),
+        updated=entries[0]["at"] if entries else svc.clock.now(),
+    )
+
+
+def _under(base: str, path: str) -> str:
+    return f"{base}/{path}" if base else path
 
 
 def _write(path: Path, text: str) -> Path:
@@ -68,7 +91,16 @@ async def build(svc: Services, out: Path) -> list[Path]:
         data = await release_json(svc, project_key, f"r{rel.number}")
         if data is not None:
             written += _write_release(out, project_key, data)
-    return written + _write_front(out, await dashboard_html(svc), await feed_xml(svc))
+    return written + await _write_archives(svc, out) + _write_front(out, await dashboard_html(svc), await feed_xml(svc))
+
+
+async def _write_archives(svc: Services, out: Path) -> list[Path]:
+    written = []
+    for key in svc.settings.projects:
+        page = await archive_html(svc, key)
+        if page is not None:
+            written.append(await asyncio.to_thread(_write, out / "releases" / key / "index.html", page))
+    return written
 
 
 async def _listed(svc: Services) -> list[tuple[Release, str]]:
@@ -120,5 +152,6 @@ class Publisher:
             self.written[rel.id] = text
             changed += 1
         if changed:
+            await _write_archives(self.svc, self.out)
             await asyncio.to_thread(_write_front, self.out, await dashboard_html(self.svc), await feed_xml(self.svc))
         return changed

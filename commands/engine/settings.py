@@ -226,6 +226,18 @@ class ProjectSettings(_Strict):
             return f"{web}/{self.repository}/-/tags/{quote(tag, safe='')}"
         return None
 
+    def pull_link(self, number: str) -> str | None:
+        """The web page of pull (merge) request `number` on the forge, for `#123` in release notes;
+        None where the forge has none Tower knows of."""
+        if self.forge == "github":
+            api = (self.forge_url or "https://api.github.com").rstrip("/")
+            web = "https://github.com" if api == "https://api.github.com" else api.removesuffix("/api/v3")
+            return f"{web}/{self.repository}/pull/{number}"
+        if self.forge == "gitlab":
+            web = (self.forge_url or "https://gitlab.com/api/v4").rstrip("/").removesuffix("/api/v4")
+            return f"{web}/{self.repository}/-/merge_requests/{number}"
+        return None
+
 
 class TeamSettings(_Strict):
     release_managers: list[str] = []

@@ -3,7 +3,7 @@ No HTML here — that is the web's business (bot/pages)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,7 +41,12 @@ async def release_data(session: AsyncSession, svc: Services, project: ProjectSet
     milestones = [(m.name, m.due) for m in await scope.milestones(session, release.id)]
     notes = _notes(cut)
     return {
-        "project": {"key": project.key, "name": project.display},
+        "project": {
+            "key": project.key,
+            "name": project.display,
+            "timezone": project.timezone,
+            "pull_url": project.pull_link("{number}"),
+        },
         "release": {
             "number": release.number,
             "version": release.version,
@@ -107,7 +112,7 @@ async def release_data(session: AsyncSession, svc: Services, project: ProjectSet
         "simmer": None
         if simmer is None
         else {
-            "state": simmer.state,
+            "state": simmer_state(simmer.state, release.state),
             "started_at": _iso(simmer.started_at),
             "ends_at": _iso(simmer.ends_at),
             "day": day_of(simmer.started_at, now, project.simmer_days)[0],
@@ -149,42 +154,92 @@ def _notes(cut) -> str:
     return ""
 
 
+RECENT_DAYS = 90  # closed releases stay on the dashboard this long
+
+
 async def dashboard_data(session: AsyncSession, svc: Services) -> list[dict]:
-    """Every project with its open releases, at a glance."""
+    """Every project with its open releases at a glance, and those shipped, retired or aborted in
+    the last RECENT_DAYS days."""
     now = svc.clock.now()
     projects = []
     for project in svc.settings.projects.values():
         row = await directory.project_by_key(session, project.key)
-        found = await releases.listing(session, project_id=row.id, states=None, limit=20) if row else []
-        shown = [rel for rel, _ in found if State(rel.state).is_open] or [rel for rel, _ in found[:3]]
-        items = []
-        for rel in shown:
-            crew = await crew_of(session, rel.id)
-            simmer = await deploys.simmer_of(session, rel.id)
-            samples = await deploys.samples(session, simmer.id) if simmer else []
-            milestones = [(m.name, m.due) for m in await scope.milestones(session, rel.id)]
-            items.append(
-                {
-                    "title": lookup.name(project.key, rel),
-                    "version": rel.version,
-                    "number": rel.number,
-                    "state": rel.state,
-                    "pilot": crew.pilot,
-                    "copilot": crew.copilot,
-                    "countdown": countdown(milestones, local_day(now, project.timezone))
-                    if State(rel.state).is_open
-                    else None,
-                    "simmer": None
-                    if simmer is None
-                    else {
-                        "state": simmer.state,
-                        "day": day_of(simmer.started_at, now, project.simmer_days)[0],
-                        "days": day_of(simmer.started_at, now, project.simmer_days)[1],
-                        "trouble": simmer.trouble,
-                        "values": [s.value for s in samples if s.value is not None][-24:],
-                    },
-                    "pages": [{"id": p.id, "message": p.message} for p in await pages.of_release(session, rel.id)],
-                }
-            )
-        projects.append({"key": project.key, "name": project.display, "releases": items})
+        found = [rel for rel, _ in await releases.listing(session, project_id=row.id, limit=10_000)] if row else []
+        shown = [rel for rel in found if State(rel.state).is_open]
+        closed = [rel for rel in found if not State(rel.state).is_open]
+        cutoff = now - timedelta(days=RECENT_DAYS)
+        recent = [rel for rel in closed if await _ended(session, rel) >= cutoff]
+        projects.append(
+            {
+                "key": project.key,
+                "name": project.display,
+                "timezone": project.timezone,
+                "releases": [await _summary(session, project, rel, now) for rel in shown],
+                "recent": [await _summary(session, project, rel, now) for rel in recent],
+                "older": len(closed) - len(recent),
+                "recent_days": RECENT_DAYS,
+            }
+        )
     return projects
+
+
+async def archive_data(session: AsyncSession, svc: Services, project: ProjectSettings) -> dict | None:
+    """Every release the project ever had, newest first: its archive page."""
+    row = await directory.project_by_key(session, project.key)
+    if row is None:
+        return None
+    now = svc.clock.now()
+    found = [rel for rel, _ in await releases.listing(session, project_id=row.id, limit=100_000)]
+    return {
+        "project": {"key": project.key, "name": project.display, "timezone": project.timezone},
+        "releases": [await _summary(session, project, rel, now) for rel in found],
+    }
+
+
+async def _ended(session: AsyncSession, rel: Release) -> datetime:
+    """When a release left its cycle: shipped (a released one is not closed until it is retired),
+    retired or aborted."""
+    if rel.closed_at is not None:
+        return rel.closed_at
+    shipped = [t.at for t in await releases.transitions(session, rel.id) if t.to_state == State.RELEASED]
+    return shipped[-1] if shipped else rel.updated_at
+
+
+async def _summary(session: AsyncSession, project: ProjectSettings, rel: Release, now: datetime) -> dict:
+    crew = await crew_of(session, rel.id)
+    simmer = await deploys.simmer_of(session, rel.id)
+    samples = await deploys.samples(session, simmer.id) if simmer else []
+    milestones = [(m.name, m.due) for m in await scope.milestones(session, rel.id)]
+    is_open = State(rel.state).is_open
+    return {
+        "title": lookup.name(project.key, rel),
+        "version": rel.version,
+        "number": rel.number,
+        "state": rel.state,
+        "opened_at": _iso(rel.opened_at),
+        "closed_at": _iso(rel.closed_at),
+        "ended_at": None if is_open else _iso(await _ended(session, rel)),
+        "pilot": crew.pilot,
+        "copilot": crew.copilot,
+        "countdown": countdown(milestones, local_day(now, project.timezone)) if is_open else None,
+        "simmer": None
+        if simmer is None
+        else {
+            "state": simmer_state(simmer.state, rel.state),
+            "day": day_of(simmer.started_at, now, project.simmer_days)[0],
+            "days": day_of(simmer.started_at, now, project.simmer_days)[1],
+            "trouble": simmer.trouble,
+            "values": [s.value for s in samples if s.value is not None][-24:],
+        },
+        "pages": [{"id": p.id, "message": p.message} for p in await pages.of_release(session, rel.id)],
+    }
+
+
+def simmer_state(simmer: str, release: str) -> str:
+    """A simmer still marked running once its release has moved on is over: it ended when the release
+    shipped (or was aborted) — no longer "running"."""
+    if simmer != "running" or release == State.SIMMERING:
+        return simmer
+    return {State.RELEASED: "ended at ship", State.RETIRED: "ended at ship", State.ABORTED: "ended (aborted)"}.get(
+        State(release), simmer
+    )
