@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.integrations.ci_local import LocalCommandCI, Report
+from bot.integrations.local_runs import RunBook
 from commands.engine.ports import CI
 from commands.engine.settings import CISettings, ProjectSettings
+from storage.database import Database
 
 
 class ProjectCIs:
-    def __init__(self, env: Mapping[str, str], data_dir: Path, transport=None):
+    def __init__(self, env: Mapping[str, str], data_dir: Path, db: Database, transport=None):
         self.env, self.data_dir, self.transport = env, data_dir, transport
         self.report: Report | None = None  # set once the services exist: local runs report through it
+        self.book = RunBook(db)  # the local runs of this process, for every process to see
         self._built: dict[str, CI] = {}
 
     def for_project(self, project: ProjectSettings) -> CI | None:
@@ -25,7 +28,9 @@ class ProjectCIs:
 
     def _build(self, project: ProjectSettings, ci: CISettings) -> CI:
         if ci.provider == "local":
-            return LocalCommandCI(project.key, ci, self._report, self.data_dir / "ci" / project.key, env=self.env)
+            return LocalCommandCI(
+                project.key, ci, self._report, self.data_dir / "ci" / project.key, self.book, env=self.env
+            )
         if ci.provider == "github":
             from bot.integrations.ci_github import GitHubActionsCI
 
@@ -83,3 +88,5 @@ class ProjectCIs:
         for ci in self._built.values():
             await ci.close()
         self._built.clear()
+        await self.book.abandon()  # runs whose commands were just stopped: failed, for all to see
+        self.book.close()

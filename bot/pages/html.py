@@ -122,8 +122,11 @@ def release_page(data: dict) -> str:
             "Checklist",
             "<ul>"
             + "".join(
-                f"<li>{'☑' if i['done'] else '☐'} {i['seq']}. {_e(i['text'])}"
-                f"{' (Tower)' if i['automatic'] else ''}{_before(i['before'])}</li>"
+                f"<li>{'☑' if i['done'] else '☐'} {i['seq']}. "
+                + (f"<s>{_e(i['text'])}</s>" if i["void"] else _e(i["text"]))
+                + f"{' (Tower)' if i['automatic'] else ''}{_before(i['before'])}"
+                + (f" — {_e(i['void'])}" if i["void"] else "")
+                + "</li>"
                 for i in data["checklist"]
             )
             + "</ul>",
@@ -146,7 +149,7 @@ def release_page(data: dict) -> str:
                                 [
                                     _link(d["run_url"], "run") if d["run_url"] else "",
                                     _link(d["log_url"], "logs") if d["log_url"] else "",
-                                    _link(d["archive_url"], "archive") if d["archive_url"] else "",
+                                    _archive(d["archive"]),
                                     _e(d["failure"] or ""),
                                 ],
                             )
@@ -183,6 +186,15 @@ def release_page(data: dict) -> str:
         )
     )
     return layout(f"{project['name']} {rel['version'] or rel['number']}", "".join(parts), root="../../")
+
+
+def _archive(location: str | None) -> str:
+    """Where a retired deployment's logs went: a link when it is one, else the location as text."""
+    if not location:
+        return ""
+    if location.startswith(("https://", "http://")):
+        return _link(location, "archive")
+    return f"archive: {_e(location)}"
 
 
 def _before(step: str | None) -> str:
