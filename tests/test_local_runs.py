@@ -5,6 +5,7 @@ its process gone, it failed because the Tower process running it stopped."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 from bot.app import open_tower
@@ -130,3 +131,21 @@ async def test_a_run_whose_heartbeat_went_silent_elsewhere_is_judged_stopped(dat
             s, "op-far", status="succeeded", step="retire", exit_code=0, output="", now=now, token="t" * 32
         )
     book.close()
+
+
+async def test_the_owner_heartbeats_from_a_thread_while_its_run_lasts(database):
+    book = RunBook(database, heartbeat_s=0.1)
+    try:
+        assert await book.claim("op-here", "deploy")
+        assert not await book.claim("op-here", "deploy")  # once per operation, even in its own process
+        async with database.read() as s:
+            started = (await local_runs.get(s, "op-here")).heartbeat_at
+        time.sleep(0.6)  # noqa: ASYNC251 - this loop blocked on purpose, as a shell waiting at its prompt
+        async with database.read() as s:
+            assert (await local_runs.get(s, "op-here")).heartbeat_at > started
+        await book.abandon()  # shutting down with it unfinished
+        async with database.read() as s:
+            row = await local_runs.get(s, "op-here")
+        assert row.status == "failed" and row.output == f"{STOPPED} before it finished"
+    finally:
+        book.close()
