@@ -149,3 +149,20 @@ async def test_the_owner_heartbeats_from_a_thread_while_its_run_lasts(database):
         assert row.status == "failed" and row.output == f"{STOPPED} before it finished"
     finally:
         book.close()
+
+
+async def test_a_shell_waits_for_its_deploy_before_it_exits(tmp_path, db_target, clock):
+    # Longer than the half-minute the shell waits for local runs between commands.
+    config, env = await deployable_config(tmp_path, db_target, clock, ci={"command": "sleep 32; echo deployed"})
+    done = await asyncio.to_thread(
+        run_tower, ["--config", str(config), "shell", "--as", "alice", "-c", "/deploy start demo"], tmp_path, env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Waiting for 1 local CI run this shell started to finish (Ctrl-C stops it)…" in done.stderr
+    assert "#team | v1.3.0-rc1 is live on production; demo 1.3.0 simmers for 7 days." in done.stdout
+    db = database(db_target)
+    try:
+        deployment, row = await _deployment(db)
+        assert deployment.state == "live" and row.status == "succeeded"
+    finally:
+        await db.close()

@@ -93,7 +93,10 @@ class LocalCommandCI:
         run = verdict.run
         return Run(operation_id, None, run.status, detail=_detail(run.output), events=events_of(run))
 
-    async def settle(self, timeout: float) -> None:
+    def running(self) -> int:
+        return len(self._tasks)
+
+    async def settle(self, timeout: float | None) -> None:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 

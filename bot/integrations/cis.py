@@ -78,7 +78,11 @@ class ProjectCIs:
         assert self.report is not None, "the CI reporter is wired by the composition root"
         return await self.report(event)
 
-    async def settle(self, timeout: float = 30.0) -> None:
+    def running(self) -> int:
+        """How many local runs this process has going."""
+        return sum(ci.running() for ci in self._built.values() if isinstance(ci, LocalCommandCI))
+
+    async def settle(self, timeout: float | None = 30.0) -> None:
         """Let local runs in progress finish (the shell waits for them between commands)."""
         for ci in self._built.values():
             if isinstance(ci, LocalCommandCI):
