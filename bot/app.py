@@ -84,7 +84,7 @@ async def open_tower(settings: Settings, env: Mapping[str, str], clock: Clock | 
     except DATABASE_PROBLEMS as err:
         await db.close()
         raise StartupError(database_problem(url, err)) from None
-    cis = ProjectCIs(env, settings.data_dir)
+    cis = ProjectCIs(env, settings.data_dir, db)
     services = Services(
         settings=settings,
         db=db,

@@ -88,7 +88,7 @@ def _malformed(body: dict[str, Any]) -> str | None:
     """What is wrong with a signed report's shape, before anything is applied; None if nothing."""
     if not isinstance(body.get("event"), str) or not _EVENT.match(body["event"]):
         return "event must be a lowercase word such as deploy.succeeded, smoke.failed or acceptance"
-    for name in ("run_url", "log_url", "archive_url", "detail", "failure", "status", "name", "outcome"):
+    for name in ("run_url", "log_url", "archive_url", "archive", "detail", "failure", "status", "name", "outcome"):
         if body.get(name) is not None and not isinstance(body[name], str):
             return f"{name} must be a string"
     results = body.get("results")

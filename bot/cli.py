@@ -219,10 +219,13 @@ def _shell(settings, env: dict[str, str], person: str | None, one: str | None) -
             return 2
         console = Console(tower, actor, loop)
         if one is not None:
-            return 0 if console.execute(one) else 1
-        if sys.stdin.isatty():
-            return console.run_interactive(settings.data_dir / "shell_history")
-        return console.run_lines(sys.stdin)
+            code = 0 if console.execute(one) else 1
+        elif sys.stdin.isatty():
+            code = console.run_interactive(settings.data_dir / "shell_history")
+        else:
+            code = console.run_lines(sys.stdin)
+        console.finish()  # its local runs are not cut short by its leaving
+        return code
     finally:
         loop.run_until_complete(tower.close())
         loop.close()

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import open_tower
 from bot.web import build_web_app
-from commands.deploy.events import reconcile
+from commands.deploy.reconcile import reconcile
 from jobs.scheduler import Wakeups
 from storage.queries import deploys
 from tests.ci_callbacks import signed as signed_callback
@@ -186,3 +186,24 @@ async def test_a_replayed_callback_changes_nothing(hooks):
 async def test_an_unknown_operation_is_not_found(hooks):
     status, body = await post(hooks, {"project": "demo", "operation_id": "nope", "event": "deploy.failed"})
     assert status == 404 and body == {"error": "unknown operation id"}
+
+
+async def test_any_ci_ticks_a_step_and_says_where_a_retirement_archived_the_logs(hooks):
+    event = {"project": "demo", "operation_id": hooks.op}
+    await post(hooks, {**event, "event": "step.done", "name": "Explorer updated"}, delivery="s")  # mid-deploy
+    await post(hooks, {**event, "event": "deploy.succeeded"}, delivery="a")
+    await post(hooks, {**event, "event": "smoke.passed"}, delivery="b")
+    checklist = (await run(hooks, "/checklist show demo")).sections[0]
+    assert "[x] 6. Explorer updated (v1.3.0-rc1 on production) (before ship) — ci" in checklist
+    assert (await run(hooks, "/deploy retire demo")).ok
+    retire_op = (await only_deployment(hooks)).retire_operation_id
+    failed = {"project": "demo", "operation_id": retire_op, "event": "retire.failed", "detail": "bucket gone"}
+    assert (await post(hooks, failed, delivery="r1"))[1]["outcome"] == "retire failed"
+    deployment = await only_deployment(hooks)
+    assert deployment.state == "live" and deployment.failure == "retire failed: bucket gone"
+    assert (await run(hooks, "/deploy retire demo")).ok  # again, as a new operation
+    retire_op = (await only_deployment(hooks)).retire_operation_id
+    done = {"project": "demo", "operation_id": retire_op, "event": "retire.done", "archive": "https://logs.example/7"}
+    status, body = await post(hooks, done, delivery="r2")
+    assert (status, body["outcome"]) == (200, "retired")
+    assert (await run(hooks, "/deploy status demo")).sections[0].endswith(" — logs archived: https://logs.example/7")

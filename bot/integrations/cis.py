@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.integrations.ci_local import LocalCommandCI, Report
+from bot.integrations.local_runs import RunBook
 from commands.engine.ports import CI
 from commands.engine.settings import CISettings, ProjectSettings
+from storage.database import Database
 
 
 class ProjectCIs:
-    def __init__(self, env: Mapping[str, str], data_dir: Path, transport=None):
+    def __init__(self, env: Mapping[str, str], data_dir: Path, db: Database, transport=None):
         self.env, self.data_dir, self.transport = env, data_dir, transport
         self.report: Report | None = None  # set once the services exist: local runs report through it
+        self.book = RunBook(db)  # the local runs of this process, for every process to see
         self._built: dict[str, CI] = {}
 
     def for_project(self, project: ProjectSettings) -> CI | None:
@@ -25,7 +28,9 @@ class ProjectCIs:
 
     def _build(self, project: ProjectSettings, ci: CISettings) -> CI:
         if ci.provider == "local":
-            return LocalCommandCI(project.key, ci, self._report, self.data_dir / "ci" / project.key, env=self.env)
+            return LocalCommandCI(
+                project.key, ci, self._report, self.data_dir / "ci" / project.key, self.book, env=self.env
+            )
         if ci.provider == "github":
             from bot.integrations.ci_github import GitHubActionsCI
 
@@ -73,7 +78,11 @@ class ProjectCIs:
         assert self.report is not None, "the CI reporter is wired by the composition root"
         return await self.report(event)
 
-    async def settle(self, timeout: float = 30.0) -> None:
+    def running(self) -> int:
+        """How many local runs this process has going."""
+        return sum(ci.running() for ci in self._built.values() if isinstance(ci, LocalCommandCI))
+
+    async def settle(self, timeout: float | None = 30.0) -> None:
         """Let local runs in progress finish (the shell waits for them between commands)."""
         for ci in self._built.values():
             if isinstance(ci, LocalCommandCI):
@@ -83,3 +92,5 @@ class ProjectCIs:
         for ci in self._built.values():
             await ci.close()
         self._built.clear()
+        await self.book.abandon()  # runs whose commands were just stopped: failed, for all to see
+        self.book.close()

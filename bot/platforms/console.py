@@ -20,6 +20,7 @@ from commands.engine.registry import Registry
 from commands.engine.reply import Reply
 from commands.engine.settings import Settings
 from commands.engine.spec import Kind
+from commands.rules.wording import plural
 
 PROMPT = "tower> "
 EXIT_WORDS = {"exit", "quit", ":quit", ":q"}
@@ -106,14 +107,28 @@ class Console:
         self.loop.run_until_complete(self.catch_up())
         return reply.ok
 
-    async def catch_up(self) -> None:
+    async def catch_up(self, wait: float | None = 30.0) -> None:
         """The shell runs no scheduler: what has come due (a simmer passing, a page escalating) happens
         between commands instead, and local CI runs are waited for."""
         from jobs.scheduler import due_work
 
-        await self.tower.cis.settle()
+        await self.tower.cis.settle(wait)
         await due_work(self.tower.services)
         await self.courier.drain()
+
+    def finish(self) -> None:
+        """Before the shell exits: the local CI runs it started finish first (leaving would stop their
+        commands halfway), and what they report shows."""
+        going = self.tower.cis.running()
+        if not going:
+            return
+        them = "them" if going != 1 else "it"
+        print(
+            f"Waiting for {plural(going, 'local CI run')} this shell started to finish (Ctrl-C stops {them})…",
+            file=self.err,
+            flush=True,
+        )
+        self.loop.run_until_complete(self.catch_up(wait=None))
 
     def _switch_person(self, handle: str) -> bool:
         if self.tower.settings.person(handle) is None:

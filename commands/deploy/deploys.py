@@ -8,9 +8,12 @@ never start a second pipeline.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.exc import IntegrityError
 
-from commands.deploy.events import ensure_deploying, new_operation_id, run_request, start_retirement
+from commands.deploy.events import add_post_deploy_items, ensure_deploying, new_operation_id, run_request
+from commands.deploy.reconcile import start_retirement
 from commands.engine import audit, lookup, outbox
 from commands.engine.context import Invocation
 from commands.engine.errors import CommandError, Conflict, NotAllowed, NotFound, UsageError
@@ -21,8 +24,12 @@ from commands.engine.services import Services
 from commands.engine.spec import CommandSpec, Kind, Option
 from commands.rules.calendar_days import blackout_gate, local_day
 from commands.rules.lifecycle import Action, State, next_state
+from commands.rules.simmer import day_of
 from commands.scope import readiness
-from storage.queries import candidates, deploys
+from storage.locks import hold_for_transaction
+from storage.queries import candidates, deploys, directory
+
+JUST_STARTED = timedelta(minutes=2)  # the same candidate deployed again this soon is the same request twice
 
 
 async def start(inv: Invocation, svc: Services) -> Reply:
@@ -37,9 +44,27 @@ async def start(inv: Invocation, svc: Services) -> Reply:
     if ci is None:
         raise UsageError(f"{project.key} has no deploy pipeline.", "Configure `[projects.X.ci]` in tower.toml.")
     override = inv.args.get("override")
+    again = bool(inv.args.get("again"))
     async with svc.db.write() as session:
         proj, rel = await lookup.release(session, ref)
-        title = lookup.name(proj.key, rel)
+        # One `/deploy start` of a release at a time, in every process: what the checks below read is
+        # what the one before left (PostgreSQL: a lock held to the end of this transaction; SQLite
+        # runs write transactions one at a time anyway).
+        await hold_for_transaction(session, f"release:{rel.id}:deploy")
+        # The deployments before the release: a report applied in between (PostgreSQL reads what is
+        # committed at each statement) moves the release on, never back to `deploying`.
+        earlier = await deploys.of_release(session, rel.id)
+        await session.refresh(rel)
+        title, where = lookup.name(proj.key, rel), lookup.ref_text(proj.key, rel)
+        people = await directory.people_by_id(session, [d.created_by_id for d in earlier])
+        tags = {c.id: c.tag for c in await candidates.of_release(session, rel.id)}
+        busy = [d for d in earlier if d.state in deploys.DEPLOYING]
+        if busy or rel.state == State.DEPLOYING.value:
+            what = _started(busy[-1], tags, people, now) if busy else "its deploy has not reported back yet"
+            raise Conflict(
+                f"{title} is already deploying: {what}; nothing was changed.",
+                f"`/deploy status {where}` shows it; deploy again once it has succeeded or failed.",
+            )
         next_state(State(rel.state), Action.DEPLOY, subject=title)
         gates = [g for g in [_blackout(project, now)] if g]
         absent = await readiness.blocking(session, project, rel, "deploy")
@@ -58,9 +83,25 @@ async def start(inv: Invocation, svc: Services) -> Reply:
         if candidate is None:
             raise NotFound(
                 f"{title} has no candidate {tag} to deploy." if tag else f"{title} has no candidate to deploy.",
-                f"`/rc list {lookup.ref_text(proj.key, rel)}` lists them.",
+                f"`/rc list {where}` lists them.",
             )
-        attempt = len(await deploys.of_release(session, rel.id)) + 1
+        same = [d for d in earlier if d.candidate_id == candidate.id and d.environment == environment]
+        recent = [d for d in same if d.state != "refused" and now - d.created_at < JUST_STARTED]
+        if recent and not again:
+            # Two people (or one double click, or Slack and Discord at once) asking for the same thing.
+            raise Conflict(
+                f"{_first_up(_started(recent[-1], tags, people, now))}, so this looks like the same request "
+                "twice; nothing was changed.",
+                f"To deploy {candidate.tag} to {environment} once more, add --again.",
+            )
+        restarts = await _what_again_restarts(session, project, rel, candidate.tag, same, now)
+        if restarts and not again:
+            raise Conflict(
+                f"{restarts}. Deploying it again runs the deploy pipeline once more and restarts the simmer at "
+                "day 0; nothing was changed.",
+                f"If that is what you want, add --again: `/deploy start {where} --again`.",
+            )
+        attempt = len(earlier) + 1
         operation = new_operation_id(project.key, str(rel.number), candidate.tag, environment, str(attempt))
         person = await audit.actor_id(session, inv)
         try:
@@ -78,6 +119,7 @@ async def start(inv: Invocation, svc: Services) -> Reply:
             raise Conflict(
                 f"{title} is already deploying to {environment}.", f"`/deploy status {ref}` shows it."
             ) from None
+        await add_post_deploy_items(session, project, rel, deployment, candidate.tag)
         await audit.record(
             session,
             inv,
@@ -86,7 +128,9 @@ async def start(inv: Invocation, svc: Services) -> Reply:
             project_id=proj.id,
             release_id=rel.id,
             person_id=person,
-            detail=f"{candidate.tag} to {environment}" + (f"; override: {override}" if override else ""),
+            detail=f"{candidate.tag} to {environment}"
+            + ("; again" if again and (recent or restarts) else "")
+            + (f"; override: {override}" if override else ""),
         )
     request = run_request(svc, project, rel, candidate.tag, operation, "deploy", environment)
     try:
@@ -106,6 +150,7 @@ async def start(inv: Invocation, svc: Services) -> Reply:
         raise CommandError(
             f"The CI refused the deploy: {err}", "Nothing was deployed; fix it and run the command again."
         ) from None
+    once_more = " again" if again and (recent or restarts) else ""
     async with svc.db.write() as session:
         current = await lookup.release_by_id(session, rel.id)
         if await deploys.move(session, deployment.id, ("pending",), "running", run_id=run.run_id, run_url=run.url):
@@ -114,17 +159,68 @@ async def start(inv: Invocation, svc: Services) -> Reply:
         await outbox.post_many(
             session,
             project.channels.team,
-            Reply(text=f"{inv.member.display} is deploying {candidate.tag} to {environment}."),
+            Reply(text=f"{inv.member.display} is deploying {candidate.tag} to {environment}{once_more}."),
             key=f"deployment:{deployment.id}:started",
             now=svc.clock.now(),
             skip=inv.channel,
         )
     fields = [Field("Operation", f"`{operation}`")] + ([Field("Run", run.url)] if run.url else [])
+    if once_more:
+        fields.append(
+            Field(
+                "Restarts",
+                "the deploy pipeline (a new run)"
+                + (f", and the simmer at day 0 when the smoke test passes ({restarts})" if restarts else ""),
+            )
+        )
     return Reply(
-        text=f"Deploying {candidate.tag} to {environment}.",
+        text=f"Deploying {candidate.tag} to {environment}{once_more}.",
         fields=fields,
-        footer="The simmer starts when the smoke test passes.",
+        footer="The simmer starts when the smoke test passes."
+        if not once_more
+        else "The simmer starts again, from day 0, when the smoke test passes.",
     )
+
+
+def _started(deployment, tags: dict[int, str], people: dict, now) -> str:
+    """`deployment #1 (v1.3.0-rc1 to production) was started by alice 4s ago and is running`."""
+    by = people[deployment.created_by_id].handle if deployment.created_by_id in people else "Tower"
+    return (
+        f"deployment #{deployment.id} ({tags.get(deployment.candidate_id)} to {deployment.environment}) was "
+        f"started by {by} {_ago(now - deployment.created_at)} and is {deployment.state}"
+    )
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} minutes ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} hours ago"
+    return f"{seconds // 86400} days ago"
+
+
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+async def _what_again_restarts(session, project, rel, tag: str, same: list, now) -> str:
+    """Why deploying this candidate to this environment would be doing it again: it is live there,
+    or has passed its simmer there. Empty if neither."""
+    live = [d for d in same if d.state in deploys.UP]
+    simmer = await deploys.simmer_of(session, rel.id)
+    simmered = simmer is not None and any(d.id == simmer.deployment_id for d in same)
+    if simmered and simmer is not None and simmer.state == "passed":
+        return f"{tag} has passed its simmer on {same[0].environment}"
+    if live:
+        day = ""
+        if simmered and simmer is not None and simmer.state == "running":
+            k, n = day_of(simmer.started_at, now, project.simmer_days)
+            day = f", simmering: day {k} of {n}"
+        return f"{tag} is already live on {live[-1].environment} (deployment #{live[-1].id}{day})"
+    return ""
 
 
 def _blackout(project, now) -> str | None:
@@ -146,10 +242,10 @@ async def status(inv: Invocation, svc: Services) -> Reply:
     tz = ref.project.timezone
     lines = []
     for d in found:
+        # A failed or refused deployment's failure; a live one's is a retirement that failed.
+        failure = d.failure and (f"failed: {d.failure[:120]}" if d.state in ("failed", "refused") else d.failure[:200])
         extra = "".join(
-            f" — {x}"
-            for x in (d.failure and f"failed: {d.failure[:120]}", d.run_url, d.archive_url and f"logs: {d.archive_url}")
-            if x
+            f" — {x}" for x in (failure, d.run_url, d.archive_url and f"logs archived: {d.archive_url}") if x
         )
         lines.append(
             f"#{d.id} {tags.get(d.candidate_id)} → {d.environment}: {d.state} "
@@ -208,6 +304,12 @@ COMMANDS = [
             Option("candidate", Kind.TEXT, "the candidate's tag (default: the latest)"),
             Option("env", Kind.TEXT, "the environment (default: the project's first)"),
             Option("override", Kind.TEXT, "deploy despite a blackout day or the checklist, and why (release managers)"),
+            Option(
+                "again",
+                Kind.FLAG,
+                "deploy a candidate that is live, has passed its simmer, or was deployed minutes ago "
+                "(runs the pipeline again and restarts the simmer at day 0)",
+            ),
         ),
     ),
     CommandSpec(

@@ -14,16 +14,16 @@ import secrets
 from datetime import datetime, timedelta
 
 from commands.engine import audit, lookup, outbox
-from commands.engine.ports import CIError, CIUnavailable, ForgeError, RunRequest
+from commands.engine.ports import ForgeError, RunRequest
 from commands.engine.reply import Reply
 from commands.engine.services import Services
-from commands.engine.settings import ProjectSettings
 from commands.rules.lifecycle import TRANSITIONS, Action, State
 from storage.queries import candidates, deploys, operations, releases, scope
 from storage.tables import Deployment, Release
 
 log = logging.getLogger("tower.deploys")
 SETTLE = timedelta(seconds=30)  # a pending deploy younger than this may still be in its /deploy start
+RETIRE_FAILED = "retire failed: "  # how a live deployment's failure starts when retiring it failed
 
 
 class UnknownOperation(LookupError):
@@ -176,10 +176,14 @@ async def _deploy_event(
                     url=result.get("url"),
                 )
         return f"{len(event.get('results') or [])} acceptance results"
-    if kind == "step":
-        name, done = str(event.get("name", "")), event.get("outcome") in ("passed", "done", "succeeded")
+    if kind in ("step", "step.done"):
+        # `step.done` (NAME), or `step` with an outcome: a post-deploy step of this deployment.
+        name = str(event.get("name", ""))
+        done = kind == "step.done" or event.get("outcome") in ("passed", "done", "succeeded")
+        text = step_text(name, candidate.tag, deployment.environment)
         for item in await scope.checklist(session, release.id):
-            if item.text == f"{name} ({candidate.tag} on {deployment.environment})":
+            # Items recorded before they belonged to a deployment have none, and match by their text.
+            if item.text == text and item.deployment_id in (deployment.id, None):
                 await scope.set_checked(session, item.id, done, now=now, person_id=None, via="ci")
                 return f"step {name}: {'done' if done else 'not done'}"
         return f"step {name}: unknown"
@@ -209,10 +213,6 @@ async def _start_simmer(
             actor_id=None,
             now=now,
             reason=f"{tag} on {deployment.environment}",
-        )
-    for step in project.post_deploy_steps:
-        await scope.add_item(
-            session, release_id=release.id, text=f"{step} ({tag} on {deployment.environment})", before="ship", auto=None
         )
     title = lookup.name(project.key, release)
     days = f"{project.simmer_days:g} days" if project.simmer_days != 1 else "1 day"
@@ -267,6 +267,25 @@ async def _fail(
     await outbox.post_many(session, project.channels.team, note, key=f"deployment:{deployment.id}:failed", now=now)
 
 
+def step_text(step: str, tag: str, environment: str) -> str:
+    return f"{step} ({tag} on {environment})"
+
+
+async def add_post_deploy_items(session, project, release: Release, deployment: Deployment, tag: str) -> None:
+    """The project's post-deploy steps as checklist items of this deployment, blocking the ship. They
+    exist from the start, so the CI may tick one whenever it is done; a deployment that fails, is
+    replaced or retired leaves its items void."""
+    for step in project.post_deploy_steps:
+        await scope.add_item(
+            session,
+            release_id=release.id,
+            text=step_text(step, tag, deployment.environment),
+            before="ship",
+            auto=None,
+            deployment_id=deployment.id,
+        )
+
+
 async def ensure_deploying(session, release: Release, now: datetime, reason: str) -> bool:
     """Bring the release to `deploying` if the CI outran the command that started it (a fast local run
     finishes before `/deploy start` records its own transition). False if it cannot be."""
@@ -290,20 +309,34 @@ async def _retired(
     session, svc: Services, project, release: Release, deployment: Deployment, kind: str, event: dict, now: datetime
 ) -> str:
     if kind == "retire.failed":
-        await deploys.touch(session, deployment.id, failure=str(event.get("detail") or "retire failed")[:2000])
+        why = str(event.get("detail") or "the retire pipeline failed")[:2000]
+        # Back to live, its failure shown, so it can be retired again (under a new operation: this
+        # one is over). Not again on its own: a person looks first.
+        if not await deploys.move(
+            session, deployment.id, ("retiring",), "live", failure=f"{RETIRE_FAILED}{why}"[:2000], retire_at=None
+        ):
+            return "ignored (not retiring)"
         note = Reply(
-            text=f"Retiring the {release.version} deployment on {deployment.environment} failed.",
+            text=f"Retiring the {project.key} {release.version} deployment on {deployment.environment} failed: "
+            f"{why[:300]}",
             ok=False,
-            footer="Try again with `/deploy retire`, or retire it by hand.",
+            footer=f"It is still live. Try again with `/deploy retire {lookup.ref_text(project.key, release)}`, "
+            "or retire it by hand.",
         )
         await outbox.post_many(
-            session, project.channels.team, note, key=f"deployment:{deployment.id}:retire-failed", now=now
+            session,
+            project.channels.team,
+            note,
+            key=f"deployment:{deployment.id}:retire-failed:{event.get('operation_id')}",
+            now=now,
         )
         return "retire failed"
-    if kind != "retire.succeeded":
+    if kind not in ("retire.succeeded", "retire.done"):
         return "retiring"
-    archive = str(event.get("archive_url") or event.get("log_url") or "")[:1000] or None
-    if not await deploys.move(session, deployment.id, ("retiring",), "retired", retired_at=now, archive_url=archive):
+    archive = str(event.get("archive") or event.get("archive_url") or event.get("log_url") or "")[:1000] or None
+    if not await deploys.move(
+        session, deployment.id, ("retiring",), "retired", retired_at=now, archive_url=archive, failure=None
+    ):
         return "ignored (not retiring)"
     if release.state == State.RELEASED.value and not await deploys.of_release(
         session, release.id, states=(*deploys.UP, "retiring")
@@ -349,118 +382,3 @@ def run_request(
         environment=environment,
         callback_url=f"{base.rstrip('/')}/hooks/ci" if base else None,
     )
-
-
-async def reconcile(svc: Services) -> int:
-    """Deployments whose fate is unknown: find or re-trigger what may not have started, poll what
-    runs (a lost callback must not stall a release), start the retirements that are due."""
-    now, changed = svc.clock.now(), 0
-    async with svc.db.read() as session:
-        flying = await deploys.in_state(session, deploys.IN_FLIGHT)
-        due = await deploys.due_retirements(session, now)
-    for deployment in flying:
-        async with svc.failures.isolated("deploy check", await _owner_key(svc, deployment)):
-            changed += await _check_flight(svc, deployment, now)
-    for deployment in due:
-        async with svc.failures.isolated("retirement", await _owner_key(svc, deployment)):
-            changed += await start_retirement(svc, deployment.id, by=None)
-    return changed
-
-
-async def _owner_key(svc: Services, deployment: Deployment) -> str:
-    async with svc.db.read() as session:
-        return await releases.project_key_of(session, deployment.release_id)
-
-
-async def _check_flight(svc: Services, deployment: Deployment, now: datetime) -> int:
-    async with svc.db.read() as session:
-        release = await lookup.release_by_id(session, deployment.release_id)
-        project = svc.settings.project((await lookup.project_of(session, release)).key)
-        candidate = next(c for c in await candidates.of_release(session, release.id) if c.id == deployment.candidate_id)
-    ci = svc.cis.for_project(project) if project else None
-    if ci is None:
-        return 0
-    assert project is not None  # a CI is only looked up for a configured project
-    if deployment.polled_at and now - deployment.polled_at < _poll_interval(project):
-        return 0
-    async with svc.db.write() as session:
-        await deploys.touch(session, deployment.id, polled_at=now)
-    request = run_request(
-        svc, project, release, candidate.tag, deployment.operation_id, "deploy", deployment.environment
-    )
-    try:
-        if deployment.state == "pending":
-            if now - deployment.created_at < SETTLE:
-                return 0
-            run = await ci.find(request) or await ci.trigger(request)  # never found: start it, under the same id
-            async with svc.db.write() as session:
-                await deploys.move(session, deployment.id, ("pending",), "running", run_id=run.run_id, run_url=run.url)
-            return 1
-        if not deployment.run_id:
-            return 0
-        run = await ci.status(deployment.run_id)
-        if run.run_id != deployment.run_id:  # a placeholder id became the CI's own
-            async with svc.db.write() as session:
-                await deploys.touch(session, deployment.id, run_id=run.run_id, run_url=run.url)
-    except CIUnavailable:
-        return 0  # next time
-    except CIError as err:
-        async with svc.db.write() as session:
-            await deploys.move(
-                session, deployment.id, ("pending",), "refused", failure=str(err)[:2000], finished_at=now
-            )
-        return 1
-    if run.status == "succeeded":
-        await record_ci_event(
-            svc, {"operation_id": deployment.operation_id, "event": "deploy.succeeded", "run_url": run.url}
-        )
-        await record_ci_event(svc, {"operation_id": deployment.operation_id, "event": "smoke.passed"})
-        return 1
-    if run.status == "failed":
-        await record_ci_event(
-            svc,
-            {
-                "operation_id": deployment.operation_id,
-                "event": "deploy.failed",
-                "run_url": run.url,
-                "detail": "the CI run failed",
-            },
-        )
-        return 1
-    return 0
-
-
-def _poll_interval(project: ProjectSettings) -> timedelta:
-    assert project.ci is not None, f"{project.key} has a CI, so it has CI settings"
-    return timedelta(seconds=project.ci.poll_seconds)
-
-
-async def start_retirement(svc: Services, deployment_id: int, by: int | None) -> int:
-    """Trigger the retire pipeline for a deployment, once (its operation id is stored first)."""
-    now = svc.clock.now()
-    async with svc.db.write() as session:
-        deployment = await deploys.by_id(session, deployment_id)
-        assert deployment is not None, f"deployment {deployment_id} is missing"  # deployments are never deleted
-        release = await lookup.release_by_id(session, deployment.release_id)
-        project = svc.settings.project((await lookup.project_of(session, release)).key)
-        if project is None or project.ci is None:
-            return 0  # nothing could retire it: it stays up rather than stuck "retiring"
-        op = deployment.retire_operation_id or new_operation_id(project.key, str(release.number), "retire")
-        if not await deploys.move(session, deployment.id, deploys.UP, "retiring", retire_operation_id=op):
-            return 0
-        candidate = next(c for c in await candidates.of_release(session, release.id) if c.id == deployment.candidate_id)
-    ci = svc.cis.for_project(project)
-    # Only a project with a CI has deployments (and `/deploy retire` checks it still has one).
-    assert ci is not None, f"deployment {deployment.id}: its project has no CI to retire it with"
-    request = run_request(svc, project, release, candidate.tag, op, "retire", deployment.environment)
-    try:
-        await ci.find(request) or await ci.trigger(request)
-    except CIUnavailable as err:
-        log.warning("retiring deployment %s: %s; it will be retried", deployment.id, err)
-        async with svc.db.write() as session:
-            await deploys.move(session, deployment.id, ("retiring",), "live", retire_at=now + SETTLE)
-    except CIError as err:
-        log.warning("retiring deployment %s refused: %s", deployment.id, err)
-        async with svc.db.write() as session:
-            await deploys.move(session, deployment.id, ("retiring",), "live", retire_at=None, failure=str(err)[:2000])
-    return 1

@@ -186,7 +186,8 @@ async def report_for(session, svc: Services, simmer: Simmer, now: datetime) -> R
     if project.probe:
         fields.append(Field("Health", f"{trend(values)} ({project.probe.expect})"))
     fields.append(Field("Pages", ", ".join(f"#{p.id} {p.message[:60]}" for p in open_pages) or "none"))
-    fields.append(Field("Checklist", f"{sum(v.checked for v in views)} of {len(views)} done"))
+    counted = [v for v in views if not v.void]
+    fields.append(Field("Checklist", f"{sum(v.checked for v in counted)} of {len(counted)} done"))
     left = simmer.ends_at - now
     ships = (
         "the simmer has passed"

@@ -164,6 +164,10 @@ class Run:
     run_id: str
     url: str | None
     status: str  # queued, running, succeeded, failed, unknown (a CI that cannot be asked)
+    detail: str | None = None  # why it failed, where the CI says
+    # What the run reported, where a CI keeps its reports with the run (the local CI's run book): a
+    # process that did not run it applies them as it would the callbacks, e.g. {"event": "smoke.failed"}.
+    events: tuple[dict, ...] = ()
 
 
 class CI(Protocol):

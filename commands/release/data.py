@@ -90,7 +90,14 @@ async def release_data(session: AsyncSession, svc: Services, project: ProjectSet
             ],
         },
         "checklist": [
-            {"seq": v.seq, "text": v.text, "before": v.before, "automatic": bool(v.auto), "done": v.checked}
+            {
+                "seq": v.seq,
+                "text": v.text,
+                "before": v.before,
+                "automatic": bool(v.auto),
+                "done": v.checked,
+                "void": v.void or None,  # e.g. "void — deployment 3 replaced": it no longer counts
+            }
             for v in views
         ],
         "milestones": [{"name": n, "due": d.isoformat()} for n, d in sorted(milestones, key=lambda m: m[1])],
@@ -104,8 +111,10 @@ async def release_data(session: AsyncSession, svc: Services, project: ProjectSet
                 "run_url": d.run_url,
                 "log_url": d.log_url,
                 "archive_url": d.archive_url,
+                "archive": d.archive_url,  # where its logs went when it was retired (a URL or any location)
                 "failure": d.failure,
                 "created_at": _iso(d.created_at),
+                "retired_at": _iso(d.retired_at),
             }
             for d in await deploys.of_release(session, release.id)
         ],

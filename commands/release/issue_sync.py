@@ -35,8 +35,10 @@ def render(project: ProjectSettings, release: Release, views: list[ItemView]) ->
     ]
     for item in views:
         step = f" — before {item.before}" if item.before else ""
+        text = f"~~{item.text}~~" if item.void else item.text
+        void = f" ({item.void})" if item.void else ""
         lines.append(
-            f"- [{'x' if item.checked else ' '}] {item.seq}. {item.text}{' (Tower)' if item.auto else ''}{step}"
+            f"- [{'x' if item.checked else ' '}] {item.seq}. {text}{' (Tower)' if item.auto else ''}{step}{void}"
         )
     return f"Release {name}", "\n".join(lines) + "\n"
 

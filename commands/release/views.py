@@ -65,7 +65,8 @@ async def status_card(
     if state.is_open:
         views = await readiness.items(session, project, rel)
         waiting = next(((step, missing(step, views)) for step in STEPS if missing(step, views)), None)
-        done = f"{sum(v.checked for v in views)} of {len(views)} done"
+        counted = [v for v in views if not v.void]  # a replaced deployment's steps no longer count
+        done = f"{sum(v.checked for v in counted)} of {len(counted)} done"
         fields.append(
             Field(
                 "Checklist",

@@ -52,12 +52,29 @@ class ItemView:
     auto: str | None
     checked: bool
     note: str = ""  # what keeps an automatic item unticked
+    void: str = ""  # why it no longer counts: its deployment failed, was replaced or retired
+
+
+# What becomes of a deployment's post-deploy items, by the deployment's state.
+_VOID = {
+    "failed": "failed",
+    "refused": "never ran",
+    "superseded": "replaced",
+    "retired": "retired",
+}
+
+
+def void_reason(deployment_id: int | None, deployment_state: str | None) -> str:
+    """`void — deployment 3 replaced` for an item of a deployment that no longer counts; "" if it does."""
+    if deployment_id is None or deployment_state not in _VOID:
+        return ""
+    return f"void — deployment {deployment_id} {_VOID[deployment_state]}"
 
 
 def missing(step: str, items: list[ItemView]) -> list[ItemView]:
-    """The unticked items that block `step` (and the steps before it)."""
+    """The unticked items that block `step` (and the steps before it); void items block nothing."""
     blocking = STEPS[: STEPS.index(step) + 1]
-    return [item for item in items if item.before in blocking and not item.checked]
+    return [item for item in items if item.before in blocking and not item.checked and not item.void]
 
 
 def refusal(step: str, absent: list[ItemView]) -> str:

@@ -10,9 +10,9 @@ from commands.engine.reply import Reply
 from commands.engine.roles import ANYONE, CREW
 from commands.engine.services import Services
 from commands.engine.spec import CommandSpec, Kind, Option
-from commands.rules.checklist import STEP_WORDS, STEPS, missing
+from commands.rules.checklist import STEP_WORDS, STEPS, missing, void_reason
 from commands.scope.readiness import ensure_checklist, items
-from storage.queries import directory, scope
+from storage.queries import deploys, directory, scope
 
 
 async def show(inv: Invocation, svc: Services) -> Reply:
@@ -27,6 +27,9 @@ async def show(inv: Invocation, svc: Services) -> Reply:
     for item in views:
         mark = "[x]" if item.checked else "[ ]"
         step = f" (before {item.before})" if item.before else ""
+        if item.void:  # struck through: it belongs to a deployment that no longer counts
+            lines.append(f"{mark} {item.seq}. ~{item.text}~{step} — {item.void}")
+            continue
         who = ""
         row = stored.get(item.seq)
         if item.auto:
@@ -35,14 +38,15 @@ async def show(inv: Invocation, svc: Services) -> Reply:
             by = people[row.checked_by_id].handle if row.checked_by_id in people else row.checked_via or "someone"
             who = f" — {by}, {lookup.local_time(row.checked_at, tz)}"
         lines.append(f"{mark} {item.seq}. {item.text}{step}{who}")
-    done = sum(i.checked for i in views)
+    counted = [i for i in views if not i.void]
+    done = sum(i.checked for i in counted)
     blocked = [
         f"{STEP_WORDS[s]} waits for {', '.join(str(i.seq) for i in missing(s, views))}"
         for s in STEPS
         if missing(s, views)
     ]
     return Reply(
-        text=f"Checklist of {lookup.name(proj.key, rel)}: {done} of {len(views)} done.",
+        text=f"Checklist of {lookup.name(proj.key, rel)}: {done} of {len(counted)} done.",
         sections=["\n".join(lines)],
         footer=("; ".join(blocked) + ".").capitalize() if blocked else "Nothing blocks the next steps.",
     )
@@ -68,6 +72,11 @@ async def _tick(inv: Invocation, svc: Services, checked: bool) -> Reply:
             )
         if item.auto:
             raise Conflict(f"Item {number} ({item.text}) is ticked by Tower when it is true; nobody ticks it by hand.")
+        if item.deployment_id is not None:
+            gone = await deploys.by_id(session, item.deployment_id)
+            void = void_reason(item.deployment_id, gone.state if gone else None)
+            if void:
+                raise Conflict(f"Item {number} ({item.text}) is {void}: it no longer counts, so nothing was changed.")
         person = await audit.actor_id(session, inv)
         if not await scope.set_checked(session, item.id, checked, now=now, person_id=person, via=inv.platform):
             raise Conflict(f"Item {number} is already {'ticked' if checked else 'unticked'}.")

@@ -6,7 +6,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.engine.errors import CommandError
 from commands.engine.settings import ProjectSettings
-from commands.rules.checklist import AUTO_ITEMS, Facts, ItemView, acceptance_gaps, auto_checked, missing, refusal
+from commands.rules.checklist import (
+    AUTO_ITEMS,
+    Facts,
+    ItemView,
+    acceptance_gaps,
+    auto_checked,
+    missing,
+    refusal,
+    void_reason,
+)
 from storage.queries import candidates, deploys, scope
 from storage.tables import Release
 
@@ -66,6 +75,7 @@ async def items(session: AsyncSession, project: ProjectSettings, release: Releas
             )
             for n, (text, before, auto) in enumerate(template(project), 1)
         ]
+    states = {d.id: d.state for d in await deploys.of_release(session, release.id)}
     return [
         ItemView(
             i.seq,
@@ -74,6 +84,7 @@ async def items(session: AsyncSession, project: ProjectSettings, release: Releas
             i.auto,
             auto_checked(i.auto, known) if i.auto else i.checked_at is not None,
             known.acceptance_gaps if i.auto == "acceptance-green" else "",
+            void_reason(i.deployment_id, states.get(i.deployment_id) if i.deployment_id else None),
         )
         for i in stored
     ]

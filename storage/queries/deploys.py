@@ -15,6 +15,7 @@ from storage.tables import Announcement, CIDelivery, Deployment, HealthSample, S
 
 IN_FLIGHT = ("pending", "running")
 UP = ("deployed", "live")  # deployed: smoke test pending; live: it passed
+DEPLOYING = ("pending", "running", "deployed")  # a deploy under way: its smoke test has not passed yet
 
 
 async def add(session: AsyncSession, **values) -> Deployment:

@@ -105,10 +105,18 @@ async def checklist(session: AsyncSession, release_id: int) -> list[ChecklistIte
 
 
 async def add_item(
-    session: AsyncSession, *, release_id: int, text: str, before: str | None, auto: str | None
+    session: AsyncSession,
+    *,
+    release_id: int,
+    text: str,
+    before: str | None,
+    auto: str | None,
+    deployment_id: int | None = None,
 ) -> ChecklistItem:
     last = (await session.exec(select(func.max(ChecklistItem.seq)).where(ChecklistItem.release_id == release_id))).one()
-    item = ChecklistItem(release_id=release_id, seq=(last or 0) + 1, text=text, before=before, auto=auto)
+    item = ChecklistItem(
+        release_id=release_id, seq=(last or 0) + 1, text=text, before=before, auto=auto, deployment_id=deployment_id
+    )
     session.add(item)
     await session.flush()
     return item

@@ -15,7 +15,14 @@ from storage.tables.core import (  # noqa: F401 - the public names
     UTCDateTime,
 )
 from storage.tables.crew import Away, CrewSeat, Page, RosterMember  # noqa: F401
-from storage.tables.deploys import Announcement, CIDelivery, Deployment, HealthSample, Simmer  # noqa: F401
+from storage.tables.deploys import (  # noqa: F401
+    Announcement,
+    CIDelivery,
+    Deployment,
+    HealthSample,
+    LocalRun,
+    Simmer,
+)
 from storage.tables.inbound import TakenRequest  # noqa: F401
 from storage.tables.installation import Installation, LeaderHeartbeat  # noqa: F401
 from storage.tables.scope import ChecklistItem, Feature, Milestone, TestResult  # noqa: F401

@@ -49,6 +49,31 @@ class Deployment(SQLModel, table=True):
     retired_at: datetime | None = utc_time(default=None)
 
 
+class LocalRun(SQLModel, table=True):
+    """A run of the local CI (the project's commands on a Tower machine), written by the process that
+    runs it: claimed once per operation id before the command starts (a second process asking for
+    the same operation finds it and runs nothing), kept alive by heartbeats on real wall time while
+    it runs, and closed with its result. Any other process judges the run from this row alone:
+    heartbeating means running, finished means apply the result, a stale heartbeat means its
+    process is gone."""
+
+    __tablename__ = "local_run"
+
+    operation_id: str = Field(primary_key=True, max_length=200)
+    pipeline: str = Field(max_length=20)  # deploy, integrate, retire
+    owner_pid: int
+    owner_host: str = Field(max_length=255)  # the machine, and its process namespace: a pid means something only there
+    owner_token: str = Field(max_length=64)  # random per process: which process, even after the pid is reused
+    started_at: datetime = utc_time()
+    heartbeat_at: datetime = utc_time()  # wall time, never a rehearsal clock: it says whether a process lives
+    finished_at: datetime | None = utc_time(default=None)
+    status: str = Field(default="running", max_length=20)  # running, succeeded, failed
+    step: str | None = Field(default=None, max_length=20)  # the step it ended on: deploy, smoke, integrate, retire
+    exit_code: int | None = None
+    output: str | None = Field(default=None, max_length=2000)  # the tail of the command's output
+    archive: str | None = Field(default=None, max_length=1000)  # `tower-archive: LOCATION` from a retire
+
+
 class Simmer(SQLModel, table=True):
     """A deployment left running for days while its health is watched."""
 

@@ -55,6 +55,8 @@ class ChecklistItem(SQLModel, table=True):
     checked_at: datetime | None = utc_time(default=None)
     checked_by_id: int | None = Field(default=None, foreign_key="person.id")
     checked_via: str | None = Field(default=None, max_length=40)  # console, slack, discord, forge
+    # A post-deploy step belongs to its deployment: void once that one failed, was replaced or retired.
+    deployment_id: int | None = Field(default=None, foreign_key="deployment.id")
 
 
 class Milestone(SQLModel, table=True):
