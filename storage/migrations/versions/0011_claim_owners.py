@@ -1,8 +1,8 @@
 """Outbox claims name their owner (the database session that holds them); elected roles leave a
 heartbeat a standby and /metrics can read.
 
-Revision ID: 0013
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from storage.tables import UTCDateTime
 
-revision = "0013"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
