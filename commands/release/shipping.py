@@ -23,8 +23,9 @@ from commands.engine.roles import PILOT_OR_MANAGER, Role
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
-from commands.release import announce
+from commands.release import announce, branches
 from commands.rules.calendar_days import blackout_gate, local_day
+from commands.rules.changelog import ChangelogError
 from commands.rules.checklist import refusal
 from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
@@ -183,6 +184,10 @@ async def _integrate_and_point(svc: Services, project: ProjectSettings, release,
         except CIError as err:
             problems.append(f"the integrate pipeline did not start ({err})")
     forge = svc.forges.for_project(project)
+    try:
+        await branches.merge_back(forge, project, tag)
+    except (ForgeError, ChangelogError) as err:
+        problems.append(f"the {tag} changelog was not written into {project.main_branch} ({err})")
     for branch, moment in project.branch_pointers.items():
         if moment == "released":
             try:
