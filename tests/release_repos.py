@@ -92,3 +92,22 @@ class OneForge:
 
 def timeout() -> ForgeUnavailable:
     return ForgeUnavailable("The forge did not answer (ReadTimeout).", "Nothing is known to have changed.")
+
+
+async def shipped_with_crew(tmp_path, db_target, clock, **project: object):
+    """A Tower whose demo 1.3.0 was flown by bob (pilot) and jane (co-pilot) and shipped by bob on
+    Monday 2026-11-23 at 10:00 UTC (no deploy pipeline, no checklist)."""
+    from datetime import UTC, datetime
+
+    from bot.app import open_tower
+    from tests.support import run
+
+    settings, _ = repo_settings(tmp_path, **{"checklist": [], "ci": None, **project})
+    clock.set(datetime(2026, 11, 23, 9, tzinfo=UTC))
+    tower = await open_tower(settings, db_target.env(), clock=clock)
+    for text in ("/release new demo", "/rotation assign demo", "/release name demo --yes", "/scope freeze demo"):
+        assert (await run(tower, text)).ok, text
+    assert (await run(tower, "/rc cut demo")).ok
+    clock.set(datetime(2026, 11, 23, 10, tzinfo=UTC))
+    assert (await run(tower, "/release ship demo", as_="bob")).ok
+    return tower
