@@ -1,12 +1,24 @@
 """/announce after a ship: a bare PROJECT means the release just shipped while its all-clear window
 lasts; past it, Tower says which release was meant instead of refusing permission."""
 
+import asyncio
+import io
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.release_repos import shipped_with_crew
+from bot.app import open_tower
+from bot.pages.site import feed_xml
+from bot.platforms.console import Console
+from storage.queries import outbox
+from tests.release_repos import CHANGELOG, released_then, shipped_with_crew
 from tests.support import run, snapshot
+
+
+async def posts(tower, channel: str) -> list[dict]:
+    async with tower.services.db.read() as s:
+        return [json.loads(r.payload) for r in await outbox.all_for(s, channel)]
 
 
 @pytest.fixture
@@ -40,3 +52,60 @@ async def test_an_open_release_is_still_what_a_bare_project_means(shipped, clock
     assert (await run(shipped, "/release status demo")).text == "demo#2: planning"
     refused = await run(shipped, "/announce demo --to console:blog", as_="bob")
     assert not refused.ok and refused.text.startswith("Only the pilot or release managers")
+
+
+BREAKING = CHANGELOG.replace(
+    "### Added\n\n- Pausing block production.", "### Changed\n\n- **BREAKING**: drops the v1 API.", 1
+)
+
+
+@pytest.fixture
+async def breaking(tmp_path, db_target, clock):
+    tower = await shipped_with_crew(
+        tmp_path,
+        db_target,
+        clock,
+        commits=released_then(BREAKING),
+        channels={"team": ["console:team"], "announce": ["console:news", "slack:C0NEWS"]},
+        announce_webhooks=["https://example.org/hook"],
+    )
+    yield tower
+    await tower.close()
+
+
+async def test_the_first_item_keeps_its_markdown_on_chat_and_webhooks(breaking):
+    for channel in ("console:news", "slack:C0NEWS", "announce-webhook:demo:0"):
+        (post,) = await posts(breaking, channel)
+        assert "is out. **BREAKING**: drops the v1 API." in post["text"], channel
+
+
+async def test_a_correction_reaches_the_feed_too(breaking):
+    reply = await run(
+        breaking, '/announce demo --correct "demo 1.3.0 is out: **BREAKING**, the v1 API is gone."', as_="bob"
+    )
+    assert reply.ok
+    feed = await feed_xml(breaking.services)
+    assert "the v1 API is gone." in feed and "drops the v1 API" not in feed
+
+
+async def test_the_shell_says_which_posts_wait_for_tower_run(breaking, db_target):
+    """A shell posts to console channels itself; what goes to Slack or a webhook waits for `tower run`."""
+    out, err = io.StringIO(), io.StringIO()
+
+    def in_a_shell():
+        loop = asyncio.new_event_loop()
+        try:
+            tower = loop.run_until_complete(
+                open_tower(breaking.settings, db_target.env(), clock=breaking.services.clock)
+            )
+            shell = Console(tower, "bob", loop, out=out, err=err)
+            assert shell.execute("/announce demo@2.0.0"), err.getvalue()
+            assert shell.execute("/release status demo@2.0.0")
+            loop.run_until_complete(tower.close())
+        finally:
+            loop.close()
+
+    await asyncio.to_thread(in_a_shell)
+    lines = out.getvalue().splitlines()
+    assert "(2 posts wait for `tower run` to deliver: slack:C0NEWS, announce-webhook:demo:0)" in lines
+    assert sum("wait for `tower run`" in line for line in lines) == 1  # said once, for the command that queued them

@@ -5,6 +5,7 @@ a time; their message ids are kept, so a correction edits the same posts."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,8 @@ from storage.queries import candidates, deploys
 from storage.queries import outbox as queued
 from storage.tables import Release
 
+_ITEM = re.compile(r"^[-*+]\s+(.*)$")  # a list item; `**bold**` at the start of a line is not one
+
 
 def channels_of(project: ProjectSettings) -> list[str]:
     return [
@@ -30,9 +33,7 @@ def channels_of(project: ProjectSettings) -> list[str]:
 
 
 def render(svc: Services, project: ProjectSettings, release: Release, notes: str) -> str:
-    first = next(
-        (line.lstrip("-*# ").strip() for line in notes.splitlines() if line.strip().startswith(("-", "*"))), ""
-    )
+    first = first_item(notes)
     values = {
         "project": project.display,
         "version": release.version or "",
@@ -48,6 +49,12 @@ def render(svc: Services, project: ProjectSettings, release: Release, notes: str
             f"The announcement template of {project.key} does not fill in ({err}).",
             f"It may use: {', '.join('{' + k + '}' for k in values)}.",
         ) from None
+
+
+def first_item(notes: str) -> str:
+    """The first list item of the notes, its Markdown kept (`**BREAKING**: …` stays bold): only the
+    list marker goes."""
+    return next((m.group(1).strip() for line in notes.splitlines() if (m := _ITEM.match(line.strip()))), "")
 
 
 async def queue(
@@ -153,6 +160,7 @@ async def _correct(inv: Invocation, svc: Services) -> Reply:
             raise NotFound(f"{lookup.name(proj.key, rel)} has not been announced.", "`/announce` it first.")
         last = made[-1]
         last.corrections += 1
+        last.text = text  # what the feed and the pages show
         rewritten = edited = 0
         for row in await queued.with_key_prefix(session, f"announce:{last.id}@"):
             reply = reply_from_dict(json.loads(row.payload))
