@@ -91,6 +91,7 @@ async def test_a_correction_reaches_the_feed_too(breaking):
 async def test_the_shell_says_which_posts_wait_for_tower_run(breaking, db_target):
     """A shell posts to console channels itself; what goes to Slack or a webhook waits for `tower run`."""
     out, err = io.StringIO(), io.StringIO()
+    breaking.services.clock.advance(minutes=5)  # not the ship's own announcement a second time
 
     def in_a_shell():
         loop = asyncio.new_event_loop()
@@ -109,3 +110,33 @@ async def test_the_shell_says_which_posts_wait_for_tower_run(breaking, db_target
     lines = out.getvalue().splitlines()
     assert "(2 posts wait for `tower run` to deliver: slack:C0NEWS, announce-webhook:demo:0)" in lines
     assert sum("wait for `tower run`" in line for line in lines) == 1  # said once, for the command that queued them
+
+
+async def test_the_same_announcement_twice_within_seconds_is_posted_once(shipped, clock):
+    clock.set(datetime(2026, 11, 24, 9, tzinfo=UTC))
+    assert (await run(shipped, "/announce demo --to console:blog", as_="bob")).ok
+    clock.advance(seconds=5)
+    before = await snapshot(shipped.services.db)
+    twice = await run(shipped, "/announce demo --to console:blog,console:news", as_="alice")
+    assert not twice.ok and twice.text.startswith(
+        "Announcement #2 of 1.3.0 went to console:blog 5s ago, so this looks like the same request twice"
+    )
+    assert "add --again" in twice.text and await snapshot(shipped.services.db) == before
+    assert (await run(shipped, "/announce demo --to console:news", as_="bob")).ok  # other channels: not a twin
+    assert (await run(shipped, "/announce demo --to console:blog --again", as_="bob")).ok
+    assert len(await posts(shipped, "console:blog")) == 2
+
+
+async def test_ten_announcements_in_parallel_from_five_towers_post_once(shipped, clock, db_target):
+    clock.set(datetime(2026, 11, 24, 9, tzinfo=UTC))
+    towers = [await open_tower(shipped.settings, db_target.env(), clock=clock) for _ in range(4)]
+    try:
+        replies = await asyncio.gather(
+            *(run(t, "/announce demo@1.3.0 --to console:blog", as_="bob") for t in [shipped, *towers] * 2)
+        )
+    finally:
+        for t in towers:
+            await t.close()
+    assert sum(r.ok for r in replies) == 1, [r.text for r in replies]
+    assert all("the same request twice" in r.text for r in replies if not r.ok)
+    assert len(await posts(shipped, "console:blog")) == 1
