@@ -110,7 +110,7 @@ async def start(inv: Invocation, svc: Services) -> Reply:
         current = await lookup.release_by_id(session, rel.id)
         if await deploys.move(session, deployment.id, ("pending",), "running", run_id=run.run_id, run_url=run.url):
             # Still in flight (a fast CI may have reported already, and moved the release itself).
-            await ensure_deploying(session, current, svc.clock.now(), f"{candidate.tag} to {environment}")
+            await ensure_deploying(session, current, svc.clock.now(), f"{candidate.tag} to {environment}", person)
         await outbox.post_many(
             session,
             project.channels.team,

@@ -193,7 +193,7 @@ async def _tag(
         text=f"{done} {candidate.tag} at {sha[:10]}.",
         fields=[Field("Candidates", ", ".join(c.tag for c in everything if c.state != "pending"))],
     )
-    if svc.registry.has("deploy start"):
+    if svc.registry.has("deploy start") and project.ci is not None:  # a library has nothing to deploy
         reply.buttons.append(
             Button(
                 "Deploy it",
