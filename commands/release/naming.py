@@ -26,7 +26,7 @@ from commands.engine.roles import ANYONE, CREW
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
-from commands.release import branches
+from commands.release import branches, reviewing
 from commands.rules import changelog as cl
 from commands.rules import versioning as v
 from commands.rules.lifecycle import Action, State, next_state
@@ -170,7 +170,16 @@ async def name(inv: Invocation, svc: Services) -> Reply:
     if inv.args.get("dry-run"):
         return _dry_run(project, title, plan)
     if not inv.args.get("yes"):
-        return _proposal(project, title, plan)
+        reply = _proposal(project, title, plan)
+        if not plan.proposal or plan.proposal.source != "commits":  # from commits, the Why lists them all
+            written = plan.changes[project.changelog] or ""
+            try:
+                review = await reviewing.not_in_changelog(forge, project, plan.base_sha, plan.version, written)
+            except ForgeError:
+                review = None  # the review helps; it never blocks a proposal
+            if review:
+                reply.sections.insert(1 if plan.proposal else 0, review)  # after the Why
+        return reply
     if plan.without_notes and not inv.args.get("no-notes"):
         raise Conflict(
             f"Not naming {project.key} {plan.version}: {_no_notes(project)}",
