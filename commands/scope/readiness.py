@@ -6,7 +6,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from commands.engine.errors import CommandError
 from commands.engine.settings import ProjectSettings
-from commands.rules.checklist import AUTO_ITEMS, Facts, ItemView, acceptance_gaps, auto_checked, missing, refusal
+from commands.rules.checklist import (
+    AUTO_ITEMS,
+    Facts,
+    ItemView,
+    acceptance_gaps,
+    auto_checked,
+    missing,
+    note_of,
+    refusal,
+)
 from storage.queries import candidates, deploys, scope
 from storage.tables import Release
 
@@ -19,6 +28,8 @@ def template(project: ProjectSettings) -> list[tuple[str, str | None, str | None
             continue
         if key == "simmer-passed" and project.ci is None:
             continue  # nothing to simmer: the project does not deploy
+        if key == "tests-green" and not project.require_tests:
+            continue
         rows.append((text, before, key))
     return rows + [(item.text, item.before, None) for item in project.checklist]
 
@@ -40,6 +51,7 @@ async def facts(session: AsyncSession, release: Release) -> Facts:
     ]
     gaps = acceptance_gaps(features, await scope.results(session, cut[-1].id) if cut else {})
     simmer = await deploys.simmer_of(session, release.id)
+    check = await scope.last_check(session, release.id)
     return Facts(
         named=release.version is not None,
         scope_frozen=release.scope_frozen_at is not None,
@@ -47,6 +59,8 @@ async def facts(session: AsyncSession, release: Release) -> Facts:
         acceptance_green=bool(cut) and not gaps,
         simmer_passed=simmer is not None and simmer.state == "passed",
         acceptance_gaps="; ".join(gaps),
+        tests_green=check is not None and check.state == "passed",
+        tests_note="not checked yet" if check is None else f"{check.detail} on {check.sha[:10]}",
     )
 
 
@@ -62,7 +76,7 @@ async def items(session: AsyncSession, project: ProjectSettings, release: Releas
                 before,
                 auto,
                 auto_checked(auto, known) if auto else False,
-                known.acceptance_gaps if auto == "acceptance-green" else "",
+                note_of(auto, known),
             )
             for n, (text, before, auto) in enumerate(template(project), 1)
         ]
@@ -73,7 +87,7 @@ async def items(session: AsyncSession, project: ProjectSettings, release: Releas
             i.before,
             i.auto,
             auto_checked(i.auto, known) if i.auto else i.checked_at is not None,
-            known.acceptance_gaps if i.auto == "acceptance-green" else "",
+            note_of(i.auto, known),
         )
         for i in stored
     ]

@@ -18,6 +18,6 @@ from storage.tables.crew import Away, CrewSeat, Page, RosterMember  # noqa: F401
 from storage.tables.deploys import Announcement, CIDelivery, Deployment, HealthSample, Simmer  # noqa: F401
 from storage.tables.inbound import TakenRequest  # noqa: F401
 from storage.tables.installation import Installation  # noqa: F401
-from storage.tables.scope import ChecklistItem, Feature, Milestone, TestResult  # noqa: F401
+from storage.tables.scope import ChecklistItem, CommitCheck, Feature, Milestone, TestResult  # noqa: F401
 
 metadata = SQLModel.metadata
