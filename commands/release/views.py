@@ -117,6 +117,8 @@ def next_step_text(project: ProjectSettings, rel: Release, registry: Registry) -
     ref = ref_text(project.key, rel) if rel.version else project.key
     # Only steps whose command exists in this Tower: never advise a command that isn't there.
     steps = [s for s in next_steps(state) if registry.has(s.command)]
+    if project.ci is None:  # no pipeline (a library): deploying and retiring lead nowhere
+        steps = [s for s in steps if s.command not in ("deploy start", "deploy retire")]
     if not steps:
         return f"Next: {_waiting(state)}" if _waiting(state) else None
     return "Next: " + "; or ".join(f"`/{s.command} {ref}{_flags(project, state, s)}` to {s.why}" for s in steps) + "."
