@@ -43,6 +43,17 @@ async def source(forge: Forge, project: ProjectSettings, tags: list[Tag]) -> Sou
     return Source(branch, True, False)
 
 
+async def only_on_the_release_branch(forge: Forge, project: ProjectSettings, tag: str) -> list[str]:
+    """Subjects of the commits a shipped tag holds that main does not (fixes made on the release
+    branch), without Tower's own "Releasing vX": the next release branch starts from main, so
+    they must reach main some other way. Raises ForgeError."""
+    if project.release_branch == project.main_branch:
+        return []
+    messages = await forge.commit_messages(project.main_branch, tag)
+    subjects = [m.partition("\n")[0] for m in messages]
+    return [s for s in subjects if not s.startswith("Releasing ")]
+
+
 async def merge_back(forge: Forge, project: ProjectSettings, tag: str) -> str | None:
     """Write the changelog as released at `tag` into main, keeping main's newer Unreleased entries.
     Returns the new commit's sha, or None when main needed nothing. Raises ForgeError."""

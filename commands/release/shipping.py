@@ -186,8 +186,16 @@ async def _integrate_and_point(svc: Services, project: ProjectSettings, release,
     forge = svc.forges.for_project(project)
     try:
         await branches.merge_back(forge, project, tag)
+        apart = await branches.only_on_the_release_branch(forge, project, tag)
     except (ForgeError, ChangelogError) as err:
         problems.append(f"the {tag} changelog was not written into {project.main_branch} ({err})")
+    else:
+        if apart:
+            problems.append(
+                f"{tag} holds {plural(len(apart), 'commit')} that {project.main_branch} does not "
+                f"({'; '.join(apart[:5])}{'; …' if len(apart) > 5 else ''}): merge them into "
+                f"{project.main_branch}, since the next release branch starts from there"
+            )
     for branch, moment in project.branch_pointers.items():
         if moment == "released":
             try:
