@@ -91,9 +91,8 @@ class Dispatcher:
         args = arguments.convert(spec, raw, settings, today=self.services.clock.now().date())
         person = self.person_of(caller)
         project_key = _project_of(spec, args)
-        # A RELEASE option's value is a ReleaseRef (arguments.convert made it); the check tells the type checker.
-        ref = await self._target(spec, args)
         try:
+            ref = await self._target(spec, args)  # reads the database: inside, so an outage is reported
             roles = await roles_of(
                 self.services.db, person, settings, spec, project_key, ref, self.services.clock.now()
             )
