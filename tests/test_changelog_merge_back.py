@@ -83,3 +83,13 @@ def test_without_compare_links_nothing_is_invented():
     strip = lambda text: text.split("\n[Unreleased]")[0] + "\n"  # noqa: E731
     merged = merge_release(strip(MAIN), strip(RELEASE))
     assert "compare" not in merged and parse(merged).release("1.3.0") is not None
+
+
+def test_entries_polished_on_the_release_branch_still_leave_unreleased():
+    polished = RELEASE.replace("- Pausing block production.", "- Block production can be paused (`--pause`).")
+    base = MAIN.replace("- Faster sync,\n  across two lines.\n", "")  # what the release was named from
+    merged = merge_release(MAIN, polished, base_text=base)
+    assert [e.text for e in parse(merged).unreleased.entries] == ["Faster sync, across two lines."]
+    assert "Pausing block production" not in merged
+    unpolished = merge_release(MAIN, polished)  # without the base, only the text can tell
+    assert "Pausing block production" in unpolished.split("## [1.3.0]")[0]

@@ -20,8 +20,14 @@ async def shipped(tmp_path, db_target, clock):
     settings, _ = repo_settings(tmp_path, ci=None, checklist=[])
     tower = await open_tower(settings, db_target.env(), clock=clock)
     tower.repo, tower.forge = tmp_path / "repo.git", LocalGitForge(tmp_path / "repo.git")
-    for text in ("/release new demo", "/release name demo --version 2.0.0 --yes", "/scope freeze demo", "/rc cut demo"):
+    for text in ("/release new demo", "/release name demo --version 2.0.0 --yes", "/scope freeze demo"):
         assert (await run(tower, text)).ok, text
+    branch = await tower.forge.head("release")  # the notes are polished on the release branch
+    polished = (await tower.forge.read_file("CHANGELOG.md", branch.sha)).replace(
+        "- Pausing block production.", "- Block production can be paused."
+    )
+    await tower.forge.commit_files("release", "Polish the notes", {"CHANGELOG.md": polished}, parent_sha=branch.sha)
+    assert (await run(tower, "/rc cut demo")).ok
     main = await tower.forge.head("main")
     await tower.forge.commit_files("main", "fix: reconnect", {"CHANGELOG.md": MEANWHILE}, parent_sha=main.sha)
     assert (await run(tower, "/release ship demo")).ok
@@ -34,6 +40,7 @@ async def test_the_next_cycle_reads_main_after_a_ship(shipped):
     on_main = parse(git(repo, "show", "main:CHANGELOG.md"))
     assert [e.text for e in on_main.unreleased.entries] == ["Peers reconnect after a restart."]
     assert [s.version for s in on_main.releases] == ["2.0.0", "1.2.0"]
+    assert on_main.release("2.0.0").entries[0].text == "Block production can be paused."
     assert git(repo, "log", "-1", "--format=%s", "main").strip() == "Merge the v2.0.0 changelog into main"
 
     assert (await run(tower, "/release new demo")).ok

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commands.engine.ports import Commit, Forge, ForgeConflict, Tag
+from commands.engine.ports import Commit, Forge, ForgeConflict, ForgeError, Tag
 from commands.engine.settings import ProjectSettings
 from commands.rules import changelog as cl
 from commands.rules import versioning as v
@@ -54,18 +54,24 @@ async def only_on_the_release_branch(forge: Forge, project: ProjectSettings, tag
     return [s for s in subjects if not s.startswith("Releasing ")]
 
 
-async def merge_back(forge: Forge, project: ProjectSettings, tag: str) -> str | None:
-    """Write the changelog as released at `tag` into main, keeping main's newer Unreleased entries.
-    Returns the new commit's sha, or None when main needed nothing. Raises ForgeError."""
+async def merge_back(forge: Forge, project: ProjectSettings, tag: str, named_from: str | None = None) -> str | None:
+    """Write the changelog as released at `tag` into main, keeping main's newer Unreleased entries;
+    `named_from` is the commit the release was named from (its Unreleased entries are the released
+    ones, however they were polished). Returns the new commit's sha, or None when main needed
+    nothing. Raises ForgeError."""
     if project.release_branch == project.main_branch:
         return None
     released = await forge.read_file(project.changelog, tag)
+    try:
+        base = await forge.read_file(project.changelog, named_from) if named_from else None
+    except ForgeError:
+        base = None  # that commit is gone (history rewritten): match the entries by their text alone
     for attempt in range(ATTEMPTS):
         main = await forge.head(project.main_branch)
         if main is None or released is None:
             return None
         text = await forge.read_file(project.changelog, main.sha)
-        merged = released if text is None else cl.merge_release(text, released, project.changelog)
+        merged = released if text is None else cl.merge_release(text, released, project.changelog, base)
         if merged == text:
             return None
         try:

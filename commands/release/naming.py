@@ -244,7 +244,8 @@ async def _commit(
         )
         if not moved:
             raise Conflict(f"{project.key}#{rel.number} changed while it was being named.", "Check `/release status`.")
-        await operations.finish(session, key, json.dumps({"version": plan.version, "sha": sha}), now)
+        done = {"version": plan.version, "sha": sha, "base": plan.base_sha}  # base: what the ship merges back from
+        await operations.finish(session, key, json.dumps(done), now)
         await audit.record(
             session,
             inv,

@@ -9,6 +9,7 @@ Projects without a deploy pipeline (libraries) ship straight from a candidate.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -184,8 +185,11 @@ async def _integrate_and_point(svc: Services, project: ProjectSettings, release,
         except CIError as err:
             problems.append(f"the integrate pipeline did not start ({err})")
     forge = svc.forges.for_project(project)
+    async with svc.db.read() as session:
+        named = await operations.get(session, f"release:{release.id}:name")
+    named_from = json.loads(named.result or "{}").get("base") if named is not None else None
     try:
-        await branches.merge_back(forge, project, tag)
+        await branches.merge_back(forge, project, tag, named_from)
         apart = await branches.only_on_the_release_branch(forge, project, tag)
     except (ForgeError, ChangelogError) as err:
         problems.append(f"the {tag} changelog was not written into {project.main_branch} ({err})")

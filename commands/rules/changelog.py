@@ -167,12 +167,14 @@ def section_text(changelog: Changelog, version: str | None) -> str | None:
     return "\n".join(changelog.lines[section.line : section.end - 1]).strip("\n")
 
 
-def merge_release(main_text: str, release_text: str, path: str = "CHANGELOG.md") -> str:
+def merge_release(main_text: str, release_text: str, path: str = "CHANGELOG.md", base_text: str | None = None) -> str:
     """Main's changelog after a release shipped from the release branch: the released sections main
     does not have yet go under its Unreleased section, and Unreleased keeps only the entries that
-    were not released (those added on main meanwhile). Compare links new on the release side are
-    taken, its `[Unreleased]` link replaces main's. Returns main's text unchanged when it already
-    has every released section."""
+    were not released (those added on main meanwhile). An entry counts as released when a released
+    section holds it, or when it was under Unreleased in `base_text` (the changelog the release was
+    named from), however it was polished since. Compare links new on the release side are taken,
+    its `[Unreleased]` link replaces main's. Returns main's text unchanged when it already has
+    every released section."""
     main = parse(main_text, path)
     release = parse(release_text, path)
     known = {s.version for s in main.releases}
@@ -180,6 +182,8 @@ def merge_release(main_text: str, release_text: str, path: str = "CHANGELOG.md")
     if not new:
         return main_text
     released = {_normal(e.text) for s in new for e in s.entries}
+    if base_text is not None:
+        released |= {_normal(e.text) for e in parse(base_text, path).unreleased.entries}
     link_start = min(main.links.values(), default=len(main.lines) + 1)
     u = main.unreleased
     kept = _without_entries(main.lines[u.line : u.end - 1], released)
