@@ -58,6 +58,14 @@ class CommitChecks:
             }
         )
 
+    def listed(self, sha: str, which: str) -> list[dict]:
+        """checks/list-for-ref: `filter=latest` (the default) keeps the newest run of each name, `all` every run."""
+        runs = self.runs.get(sha, [])
+        if which == "all":
+            return runs
+        newest = {run["name"]: run for run in runs}  # later runs replace earlier ones of the same name
+        return sorted(newest.values(), key=lambda run: -run["id"])
+
     def combined(self, sha: str, page: list[dict], total: int) -> dict:
         states = {s["state"] for s in self.statuses.get(sha, [])}
         state = (

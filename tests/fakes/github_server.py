@@ -238,7 +238,7 @@ class FakeGitHub(LocalServer):
         sha = self.git.rev(ref)
         if sha is None:
             return 422, {"message": f"No commit found for SHA: {ref}", "documentation_url": DOCS}
-        runs = self.checks.runs.get(sha, [])
+        runs = self.checks.listed(sha, call.query.get("filter", "latest"))
         page, headers = self._paginate(call, runs)
         return 200, {"total_count": len(runs), "check_runs": page}, headers
 
