@@ -3,10 +3,13 @@ that fails on cue (the real local forge underneath) for retry tests."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from bot.app import open_tower
 from commands.engine.ports import ForgeUnavailable
 from commands.engine.settings import Settings
 from tests.git_repos import build_repository
-from tests.support import make_settings
+from tests.support import make_settings, run
 
 CHANGELOG = """\
 # Changelog
@@ -97,11 +100,6 @@ def timeout() -> ForgeUnavailable:
 async def shipped_with_crew(tmp_path, db_target, clock, **project: object):
     """A Tower whose demo 1.3.0 was flown by bob (pilot) and jane (co-pilot) and shipped by bob on
     Monday 2026-11-23 at 10:00 UTC (no deploy pipeline, no checklist)."""
-    from datetime import UTC, datetime
-
-    from bot.app import open_tower
-    from tests.support import run
-
     settings, _ = repo_settings(tmp_path, **{"checklist": [], "ci": None, **project})
     clock.set(datetime(2026, 11, 23, 9, tzinfo=UTC))
     tower = await open_tower(settings, db_target.env(), clock=clock)
