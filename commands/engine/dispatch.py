@@ -99,7 +99,8 @@ class Dispatcher:
             try:
                 authorize(spec, person, roles, settings, project_key)
             except NotAllowed:
-                if ref is not None:  # a release that does not exist is said so, not a permission error
+                # To a person Tower knows, a release that does not exist is said so, not a permission error.
+                if ref is not None and person is not None:
                     async with self.services.db.read() as session:
                         await lookup.release(session, ref)
                 raise
