@@ -173,11 +173,7 @@ async def name(inv: Invocation, svc: Services) -> Reply:
         reply = _proposal(project, title, plan)
         if not plan.proposal or plan.proposal.source != "commits":  # from commits, the Why lists them all
             written = plan.changes[project.changelog] or ""
-            try:
-                review = await reviewing.not_in_changelog(forge, project, plan.base_sha, plan.version, written)
-            except ForgeError:
-                review = None  # the review helps; it never blocks a proposal
-            if review:
+            if review := await reviewing.not_in_changelog(forge, project, plan.base_sha, plan.version, written):
                 reply.sections.insert(1 if plan.proposal else 0, review)  # after the Why
         return reply
     if plan.without_notes and not inv.args.get("no-notes"):
@@ -314,13 +310,9 @@ def _proposal(project: ProjectSettings, title: str, plan: Plan) -> Reply:
 
 def _what_it_writes(project: ProjectSettings, plan: Plan) -> str:
     files = ", ".join(f"delete {p}" if t is None else f"update {p}" for p, t in plan.changes.items())
-    where = (
-        f"{plan.branch} (restarted from {project.main_branch}: it held only what already shipped)"
-        if plan.restart
-        else plan.branch
-        if plan.branch_exists
-        else f"{plan.branch} (created from {project.main_branch})"
-    )
+    where = plan.branch if plan.branch_exists else f"{plan.branch} (created from {project.main_branch})"
+    if plan.restart:
+        where = f"{plan.branch} (restarted from {project.main_branch}: it held only what already shipped)"
     return f"On confirmation: commit “{plan.message}” on {where}: {files}."
 
 

@@ -3,7 +3,7 @@ since the last release that the release's changelog section does not mention."""
 
 from __future__ import annotations
 
-from commands.engine.ports import Forge
+from commands.engine.ports import Forge, ForgeError
 from commands.engine.settings import ProjectSettings
 from commands.rules import changelog as cl
 from commands.rules import versioning as v
@@ -20,16 +20,16 @@ async def not_in_changelog(
     """A section for the proposal, or None when the notes mention everything (or nothing was
     released before: the whole history is no review). `text` is the changelog as it would be
     written, with the section of `version`."""
-    names = [t.name for t in await forge.tags(project.tag_prefix)]
-    last = v.last_release(names, project.tag_prefix)
-    since = final_tag(project.tag_prefix, str(last)) if last else None
-    if since not in names:
-        return None
     try:
+        names = [t.name for t in await forge.tags(project.tag_prefix)]
+        last = v.last_release(names, project.tag_prefix)
+        since = final_tag(project.tag_prefix, str(last)) if last else None
+        if since not in names:
+            return None
         section = cl.section_text(cl.parse(text, project.changelog), version) or ""
-    except cl.ChangelogError:
-        return None  # naming has already said what is wrong with the file
-    missing = unmentioned(await forge.commit_messages(since, head_sha), section)
+        missing = unmentioned(await forge.commit_messages(since, head_sha), section)
+    except (ForgeError, cl.ChangelogError):
+        return None  # the review helps; it never blocks a proposal
     if not missing:
         return None
     lines = [m.line() for m in missing[:SHOWN]]
