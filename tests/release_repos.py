@@ -3,10 +3,13 @@ that fails on cue (the real local forge underneath) for retry tests."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from bot.app import open_tower
 from commands.engine.ports import ForgeUnavailable
 from commands.engine.settings import Settings
 from tests.git_repos import build_repository
-from tests.support import make_settings
+from tests.support import make_settings, run
 
 CHANGELOG = """\
 # Changelog
@@ -92,3 +95,17 @@ class OneForge:
 
 def timeout() -> ForgeUnavailable:
     return ForgeUnavailable("The forge did not answer (ReadTimeout).", "Nothing is known to have changed.")
+
+
+async def shipped_with_crew(tmp_path, db_target, clock, **project: object):
+    """A Tower whose demo 1.3.0 was flown by bob (pilot) and jane (co-pilot) and shipped by bob on
+    Monday 2026-11-23 at 10:00 UTC (no deploy pipeline, no checklist)."""
+    settings, _ = repo_settings(tmp_path, **{"checklist": [], "ci": None, **project})
+    clock.set(datetime(2026, 11, 23, 9, tzinfo=UTC))
+    tower = await open_tower(settings, db_target.env(), clock=clock)
+    for text in ("/release new demo", "/rotation assign demo", "/release name demo --yes", "/scope freeze demo"):
+        assert (await run(tower, text)).ok, text
+    assert (await run(tower, "/rc cut demo")).ok
+    clock.set(datetime(2026, 11, 23, 10, tzinfo=UTC))
+    assert (await run(tower, "/release ship demo", as_="bob")).ok
+    return tower

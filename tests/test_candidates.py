@@ -232,3 +232,15 @@ async def test_a_cut_left_pending_by_a_crash_is_finished_later(named, clock):
     finished = await run(named, "/rc cut demo")
     assert finished.ok and finished.text.startswith("Finished the interrupted cut of v1.3.0-rc1")
     assert tags(named.repo) == ["v1.3.0-rc1"]
+
+
+@pytest.mark.parametrize("named", [{"ci": None}, {}], indirect=True, ids=["library", "deploys"])
+async def test_a_deploy_button_follows_a_cut_only_where_there_is_a_pipeline(named):
+    reply = await run(named, "/rc cut demo")
+    assert reply.ok
+    library = named.settings.project("demo").ci is None
+    deploys = [b.label for b in reply.buttons if b.command.startswith("/deploy start")]
+    assert deploys == ([] if library else ["Deploy it"])
+    footer = (await run(named, "/release status demo")).footer
+    assert ("`/deploy start demo@1.3.0` to deploy the candidate" in footer) is not library
+    assert "`/release ship demo@1.3.0` to ship it" in footer

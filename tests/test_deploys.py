@@ -27,8 +27,10 @@ async def test_a_deploy_that_passes_its_smoke_test_starts_the_simmer(deployable)
     assert reply.ok and reply.text == "Deploying v1.3.0-rc1 to production."
     await settle(deployable)
     fields = await status_fields(deployable)
-    assert (await run(deployable, "/release status demo")).text == "demo 1.3.0: simmering"
-    assert fields["Deployed"] == "`v1.3.0-rc1` on production (live)" and fields["Simmer"] == "running, day 1 of 7"
+    status = await run(deployable, "/release status demo")
+    assert status.text == "demo 1.3.0: simmering"
+    assert "deploy → deploying by alice: v1.3.0-rc1 to production" in status.sections[0]  # who asked, not Tower
+    assert fields["Deployed"] == "`v1.3.0-rc1` on production (live)" and fields["Simmer"] == "running, day 0 of 7"
     async with deployable.services.db.read() as s:
         team = [r.payload for r in await outbox.all_for(s, "console:team")]
     assert any("v1.3.0-rc1 is live on production; demo 1.3.0 simmers for 7 days." in p for p in team)
@@ -48,7 +50,11 @@ async def test_a_failed_deploy_fails_the_candidate_pages_the_pilot_and_says_what
             to_pilot = await outbox.all_for(s, "console-dm:bob")
         assert page.source == "deploy-failed" and "disk full" in page.message
         assert to_pilot and "the deploy of v1.3.0-rc1 on production failed: disk full" in to_pilot[0].payload
-        assert any("Next: fix it and cut the next candidate with `/rc cut --patch`" in p for p in team)
+        assert any("Next: fix it and cut the next candidate with `/rc cut demo@1.3.0 --patch`" in p for p in team)
+        status = await run(tower, "/release status demo")
+        assert status.footer == (
+            "Next: `/rc cut demo@1.3.0 --patch` to cut the next build or patch with the fix, then deploy it."
+        )  # not `/deploy start`: the failed candidate cannot be deployed again
         deployments = (await run(tower, "/deploy status demo")).sections[0]
         assert "failed: disk full" in deployments
         assert (await run(tower, "/rc cut demo --patch")).text.startswith("Cut v1.3.0-rc1-p1")

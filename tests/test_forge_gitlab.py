@@ -7,6 +7,7 @@ import pytest
 
 from bot.integrations.forge_gitlab import GitLabForge
 from commands.engine.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
+from commands.rules.ci_status import Verdict
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.forge_contract import *  # noqa: F403 - the contract tests run here
 from tests.forge_contract import CHANGELOG_NEXT, SEED, Seeded
@@ -328,3 +329,17 @@ async def test_the_fake_refuses_start_sha_on_an_existing_branch_like_gitlab(seed
             },
         )
     assert response.status_code == 400 and "already exists" in response.json()["message"]
+
+
+async def test_commit_checks_read_every_status_and_let_allowed_failures_pass(seeded, gitlab):
+    forge, sha = seeded.forge, seeded.shas[-1]
+    gitlab.max_per_page = 1  # the statuses come in pages
+    assert (await forge.commit_checks(sha)).state == "none"
+    gitlab.statuses.status(sha, "build", "success")
+    gitlab.statuses.status(sha, "flaky-e2e", "failed", allow_failure=True)
+    gitlab.statuses.status(sha, "deploy-docs", "manual")
+    assert await forge.commit_checks(sha) == Verdict("pending", "still running: deploy-docs")
+    gitlab.statuses.status(sha, "deploy-docs", "skipped")
+    assert await forge.commit_checks(sha) == Verdict("passed", "3 checks passed")
+    gitlab.statuses.status(sha, "unit", "failed")
+    assert await forge.commit_checks(sha) == Verdict("failed", "failed: unit")

@@ -13,16 +13,28 @@ from tests.release_repos import released_then
 from tests.support import make_settings, run
 
 
-def hosted_settings(tmp_path, forge: str, repository: str, url: str) -> Settings:
+def hosted_settings(tmp_path, forge: str, repository: str, url: str, **extra: object) -> Settings:
     data = make_settings(tmp_path / "data").model_dump()
     data["projects"]["demo"].update(
-        {"forge": forge, "repository": repository, "forge_url": url, "release_branch": "release"}
+        {"forge": forge, "repository": repository, "forge_url": url, "release_branch": "release", **extra}
     )
     return Settings.model_validate(data)
 
 
 @pytest.fixture(params=["github", "gitlab"])
 async def hosted(request, tmp_path, db_target, clock):
+    async for tower in _hosted(request, tmp_path, db_target, clock):
+        yield tower
+
+
+@pytest.fixture(params=["github", "gitlab"])
+async def gated(request, tmp_path, db_target, clock):
+    """As `hosted`, for a project whose cuts need the commit's tests green."""
+    async for tower in _hosted(request, tmp_path, db_target, clock, require_tests=True):
+        yield tower
+
+
+async def _hosted(request, tmp_path, db_target, clock, **extra):
     if request.param == "github":
         fake, env = FakeGitHub("acme/demo", token="ghp_secret"), {"GITHUB_TOKEN": "ghp_secret"}
     else:
@@ -31,7 +43,7 @@ async def hosted(request, tmp_path, db_target, clock):
         shas = fake.seed(released_then())
         url = fake.base_url if request.param == "github" else fake.api_url
         tower = await open_tower(
-            hosted_settings(tmp_path, request.param, "acme/demo", url), {**db_target.env(), **env}, clock=clock
+            hosted_settings(tmp_path, request.param, "acme/demo", url, **extra), {**db_target.env(), **env}, clock=clock
         )
         tower.fake, tower.shas, tower.kind = fake, shas, request.param
         try:
@@ -88,3 +100,29 @@ async def test_a_rate_limited_forge_says_until_when_and_changes_nothing(hosted):
     assert re.search(r"run the command again after \d\d:\d\d UTC", reply.text, re.IGNORECASE), reply.text
     assert "tower.toml" not in reply.text and "secret" not in reply.text
     assert (await run(hosted, "/release status demo")).text == "demo#1: planning"
+
+
+def report(tower, sha: str, name: str, outcome: str) -> None:
+    """What the project's CI says of a commit, as each forge keeps it."""
+    if tower.kind == "github":
+        status, conclusion = ("completed", outcome) if outcome in ("success", "failure") else (outcome, None)
+        tower.fake.checks.check_run(sha, name, status, conclusion)
+    else:
+        tower.fake.statuses.status(sha, name, {"failure": "failed"}.get(outcome, outcome))
+
+
+async def test_a_cut_waits_for_the_commits_tests_on_the_forge(gated):
+    for text in ("/release new demo", "/release name demo --yes", "/scope freeze demo"):
+        assert (await run(gated, text)).ok, text
+    forge = gated.services.forges.for_project(gated.settings.projects["demo"])
+    head = await forge.head("release")
+    report(gated, head.sha, "unit", "success")
+    report(gated, head.sha, "e2e", "in_progress" if gated.kind == "github" else "running")
+    waiting = await run(gated, "/rc cut demo")
+    assert not waiting.ok and "3. Tests pass on the commit (still running: e2e on " in waiting.text
+    assert await forge.tags("v1.3") == []
+    report(gated, head.sha, "e2e", "failure")
+    assert "(failed: e2e on " in (await run(gated, "/rc cut demo")).text
+    report(gated, head.sha, "e2e", "success")
+    cut = await run(gated, "/rc cut demo")
+    assert cut.ok and {f.label: f.value for f in cut.fields}["Tests"] == f"2 checks passed on {head.sha[:10]}"

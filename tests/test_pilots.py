@@ -10,7 +10,7 @@ import pytest
 from bot.app import open_tower
 from commands.crew.escalation import escalate_due
 from storage.queries import audit, outbox
-from tests.release_repos import repo_settings
+from tests.release_repos import shipped_with_crew
 from tests.support import make_settings, run, snapshot
 
 
@@ -138,14 +138,7 @@ async def test_escalation_skips_a_step_that_reaches_someone_already_paged_and_sa
 @pytest.fixture
 async def shipped(tmp_path, db_target, clock):
     """demo 1.3.0 flown by bob and jane, shipped on Monday 2026-11-23 at 10:00 UTC."""
-    settings, _ = repo_settings(tmp_path, checklist=[], ci=None)
-    clock.set(datetime(2026, 11, 23, 9, tzinfo=UTC))
-    tower = await open_tower(settings, db_target.env(), clock=clock)
-    for text in ("/release new demo", "/rotation assign demo", "/release name demo --yes", "/scope freeze demo"):
-        assert (await run(tower, text)).ok, text
-    assert (await run(tower, "/rc cut demo")).ok
-    clock.set(datetime(2026, 11, 23, 10, tzinfo=UTC))
-    assert (await run(tower, "/release ship demo", as_="bob")).ok
+    tower = await shipped_with_crew(tmp_path, db_target, clock)
     yield tower
     await tower.close()
 

@@ -88,3 +88,14 @@ async def test_the_all_clear_counts_its_days_in_words(cut):
     async with cut.services.db.read() as s:
         texts = [json.loads(r.payload)["text"] for r in await outbox.all_for(s, "console:team")]
     assert "All clear for demo 1.3.0: 1 day since it shipped. The pilot is off duty for it." in texts
+
+
+async def test_fixes_made_on_the_release_branch_are_named_for_main(cut):
+    assert (await run(cut, "/release ship demo")).ok
+    async with cut.services.db.read() as s:
+        texts = [json.loads(r.payload)["text"] for r in await outbox.all_for(s, "console:team")]
+    assert (
+        "After shipping demo 1.3.0: v1.3.0 holds 1 commit that main does not (fix: last-minute): merge them "
+        "into main, since the next release branch starts from there." in texts
+    )
+    assert "## [1.3.0] - " in git(cut.repo, "show", "main:CHANGELOG.md")  # the changelog went back itself

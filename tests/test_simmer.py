@@ -74,7 +74,11 @@ async def test_a_stall_on_day_four_pages_the_pilot_and_fails_the_release(simmeri
     assert "the metric has not advanced for 6 h 0 min (stuck at 1,720)" in page.message
     assert "Consider `/deploy retire demo@1.3.0`" in page.message and to_pilot
     status = await run(simmering, "/simmer status demo")
-    assert status.text.startswith("Simmer of demo 1.3.0: day 4 of 7 — trouble: the metric has not advanced")
+    assert status.ok  # a question answered, not a command refused: the shell exits 0
+    assert status.text.startswith("Simmer of demo 1.3.0: day 3 of 7 — stopped, trouble: the metric has not advanced")
+    health = {f.label: f.value for f in status.fields}["Health"]
+    assert "(advancing)" not in health and "(trouble: the metric has not advanced" in health
+    assert "simmer ends" not in status.footer and "`/deploy retire demo@1.3.0`" in status.footer
 
 
 async def test_a_failing_probe_is_trouble_too(simmering, clock):
@@ -108,6 +112,7 @@ async def test_a_healthy_week_reports_once_a_day_across_a_restart_and_dst_then_s
         ]
         assert {r.created_at.astimezone(BERLIN).hour for r in sent} == {9}  # 09:00 local, summer time or not
         assert [r.created_at.astimezone(UTC).hour for r in sent][1:4] == [7, 8, 8]
+        assert "day 1 of 7" in sent[0].payload  # the morning after the deploy day (day 0)
         assert (
             "day 3 of 7" in sent[2].payload and "1,010 → 1,6" in sent[2].payload and "▁" in sent[2].payload
         )  # the trend

@@ -20,6 +20,7 @@ import httpx
 from bot.integrations.http import ApiClient
 from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import Commit, ForgeConflict, ForgeNotFound, ForgeUnavailable, Issue, Tag
+from commands.rules.ci_status import Verdict, combine, github_check_run, github_status
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100  # GitHub's maximum: fewest round trips
@@ -151,6 +152,16 @@ class GitHubForge:
             pages = self._pages(f"compare/{_q(since_tag)}...{_q(ref)}")
             commits = [c async for page in pages for c in page["commits"]][::-1]  # compare: oldest first
         return [c["commit"]["message"].rstrip("\n") for c in commits]
+
+    async def commit_checks(self, sha: str) -> Verdict:
+        """Every commit status (repos/get-combined-status-for-ref: its own `state` says "pending" when
+        there are none, so the list decides) and every check run (checks/list-for-ref) on `sha`."""
+        checks: list[tuple[str, str]] = []
+        async for page in self._pages(f"commits/{_q(sha)}/status"):
+            checks += [(status["context"], github_status(status["state"])) for status in page["statuses"]]
+        async for page in self._pages(f"commits/{_q(sha)}/check-runs"):
+            checks += [(run["name"], github_check_run(run["status"], run["conclusion"])) for run in page["check_runs"]]
+        return combine(checks)
 
     # -- writing ---------------------------------------------------------------------------------
     async def create_branch(self, branch: str, from_sha: str) -> None:

@@ -17,6 +17,7 @@ import httpx
 from bot.integrations.http import ApiClient
 from bot.integrations.rate_limits import Waiting
 from commands.engine.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, Issue, Tag
+from commands.rules.ci_status import Verdict, combine, gitlab_status
 
 PER_PAGE = 100  # GitLab's maximum
 _PROJECT_MISSING = "404 Project Not Found"
@@ -104,6 +105,12 @@ class GitLabForge:
             compared = await self._get("repository/compare", {"from": since_tag, "to": ref})
             commits = compared.json()["commits"][::-1]
         return [c["message"].rstrip("\n") for c in commits]
+
+    async def commit_checks(self, sha: str) -> Verdict:
+        """The commit's statuses (the latest of each job of its pipelines, and external statuses),
+        a job allowed to fail never failing it."""
+        statuses = await self._all(f"repository/commits/{_enc(sha)}/statuses", {}, key="id") or []
+        return combine([(s["name"], gitlab_status(s["status"], bool(s.get("allow_failure")))) for s in statuses])
 
     # -- writing ----------------------------------------------------------------------------------
     # GitLab answers a repeated create with 400/409, which each method recognises; none of these POSTs

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from commands.engine.ports import Commit, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue, Tag
+from commands.rules.ci_status import FAILED, PASSED, Verdict, combine
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Tower",
@@ -20,6 +21,8 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "Tower",
     "GIT_COMMITTER_EMAIL": "tower@localhost",
 }
+BASICS = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
+TESTS_TIMEOUT = 30 * 60  # seconds a `tests_command` may run
 _CONFIG = ["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
 
 
@@ -30,9 +33,10 @@ class GitFailed(Exception):
 
 
 class LocalGitForge:
-    def __init__(self, path: Path, push_remote: str | None = None):
+    def __init__(self, path: Path, push_remote: str | None = None, tests_command: str | None = None):
         self.path = Path(path)
         self.push_remote = push_remote
+        self.tests_command = tests_command  # what says whether a commit's tests pass (there is no CI to ask)
 
     async def _git(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
         if not self.path.exists():
@@ -195,6 +199,36 @@ class LocalGitForge:
 
     async def update_issue(self, number: int, title: str, body: str) -> Issue:
         raise ForgeNotFound("A local repository has no issues.")
+
+    async def commit_checks(self, sha: str) -> Verdict:
+        """The project's `tests_command` run in a fresh copy of the commit's files (its exit code is the
+        verdict); without one, nothing has reported on the commit."""
+        if not self.tests_command:
+            return combine([])
+        commit = await self._commit_of(sha)
+        with tempfile.TemporaryDirectory(prefix="tower-tests-") as tmp:
+            files = Path(tmp) / "src"
+            files.mkdir()
+            index = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(files)}
+            try:
+                await self._git("read-tree", commit, env=index)
+                await self._git("checkout-index", "--all", env=index)
+            except GitFailed as err:
+                raise ForgeError(f"The files of {commit[:10]} could not be copied for its tests ({err}).") from None
+            env = {name: os.environ[name] for name in BASICS if name in os.environ} | {"TOWER_COMMIT": commit}
+            proc = await asyncio.create_subprocess_shell(
+                self.tests_command, cwd=files, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
+            try:
+                out, _ = await asyncio.wait_for(proc.communicate(), TESTS_TIMEOUT)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                return Verdict(FAILED, f"`tests_command` did not finish within {TESTS_TIMEOUT // 60} minutes")
+        if proc.returncode == 0:
+            return Verdict(PASSED, "`tests_command` passed")
+        last = next((line for line in reversed(out.decode(errors="replace").splitlines()) if line.strip()), "")
+        return Verdict(FAILED, f"`tests_command` failed (exit {proc.returncode}): {last.strip()[:300]}")
 
     async def _push(self, refspec: str) -> None:
         if not self.push_remote:

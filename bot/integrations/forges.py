@@ -26,7 +26,11 @@ class ProjectForges:
         if project.forge == "local":
             from bot.integrations.forge_local import LocalGitForge
 
-            return LocalGitForge(Path(project.repository).expanduser(), push_remote=project.push_remote)
+            return LocalGitForge(
+                Path(project.repository).expanduser(),
+                push_remote=project.push_remote,
+                tests_command=project.tests_command,
+            )
         token_env = project.token_env or DEFAULT_TOKEN_ENV[project.forge]
         token = self.env.get(token_env) or None
         if project.forge == "github":

@@ -21,6 +21,7 @@ from commands.engine.reply import Reply
 from commands.engine.settings import Settings
 from commands.engine.spec import Kind
 from commands.rules.wording import plural
+from storage.queries import outbox
 
 PROMPT = "tower> "
 EXIT_WORDS = {"exit", "quit", ":quit", ":q"}
@@ -96,6 +97,7 @@ class Console:
             return True
         if line.startswith(":as"):
             return self._switch_person(line[3:].strip())
+        mark = self.loop.run_until_complete(self._last_queued())
         reply = self.loop.run_until_complete(self.tower.dispatcher.run(line, self.caller))
         if reply.ok:
             print(render(reply), file=self.out, flush=True)
@@ -105,7 +107,26 @@ class Console:
         # Local CI runs finish (the demo deploys in a blink), then what the command and they told
         # console channels (the demo's #team) shows right after the reply.
         self.loop.run_until_complete(self.catch_up())
+        waiting = self.loop.run_until_complete(self._waiting(mark))
+        if waiting:
+            print(waiting, file=self.out, flush=True)
         return reply.ok
+
+    async def _last_queued(self) -> int:
+        async with self.tower.services.db.read() as session:
+            return await outbox.last_id(session)
+
+    async def _waiting(self, mark: int) -> str | None:
+        """What the command queued that this shell cannot post: Slack, Discord and webhooks go out
+        from `tower run`, so say so rather than leave them silently missing."""
+        now = self.tower.services.clock.now()
+        async with self.tower.services.db.read() as session:
+            rows = await outbox.waiting_since(session, mark, now, self.courier.senders)
+        if not rows:
+            return None
+        channels = ", ".join(dict.fromkeys(r.channel for r in rows))
+        verb = "post waits" if len(rows) == 1 else "posts wait"
+        return f"({len(rows)} {verb} for `tower run` to deliver: {channels})"
 
     async def catch_up(self, wait: float | None = 30.0) -> None:
         """The shell runs no scheduler: what has come due (a simmer passing, a page escalating) happens

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from commands.engine import lookup
 from commands.engine.settings import ProjectSettings
 from commands.rules.lifecycle import Action
 from storage.queries import releases
@@ -30,14 +31,4 @@ def duty_ends(project: ProjectSettings, release: Release, shipped: datetime | No
     return release.closed_at
 
 
-async def last_shipped(
-    session: AsyncSession, project: ProjectSettings, project_id: int
-) -> tuple[Release, datetime] | None:
-    """The newest shipped release with the moment its all-clear window ends (past or not), if any."""
-    shipped = await shipped_at(session, project_id)
-    if not shipped:
-        return None
-    newest = max(shipped, key=lambda release_id: shipped[release_id])
-    release = await releases.by_id(session, newest)
-    assert release is not None, "a transition's release exists"
-    return release, all_clear_at(project, shipped[newest])
+last_shipped = lookup.last_shipped  # the release a bare PROJECT means after a ship

@@ -155,7 +155,7 @@ async def start(inv: Invocation, svc: Services) -> Reply:
         current = await lookup.release_by_id(session, rel.id)
         if await deploys.move(session, deployment.id, ("pending",), "running", run_id=run.run_id, run_url=run.url):
             # Still in flight (a fast CI may have reported already, and moved the release itself).
-            await ensure_deploying(session, current, svc.clock.now(), f"{candidate.tag} to {environment}")
+            await ensure_deploying(session, current, svc.clock.now(), f"{candidate.tag} to {environment}", person)
         await outbox.post_many(
             session,
             project.channels.team,
@@ -217,7 +217,7 @@ async def _what_again_restarts(session, project, rel, tag: str, same: list, now)
     if live:
         day = ""
         if simmered and simmer is not None and simmer.state == "running":
-            k, n = day_of(simmer.started_at, now, project.simmer_days)
+            k, n = day_of(simmer.started_at, now, project.simmer_days, project.timezone)
             day = f", simmering: day {k} of {n}"
         return f"{tag} is already live on {live[-1].environment} (deployment #{live[-1].id}{day})"
     return ""

@@ -204,7 +204,7 @@ async def _start_simmer(
         now=now,
         ends_at=now + timedelta(days=project.simmer_days),
     )
-    if await ensure_deploying(session, release, now, f"{tag} to {deployment.environment}"):
+    if await ensure_deploying(session, release, now, f"{tag} to {deployment.environment}", deployment.created_by_id):
         await releases.move(
             session,
             release,
@@ -237,7 +237,7 @@ async def _fail(
 ) -> None:
     from commands.crew.paging import open_page  # paging imports this module's neighbours; late import keeps it one-way
 
-    if await ensure_deploying(session, release, now, f"{tag} to {deployment.environment}"):
+    if await ensure_deploying(session, release, now, f"{tag} to {deployment.environment}", deployment.created_by_id):
         await releases.move(
             session,
             release,
@@ -248,7 +248,8 @@ async def _fail(
             reason=f"{tag}: {why[:200]}",
         )
     step = "smoke test" if kind == "smoke.failed" else "deploy"
-    nxt = "`/rc cut --patch`" if project.tag_scheme == "rc" else "`/rc cut` (the next build)"
+    ref = lookup.ref_text(project.key, release)
+    nxt = f"`/rc cut {ref} --patch`" if project.tag_scheme == "rc" else f"`/rc cut {ref}` (the next build)"
     await open_page(
         svc,
         project,
@@ -261,8 +262,7 @@ async def _fail(
     note = Reply(
         text=f"The {step} of {tag} on {deployment.environment} failed: {why[:300]}",
         ok=False,
-        footer=f"Next: fix it and cut the next candidate with {nxt}, "
-        f"then `/deploy start {lookup.ref_text(project.key, release)}`.",
+        footer=f"Next: fix it and cut the next candidate with {nxt}, then `/deploy start {ref}`.",
     )
     await outbox.post_many(session, project.channels.team, note, key=f"deployment:{deployment.id}:failed", now=now)
 
@@ -286,7 +286,7 @@ async def add_post_deploy_items(session, project, release: Release, deployment: 
         )
 
 
-async def ensure_deploying(session, release: Release, now: datetime, reason: str) -> bool:
+async def ensure_deploying(session, release: Release, now: datetime, reason: str, actor_id: int | None = None) -> bool:
     """Bring the release to `deploying` if the CI outran the command that started it (a fast local run
     finishes before `/deploy start` records its own transition). False if it cannot be."""
     await session.refresh(release)  # the command that started the deploy may have moved it meanwhile
@@ -299,7 +299,7 @@ async def ensure_deploying(session, release: Release, now: datetime, reason: str
         release,
         to_state=State.DEPLOYING.value,
         action=Action.DEPLOY.value,
-        actor_id=None,
+        actor_id=actor_id,  # the person who asked for the deploy, whichever process records it
         now=now,
         reason=reason,
     )

@@ -175,7 +175,7 @@ async def _report_if_due(svc: Services, simmer: Simmer, now: datetime) -> int:
 async def report_for(session, svc: Services, simmer: Simmer, now: datetime) -> Reply:
     release, project, deployment = await _context(session, svc, simmer)
     title = lookup.name(project.key, release)
-    day, total = day_of(simmer.started_at, now, project.simmer_days)
+    day, total = day_of(simmer.started_at, now, project.simmer_days, project.timezone)
     values = [s.value for s in await deploys.samples(session, simmer.id) if s.value is not None]
     tag = next(
         (c.tag for c in await candidates.of_release(session, release.id) if c.id == deployment.candidate_id), "?"
@@ -184,17 +184,22 @@ async def report_for(session, svc: Services, simmer: Simmer, now: datetime) -> R
     views = await readiness.items(session, project, release)
     fields = [Field("Day", f"{day} of {total}"), Field("Candidate", f"`{tag}` on {deployment.environment}")]
     if project.probe:
-        fields.append(Field("Health", f"{trend(values)} ({project.probe.expect})"))
+        judged = f"trouble: {simmer.trouble}" if simmer.trouble else project.probe.expect
+        fields.append(Field("Health", f"{trend(values)} ({judged})"))
     fields.append(Field("Pages", ", ".join(f"#{p.id} {p.message[:60]}" for p in open_pages) or "none"))
     counted = [v for v in views if not v.void]
     fields.append(Field("Checklist", f"{sum(v.checked for v in counted)} of {len(counted)} done"))
     left = simmer.ends_at - now
+    ref = lookup.ref_text(project.key, release)
     ships = (
-        "the simmer has passed"
+        f"not this deployment: it stopped simmering. Cut the fix with `/rc cut {ref}` and deploy it, "
+        f"or retire it with `/deploy retire {ref}`"
+        if simmer.trouble
+        else "the simmer has passed"
         if left <= timedelta(0)
         else f"the simmer ends {simmer.ends_at.astimezone(ZoneInfo(project.timezone)):%A %Y-%m-%d %H:%M}"
     )
-    state = f" — trouble: {simmer.trouble}" if simmer.trouble else ""
+    state = f" — stopped, trouble: {simmer.trouble}" if simmer.trouble else ""
     url = page_url(svc.settings.tower.public_url, project.key, release)
     if url:
         fields.append(Field("Page", url))
@@ -217,6 +222,7 @@ async def status(inv: Invocation, svc: Services) -> Reply:
             )
         report = await report_for(session, svc, simmer, svc.clock.now())
     report.text = report.text.replace("Simmer report for", "Simmer of")
+    report.ok = True  # a question answered: the trouble is in the answer, not an error of the command
     return report
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from commands.engine import arguments, grammar
+from commands.engine import arguments, grammar, lookup
 from commands.engine.arguments import ReleaseRef
 from commands.engine.context import Caller, Invocation
-from commands.engine.errors import CommandError, UsageError
+from commands.engine.errors import CommandError, NotAllowed, UsageError
 from commands.engine.help import command_help
 from commands.engine.permissions import authorize, roles_of
 from commands.engine.reply import Reply
@@ -91,15 +91,19 @@ class Dispatcher:
         args = arguments.convert(spec, raw, settings, today=self.services.clock.now().date())
         person = self.person_of(caller)
         project_key = _project_of(spec, args)
-        # A RELEASE option's value is a ReleaseRef (arguments.convert made it); the check tells the type checker.
-        ref = next(
-            (r for o in spec.options if o.kind is Kind.RELEASE and isinstance(r := args.get(o.name), ReleaseRef)), None
-        )
         try:
+            ref = await self._target(spec, args)  # reads the database: inside, so an outage is reported
             roles = await roles_of(
                 self.services.db, person, settings, spec, project_key, ref, self.services.clock.now()
             )
-            authorize(spec, person, roles, settings, project_key)
+            try:
+                authorize(spec, person, roles, settings, project_key)
+            except NotAllowed:
+                # To a person Tower knows, a release that does not exist is said so, not a permission error.
+                if ref is not None and person is not None:
+                    async with self.services.db.read() as session:
+                        await lookup.release(session, ref)
+                raise
             inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
             reply = await spec.handler(inv, self.services)
             if not spec.mutates:
@@ -129,6 +133,19 @@ class Dispatcher:
                 f"Something went wrong inside Tower (incident {incident}); the command was rolled back. "
                 "Please tell whoever runs Tower and quote the incident id."
             ), ERROR
+
+    async def _target(self, spec: CommandSpec, args: dict[str, object]) -> ReleaseRef | None:
+        """The command's RELEASE, a bare PROJECT resolved to the release it means (`lookup.target`);
+        `args` is updated, so the roles and the handler see the same release."""
+        for option in spec.options:
+            ref = args.get(option.name)
+            if option.kind is Kind.RELEASE and isinstance(ref, ReleaseRef):
+                if ref.version or ref.number is not None:
+                    return ref
+                async with self.services.db.read() as session:
+                    args[option.name] = ref = await lookup.target(session, ref, self.services.clock.now())
+                return ref
+        return None
 
     def person_of(self, caller: Caller) -> PersonSettings | None:
         settings = self.services.settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from commands.engine.arguments import ReleaseRef
 from commands.engine.errors import NotFound
 from commands.engine.settings import ProjectSettings
-from commands.rules.lifecycle import State
+from commands.rules.lifecycle import Action, State
 from storage.queries import directory, releases
 from storage.tables import Project, Release
 
@@ -49,10 +49,43 @@ async def release(session: AsyncSession, ref: ReleaseRef) -> tuple[Project, Rele
     last = await releases.newest(session, proj.id) if proj is not None else None
     if last is None:
         raise NotFound(f"{key} has no open release.", f"Open one with `/release new {key}`.")
+    shipped = await last_shipped(session, ref.project, last.project_id)
+    if shipped is not None and shipped[0].id == last.id and last.version:
+        raise NotFound(
+            f"{key} has no open release; did you mean {ref_text(key, shipped[0])}?",
+            f"`/release new {key}` opens the next one.",
+        )
     raise NotFound(
         f"{key} has no open release; the last one, {name(key, last)}, is {last.state}.",
         f"Open a new one with `/release new {key}`, or see `/release status {key}#{last.number}`.",
     )
+
+
+async def target(session: AsyncSession, ref: ReleaseRef, now: datetime) -> ReleaseRef:
+    """What a bare PROJECT means: its newest open release (left to `release` to find), else the
+    release that shipped last while its all-clear window lasts, by its version."""
+    if ref.version or ref.number is not None:
+        return ref
+    proj = await directory.project_by_key(session, ref.project.key)
+    if proj is None or await releases.newest_open(session, proj.id, OPEN_STATES) is not None:
+        return ref
+    shipped = await last_shipped(session, ref.project, proj.id)
+    if shipped is None or now >= shipped[1] or not shipped[0].version:
+        return ref
+    return ReleaseRef(ref.project, version=shipped[0].version)
+
+
+async def last_shipped(
+    session: AsyncSession, project: ProjectSettings, project_id: int
+) -> tuple[Release, datetime] | None:
+    """The newest shipped release with the moment its all-clear window ends (past or not), if any."""
+    shipped = await releases.moved_at(session, project_id, Action.SHIP.value)
+    if not shipped:
+        return None
+    newest = max(shipped, key=lambda release_id: shipped[release_id])
+    release = await releases.by_id(session, newest)
+    assert release is not None, "a transition's release exists"
+    return release, shipped[newest] + timedelta(days=project.all_clear_days)
 
 
 async def release_by_id(session: AsyncSession, release_id: int) -> Release:

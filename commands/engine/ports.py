@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from commands.rules.ci_status import Verdict
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -128,6 +130,11 @@ class Forge(Protocol):
         ...
 
     async def update_issue(self, number: int, title: str, body: str) -> Issue: ...
+
+    async def commit_checks(self, sha: str) -> Verdict:
+        """What the CI says of the commit (GitHub: commit statuses and check runs; GitLab: commit
+        statuses; local: the project's `tests_command` run on it). "none" when nothing reported."""
+        ...
 
     async def close(self) -> None: ...
 

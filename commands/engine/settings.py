@@ -180,6 +180,10 @@ class ProjectSettings(_Strict):
     roster: list[str] = []  # people who fly this project's releases, in the order they joined
     jump_seats: int = Field(default=1, ge=0, le=20)  # observers a release may carry (conda's CEP: one)
     require_freeze: bool = True  # cutting a candidate needs a frozen scope
+    # Cutting a candidate needs the commit's tests green: Tower asks the forge (GitHub checks and
+    # statuses, GitLab commit statuses), or runs `tests_command` on the commit for a local forge.
+    require_tests: bool = False
+    tests_command: str | None = None  # local forge: a shell command run in a copy of the commit's files
     blackout_weekdays: list[Weekday] = ["friday"]  # no shipping or deploying on these days (conda: no Fridays)
     weekend_days: list[Weekday] = ["saturday", "sunday"]  # never suggested as the next day to ship
     blackout_dates: list[date] = []  # no shipping or deploying on these days (local time)
@@ -207,6 +211,10 @@ class ProjectSettings(_Strict):
     def _repository_fits_the_forge(self) -> ProjectSettings:
         if self.forge in ("github", "gitlab") and not re.match(r"^[\w.-]+(/[\w.-]+)+$", self.repository):
             raise ValueError(f"repository {self.repository!r}: a {self.forge} repository is written 'owner/name'")
+        if self.tests_command and self.forge != "local":
+            raise ValueError(f"tests_command: {self.forge} reports the commit's tests itself; set require_tests = true")
+        if self.require_tests and self.forge == "local" and not self.tests_command:
+            raise ValueError("require_tests: a local repository has no CI to ask; set tests_command too")
         return self
 
     @property

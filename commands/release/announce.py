@@ -5,21 +5,26 @@ a time; their message ids are kept, so a correction edits the same posts."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commands.engine import audit, lookup, outbox
 from commands.engine.context import Invocation
-from commands.engine.errors import NotFound, UsageError
+from commands.engine.errors import Conflict, NotFound, UsageError
 from commands.engine.links import page_url
 from commands.engine.reply import Reply, reply_from_dict, reply_to_dict
 from commands.engine.roles import PILOT_OR_MANAGER
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
+from storage import locks
 from storage.queries import candidates, deploys
 from storage.queries import outbox as queued
 from storage.tables import Release
+
+JUST_ANNOUNCED = timedelta(minutes=2)  # as for `/rc cut`: an announcement this soon again is the same request twice
+_ITEM = re.compile(r"^[-*+]\s+(.*)$")  # a list item; `**bold**` at the start of a line is not one
 
 
 def channels_of(project: ProjectSettings) -> list[str]:
@@ -30,9 +35,7 @@ def channels_of(project: ProjectSettings) -> list[str]:
 
 
 def render(svc: Services, project: ProjectSettings, release: Release, notes: str) -> str:
-    first = next(
-        (line.lstrip("-*# ").strip() for line in notes.splitlines() if line.strip().startswith(("-", "*"))), ""
-    )
+    first = first_item(notes)
     values = {
         "project": project.display,
         "version": release.version or "",
@@ -48,6 +51,12 @@ def render(svc: Services, project: ProjectSettings, release: Release, notes: str
             f"The announcement template of {project.key} does not fill in ({err}).",
             f"It may use: {', '.join('{' + k + '}' for k in values)}.",
         ) from None
+
+
+def first_item(notes: str) -> str:
+    """The first list item of the notes, its Markdown kept (`**BREAKING**: …` stays bold): only the
+    list marker goes."""
+    return next((m.group(1).strip() for line in notes.splitlines() if (m := _ITEM.match(line.strip()))), "")
 
 
 async def queue(
@@ -118,6 +127,9 @@ async def announce(inv: Invocation, svc: Services) -> Reply:
         proj, rel = await lookup.release(session, ref)
         if not rel.version:
             raise UsageError(f"{lookup.name(proj.key, rel)} has no version to announce yet.")
+        await locks.hold_for_transaction(session, f"announce:{rel.id}")  # SQLite: the write runs alone already
+        if not inv.args.get("again"):
+            await _refuse_a_twin(session, rel, targets, now)
         number, text = await queue(
             session,
             svc,
@@ -144,6 +156,20 @@ async def announce(inv: Invocation, svc: Services) -> Reply:
     )
 
 
+async def _refuse_a_twin(session, release: Release, targets: list[str], now: datetime) -> None:
+    """The same request twice (a double click, two people, Slack and Discord at once): an
+    announcement of this release to any of these channels made moments ago."""
+    for made in reversed(await deploys.announcements(session, release.id)):
+        shared = [c for c in made.channels.split(",") if c in targets]
+        seconds = int((now - made.created_at).total_seconds())
+        if shared and seconds < JUST_ANNOUNCED.total_seconds():
+            raise Conflict(
+                f"Announcement #{made.id} of {release.version} went to {', '.join(shared)} {seconds}s ago, so this "
+                "looks like the same request twice; nothing was changed.",
+                "To announce it again, add --again.",
+            )
+
+
 async def _correct(inv: Invocation, svc: Services) -> Reply:
     ref, now, text = inv.args["release"], svc.clock.now(), inv.args["correct"]
     async with svc.db.write() as session:
@@ -153,6 +179,7 @@ async def _correct(inv: Invocation, svc: Services) -> Reply:
             raise NotFound(f"{lookup.name(proj.key, rel)} has not been announced.", "`/announce` it first.")
         last = made[-1]
         last.corrections += 1
+        last.text = text  # what the feed and the pages show
         rewritten = edited = 0
         for row in await queued.with_key_prefix(session, f"announce:{last.id}@"):
             reply = reply_from_dict(json.loads(row.payload))
@@ -192,6 +219,7 @@ COMMANDS = [
             Option("at", Kind.TEXT, "when, in the project's local time: YYYY-MM-DD HH:MM"),
             Option("to", Kind.LIST, "channels instead of the project's announce channels (slack:C…, discord:…)"),
             Option("correct", Kind.TEXT, "the corrected text of the latest announcement", max_length=3000),
+            Option("again", Kind.FLAG, "announce even though it went to the same channels minutes ago"),
         ),
     ),
 ]

@@ -124,8 +124,8 @@ async def release_data(session: AsyncSession, svc: Services, project: ProjectSet
             "state": simmer_state(simmer.state, release.state),
             "started_at": _iso(simmer.started_at),
             "ends_at": _iso(simmer.ends_at),
-            "day": day_of(simmer.started_at, now, project.simmer_days)[0],
-            "days": day_of(simmer.started_at, now, project.simmer_days)[1],
+            "day": day_of(simmer.started_at, now, project.simmer_days, project.timezone)[0],
+            "days": day_of(simmer.started_at, now, project.simmer_days, project.timezone)[1],
             "trouble": simmer.trouble,
             "metric": project.probe.json_path if project.probe else None,
             "samples": [{"at": _iso(s.at), "value": s.value, "ok": s.ok} for s in samples],
@@ -235,8 +235,8 @@ async def _summary(session: AsyncSession, project: ProjectSettings, rel: Release
         if simmer is None
         else {
             "state": simmer_state(simmer.state, rel.state),
-            "day": day_of(simmer.started_at, now, project.simmer_days)[0],
-            "days": day_of(simmer.started_at, now, project.simmer_days)[1],
+            "day": day_of(simmer.started_at, now, project.simmer_days, project.timezone)[0],
+            "days": day_of(simmer.started_at, now, project.simmer_days, project.timezone)[1],
             "trouble": simmer.trouble,
             "values": [s.value for s in samples if s.value is not None][-24:],
         },

@@ -20,12 +20,13 @@ from commands.engine import audit, lookup
 from commands.engine.context import Invocation
 from commands.engine.errors import CommandError, Conflict, UsageError
 from commands.engine.outbox import tell_team
-from commands.engine.ports import Forge, ForgeError, ForgeNotFound
+from commands.engine.ports import Commit, Forge, ForgeError, ForgeNotFound
 from commands.engine.reply import Button, Field, Reply
 from commands.engine.roles import ANYONE, CREW
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
+from commands.release import branches, reviewing
 from commands.rules import changelog as cl
 from commands.rules import versioning as v
 from commands.rules.lifecycle import Action, State, next_state
@@ -48,27 +49,30 @@ class Plan:
     old_changelog: str
     message: str
     without_notes: bool = False  # nothing under Unreleased and no fragments: the release would have no notes
+    restart: bool = False  # the release branch only holds what shipped: it restarts at main's head (base_sha)
 
 
 async def plan_naming(forge: Forge, project: ProjectSettings, wanted: semver.Version | None, today: str) -> Plan:
-    branch_head = await forge.head(project.release_branch)
-    head = branch_head or await forge.head(project.main_branch)
-    if head is None:
+    tags = await forge.tags(project.tag_prefix)
+    start = await branches.source(forge, project, tags)
+    if start is None:
         raise ForgeNotFound(
             f"Neither {project.release_branch} nor {project.main_branch} exists in {project.repository}.",
             "Check `release_branch` and `main_branch` in tower.toml.",
         )
+    head = start.head
+    where = project.release_branch if start.on_release_branch else project.main_branch
     text = await forge.read_file(project.changelog, head.sha)
     if text is None:
         raise UsageError(
-            f"There is no {project.changelog} on {project.release_branch if branch_head else project.main_branch}.",
+            f"There is no {project.changelog} on {where}.",
             "Add a Keep a Changelog file with an `## [Unreleased]` section, or set `changelog` in tower.toml.",
         )
     try:
         log = cl.parse(text, project.changelog)
     except cl.ChangelogError as err:
         raise UsageError(str(err)) from None
-    tag_names = [t.name for t in await forge.tags(project.tag_prefix)]
+    tag_names = [t.name for t in tags]
     last = v.last_release(tag_names, project.tag_prefix) or _last_in_changelog(log)
     changes, source, fragments = await _changes(forge, project, log, head.sha, last, tag_names)
     proposal = None
@@ -91,7 +95,7 @@ async def plan_naming(forge: Forge, project: ProjectSettings, wanted: semver.Ver
         version,
         project.release_branch,
         head.sha,
-        branch_head is not None,
+        start.on_release_branch or start.restart,
         edits,
         text,
         f"Releasing {final_tag(project.tag_prefix, version)}",
@@ -99,6 +103,7 @@ async def plan_naming(forge: Forge, project: ProjectSettings, wanted: semver.Ver
         without_notes=not log.unreleased.entries
         and not fragments
         and not (cl.section_text(log, version) or "").strip(),
+        restart=start.restart,
     )
 
 
@@ -165,7 +170,12 @@ async def name(inv: Invocation, svc: Services) -> Reply:
     if inv.args.get("dry-run"):
         return _dry_run(project, title, plan)
     if not inv.args.get("yes"):
-        return _proposal(project, title, plan)
+        reply = _proposal(project, title, plan)
+        if not plan.proposal or plan.proposal.source != "commits":  # from commits, the Why lists them all
+            written = plan.changes[project.changelog] or ""
+            if review := await reviewing.not_in_changelog(forge, project, plan.base_sha, plan.version, written):
+                reply.sections.insert(1 if plan.proposal else 0, review)  # after the Why
+        return reply
     if plan.without_notes and not inv.args.get("no-notes"):
         raise Conflict(
             f"Not naming {project.key} {plan.version}: {_no_notes(project)}",
@@ -230,7 +240,8 @@ async def _commit(
         )
         if not moved:
             raise Conflict(f"{project.key}#{rel.number} changed while it was being named.", "Check `/release status`.")
-        await operations.finish(session, key, json.dumps({"version": plan.version, "sha": sha}), now)
+        done = {"version": plan.version, "sha": sha, "base": plan.base_sha}  # base: what the ship merges back from
+        await operations.finish(session, key, json.dumps(done), now)
         await audit.record(
             session,
             inv,
@@ -265,6 +276,9 @@ async def _write(forge: Forge, project: ProjectSettings, plan: Plan, today: str)
     assert head is not None, f"{plan.branch} is gone from {project.repository}"  # it existed or was just created
     if head.message == plan.message:
         return head.sha  # an earlier attempt committed it and then failed to record it
+    if plan.restart and head.sha != plan.base_sha:
+        await forge.move_branch(plan.branch, plan.base_sha)  # it held only what shipped: start from main
+        head = Commit(plan.base_sha, "")
     if head.sha != plan.base_sha:
         plan = await plan_naming(forge, project, semver.Version.parse(plan.version), today)  # start from the new head
     return await forge.commit_files(plan.branch, plan.message, plan.changes, parent_sha=head.sha)
@@ -297,6 +311,8 @@ def _proposal(project: ProjectSettings, title: str, plan: Plan) -> Reply:
 def _what_it_writes(project: ProjectSettings, plan: Plan) -> str:
     files = ", ".join(f"delete {p}" if t is None else f"update {p}" for p, t in plan.changes.items())
     where = plan.branch if plan.branch_exists else f"{plan.branch} (created from {project.main_branch})"
+    if plan.restart:
+        where = f"{plan.branch} (restarted from {project.main_branch}: it held only what already shipped)"
     return f"On confirmation: commit “{plan.message}” on {where}: {files}."
 
 
@@ -326,8 +342,8 @@ async def notes(inv: Invocation, svc: Services) -> Reply:
     forge = svc.forges.for_project(project)
     try:
         source = final_tag(project.tag_prefix, lookup.version_of(rel)) if rel.state in ("released", "retired") else None
-        head = await forge.head(project.release_branch) or await forge.head(project.main_branch)
-        text = await forge.read_file(project.changelog, source or (head.sha if head else project.main_branch))
+        start = None if source else await branches.source(forge, project, await forge.tags(project.tag_prefix))
+        text = await forge.read_file(project.changelog, source or (start.head.sha if start else project.main_branch))
     except ForgeError as err:
         raise CommandError(str(err)) from None
     if text is None:

@@ -9,6 +9,7 @@ Projects without a deploy pipeline (libraries) ship straight from a candidate.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,8 +24,9 @@ from commands.engine.roles import PILOT_OR_MANAGER, Role
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
-from commands.release import announce
+from commands.release import announce, branches
 from commands.rules.calendar_days import blackout_gate, local_day
+from commands.rules.changelog import ChangelogError
 from commands.rules.checklist import refusal
 from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
@@ -183,6 +185,21 @@ async def _integrate_and_point(svc: Services, project: ProjectSettings, release,
         except CIError as err:
             problems.append(f"the integrate pipeline did not start ({err})")
     forge = svc.forges.for_project(project)
+    async with svc.db.read() as session:
+        named = await operations.get(session, f"release:{release.id}:name")
+    named_from = json.loads(named.result or "{}").get("base") if named is not None else None
+    try:
+        await branches.merge_back(forge, project, tag, named_from)
+        apart = await branches.only_on_the_release_branch(forge, project, tag)
+    except (ForgeError, ChangelogError) as err:
+        problems.append(f"the {tag} changelog was not written into {project.main_branch} ({err})")
+    else:
+        if apart:
+            problems.append(
+                f"{tag} holds {plural(len(apart), 'commit')} that {project.main_branch} does not "
+                f"({'; '.join(apart[:5])}{'; …' if len(apart) > 5 else ''}): merge them into "
+                f"{project.main_branch}, since the next release branch starts from there"
+            )
     for branch, moment in project.branch_pointers.items():
         if moment == "released":
             try:

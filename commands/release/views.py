@@ -86,7 +86,7 @@ async def status_card(
         )
     simmer = await deploys.simmer_of(session, rel.id)
     if simmer is not None and state.is_open:
-        day, total = day_of(simmer.started_at, now, project.simmer_days)
+        day, total = day_of(simmer.started_at, now, project.simmer_days, project.timezone)
         fields.append(
             Field("Simmer", f"{simmer.state}, day {day} of {total}" + (f": {simmer.trouble}" if simmer.trouble else ""))
         )
@@ -118,9 +118,16 @@ def next_step_text(project: ProjectSettings, rel: Release, registry: Registry) -
     ref = ref_text(project.key, rel) if rel.version else project.key
     # Only steps whose command exists in this Tower: never advise a command that isn't there.
     steps = [s for s in next_steps(state) if registry.has(s.command)]
+    if project.ci is None:  # no pipeline (a library): deploying and retiring lead nowhere
+        steps = [s for s in steps if s.command not in ("deploy start", "deploy retire")]
     if not steps:
         return f"Next: {_waiting(state)}" if _waiting(state) else None
-    return "Next: " + "; or ".join(f"`/{s.command} {ref}` to {s.why}" for s in steps) + "."
+    return "Next: " + "; or ".join(f"`/{s.command} {ref}{_flags(project, state, s)}` to {s.why}" for s in steps) + "."
+
+
+def _flags(project: ProjectSettings, state: State, step) -> str:
+    """After a failed deploy, an rc-scheme project cuts an interim patch of the failed candidate."""
+    return " --patch" if state is State.FAILED and step.command == "rc cut" and project.tag_scheme == "rc" else ""
 
 
 def _waiting(state: State) -> str | None:

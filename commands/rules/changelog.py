@@ -165,3 +165,75 @@ def section_text(changelog: Changelog, version: str | None) -> str | None:
     if section is None:
         return None
     return "\n".join(changelog.lines[section.line : section.end - 1]).strip("\n")
+
+
+def merge_release(main_text: str, release_text: str, path: str = "CHANGELOG.md", base_text: str | None = None) -> str:
+    """Main's changelog after a release shipped from the release branch: the released sections main
+    does not have yet go under its Unreleased section, and Unreleased keeps only the entries that
+    were not released (those added on main meanwhile). An entry counts as released when a released
+    section holds it, or when it was under Unreleased in `base_text` (the changelog the release was
+    named from), however it was polished since. Compare links new on the release side are taken,
+    its `[Unreleased]` link replaces main's. Returns main's text unchanged when it already has
+    every released section."""
+    main = parse(main_text, path)
+    release = parse(release_text, path)
+    known = {s.version for s in main.releases}
+    new = [s for s in release.releases if s.version not in known]
+    if not new:
+        return main_text
+    released = {_normal(e.text) for s in new for e in s.entries}
+    if base_text is not None:
+        released |= {_normal(e.text) for e in parse(base_text, path).unreleased.entries}
+    link_start = min(main.links.values(), default=len(main.lines) + 1)
+    u = main.unreleased
+    kept = _without_entries(main.lines[u.line : u.end - 1], released)
+    added = [line for s in new for line in _tidy(release.lines[s.line - 1 : s.end - 1])[1:]]
+    out = [*main.lines[: u.line], *_tidy(kept), *added, *main.lines[u.end - 1 : link_start - 1]]
+    out += _merged_links(main, release, link_start)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _without_entries(body: list[str], released: set[str]) -> list[str]:
+    """The Unreleased body without the items (with their continuation lines) that were released,
+    and without a `###` heading left with no items under it."""
+    blocks: list[list[str]] = []  # each: a heading, an item with its continuation lines, or a blank
+    for line in body:
+        if line.startswith((" ", "\t")) and line.strip() and blocks and _ITEM.match(blocks[-1][0]):
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    items = [b for b in blocks if not _ITEM.match(b[0]) or _normal(" ".join(_item_text(b))) not in released]
+    out: list[str] = []
+    for index, block in enumerate(items):
+        if _H3.match(block[0]):
+            rest = items[index + 1 :]
+            following = next((b for b in rest if _ITEM.match(b[0]) or _H3.match(b[0]) or _H2.match(b[0])), None)
+            if following is None or not _ITEM.match(following[0]):
+                continue
+        out.extend(block)
+    collapsed: list[str] = []
+    for line in out:
+        if line.strip() or (collapsed and collapsed[-1].strip()):
+            collapsed.append(line)
+    return collapsed
+
+
+def _item_text(block: list[str]) -> list[str]:
+    match = _ITEM.match(block[0])
+    assert match is not None  # only called on item blocks
+    return [match.group("text"), *(line.strip() for line in block[1:])]
+
+
+def _merged_links(main: Changelog, release: Changelog, link_start: int) -> list[str]:
+    links = main.lines[link_start - 1 :]
+    index = {label: line - link_start for label, line in main.links.items()}
+    newer = [release.lines[line - 1] for label, line in release.links.items() if label not in index]
+    if "unreleased" in index and "unreleased" in release.links:
+        links[index["unreleased"]] = release.lines[release.links["unreleased"] - 1]
+        at = index["unreleased"] + 1
+        return [*links[:at], *newer, *links[at:]]
+    return [*links, *([""] if newer and not links else []), *newer]

@@ -16,6 +16,7 @@ STEP_WORDS = {"rc": "cutting a candidate", "deploy": "deploying", "ship": "shipp
 AUTO_ITEMS = [
     ("changelog-named", "Changelog named", "rc"),
     ("scope-frozen", "Scope frozen", "rc"),
+    ("tests-green", "Tests pass on the commit", "rc"),
     ("tag-exists", "Tag exists on the forge", "deploy"),
     ("acceptance-green", "All acceptance tests pass on the candidate", "ship"),
     ("simmer-passed", "Simmer passed", "ship"),
@@ -32,6 +33,8 @@ class Facts:
     acceptance_green: bool
     simmer_passed: bool
     acceptance_gaps: str = ""  # why acceptance is not green, feature by feature
+    tests_green: bool = False  # the CI's verdict on the commit last checked, for projects that require it
+    tests_note: str = ""  # what the CI said, when not green
 
 
 def auto_checked(key: str, facts: Facts) -> bool:
@@ -41,7 +44,13 @@ def auto_checked(key: str, facts: Facts) -> bool:
         "tag-exists": facts.tag_exists,
         "acceptance-green": facts.acceptance_green,
         "simmer-passed": facts.simmer_passed,
+        "tests-green": facts.tests_green,
     }[key]
+
+
+def note_of(key: str | None, facts: Facts) -> str:
+    """What keeps an automatic item unticked, said next to it."""
+    return {"acceptance-green": facts.acceptance_gaps, "tests-green": facts.tests_note}.get(key or "", "")
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,8 @@ _NEXT: dict[State, list[tuple[Action, str]]] = {
     S.RELEASED: [(A.RETIRE, "retire its deployment when the next release ships")],
     S.RETIRED: [],
     S.ABORTED: [],
-    S.FAILED: [(A.CUT, "cut the next build or patch with the fix"), (A.DEPLOY, "deploy again")],
+    # Deploying again needs a new candidate: the failed one is done, so `/deploy start` comes after the cut.
+    S.FAILED: [(A.CUT, "cut the next build or patch with the fix, then deploy it")],
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -76,10 +77,13 @@ def _span(delta: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def day_of(started_at: datetime, now: datetime, days: float) -> tuple[int, int]:
-    """(day k, of N): day 1 is the first 24 hours."""
+def day_of(started_at: datetime, now: datetime, days: float, tz: str) -> tuple[int, int]:
+    """(day k, of N), counted in calendar days of the project's time zone: the deploy day is day 0,
+    the next day (and its morning report) day 1."""
     total = max(1, int(-(-days // 1)))
-    return min(total, int((now - started_at).total_seconds() // 86400) + 1), total
+    zone = ZoneInfo(tz)
+    elapsed = (now.astimezone(zone).date() - started_at.astimezone(zone).date()).days
+    return max(0, min(total, elapsed)), total
 
 
 def sparkline(values: list[float], width: int = 24) -> str:

@@ -26,7 +26,7 @@ from commands.engine.spec import CommandSpec, Kind, Option
 from commands.rules import changelog as cl
 from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import Existing, TagRefused, next_cut
-from commands.scope import readiness
+from commands.scope import readiness, tests_green
 from storage.queries import candidates, releases
 from storage.tables import Candidate
 
@@ -42,8 +42,16 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
         existing = await candidates.of_release(session, rel.id)
         title = lookup.name(proj.key, rel)
         next_state(State(rel.state), Action.CUT, subject=title)
-        await readiness.require(session, project, rel, "rc")
     forge = svc.forges.for_project(project)
+    tests = None
+    if project.require_tests:  # the checklist's "Tests pass on the commit" follows what the CI says now
+        try:
+            sha, _ = await _target(forge, project, inv.args.get("ref"))
+        except ForgeError as err:
+            raise CommandError(f"{err} Nothing was changed.") from None
+        tests = await tests_green.refresh(svc, forge, project, rel.id, sha)
+    async with svc.db.read() as session:
+        await readiness.require(session, project, rel, "rc")
     unfinished = [c for c in existing if c.state in ("pending", "interrupted")]
     if unfinished and not inv.args.get("dry-run"):
         candidate = unfinished[0]
@@ -77,6 +85,10 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
         notes = await _notes(forge, project, sha, lookup.version_of(rel))
     except ForgeError as err:
         raise CommandError(f"{err} Nothing was changed.") from None
+    if tests is not None and sha != tests.sha:
+        raise Conflict(
+            f"{project.release_branch} moved while its tests were checked; nothing was changed.", "Run it again."
+        )
     twin = _just_cut_from(existing, plan.kind, sha, svc.clock.now())
     if twin is not None and not inv.args.get("again") and not inv.args.get("dry-run"):
         # Two people (or one double-click, or Slack and Discord at once) asking for the same thing.
@@ -116,6 +128,8 @@ async def cut(inv: Invocation, svc: Services) -> Reply:
             f"See `/rc list {lookup.ref_text(proj.key, rel)}`.",
         ) from None
     reply = await _tag(inv, svc, forge, project, proj.id, rel, candidate, sha)
+    if tests is not None:
+        reply.fields.append(Field("Tests", f"{tests.detail} on {tests.sha[:10]}"))
     if plain.tag != plan.tag:
         reply.sections.append(
             f"Skipped {plain.tag}: it is already on the forge and was not cut by Tower "
@@ -205,7 +219,7 @@ async def _tag(
         text=f"{done} {candidate.tag} at {sha[:10]}.",
         fields=[Field("Candidates", ", ".join(c.tag for c in everything if c.state != "pending"))],
     )
-    if svc.registry.has("deploy start"):
+    if svc.registry.has("deploy start") and project.ci is not None:  # a library has nothing to deploy
         reply.buttons.append(
             Button(
                 "Deploy it",

@@ -13,6 +13,7 @@ from commands.rules.checklist import (
     acceptance_gaps,
     auto_checked,
     missing,
+    note_of,
     refusal,
     void_reason,
 )
@@ -28,6 +29,8 @@ def template(project: ProjectSettings) -> list[tuple[str, str | None, str | None
             continue
         if key == "simmer-passed" and project.ci is None:
             continue  # nothing to simmer: the project does not deploy
+        if key == "tests-green" and not project.require_tests:
+            continue
         rows.append((text, before, key))
     return rows + [(item.text, item.before, None) for item in project.checklist]
 
@@ -49,6 +52,7 @@ async def facts(session: AsyncSession, release: Release) -> Facts:
     ]
     gaps = acceptance_gaps(features, await scope.results(session, cut[-1].id) if cut else {})
     simmer = await deploys.simmer_of(session, release.id)
+    check = await scope.last_check(session, release.id)
     return Facts(
         named=release.version is not None,
         scope_frozen=release.scope_frozen_at is not None,
@@ -56,6 +60,8 @@ async def facts(session: AsyncSession, release: Release) -> Facts:
         acceptance_green=bool(cut) and not gaps,
         simmer_passed=simmer is not None and simmer.state == "passed",
         acceptance_gaps="; ".join(gaps),
+        tests_green=check is not None and check.state == "passed",
+        tests_note="not checked yet" if check is None else f"{check.detail} on {check.sha[:10]}",
     )
 
 
@@ -71,7 +77,7 @@ async def items(session: AsyncSession, project: ProjectSettings, release: Releas
                 before,
                 auto,
                 auto_checked(auto, known) if auto else False,
-                known.acceptance_gaps if auto == "acceptance-green" else "",
+                note_of(auto, known),
             )
             for n, (text, before, auto) in enumerate(template(project), 1)
         ]
@@ -83,7 +89,7 @@ async def items(session: AsyncSession, project: ProjectSettings, release: Releas
             i.before,
             i.auto,
             auto_checked(i.auto, known) if i.auto else i.checked_at is not None,
-            known.acceptance_gaps if i.auto == "acceptance-green" else "",
+            note_of(i.auto, known),
             void_reason(i.deployment_id, states.get(i.deployment_id) if i.deployment_id else None),
         )
         for i in stored

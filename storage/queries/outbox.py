@@ -272,3 +272,23 @@ async def pending_by_platform(session: AsyncSession) -> dict[str, int]:
     )
     rows = await session.exec(select(platform, func.count()).where(OutboundMessage.state == PENDING).group_by(platform))
     return dict(rows.all())
+
+
+async def last_id(session: AsyncSession) -> int:
+    """The newest message's id (0 when none): what was queued after a moment has a greater one."""
+    return (await session.exec(select(func.max(OutboundMessage.id)))).one() or 0
+
+
+async def waiting_since(
+    session: AsyncSession, after_id: int, now: datetime, delivered_here: Collection[str]
+) -> list[OutboundMessage]:
+    """Messages queued after `after_id`, due now and still pending, for platforms other than
+    `delivered_here` (a shell delivers console posts; Slack, Discord and webhooks wait for `tower run`)."""
+    query = (
+        select(OutboundMessage)
+        .where(col(OutboundMessage.id) > after_id, OutboundMessage.state == PENDING)
+        .where(col(OutboundMessage.next_attempt_at) <= now)
+        .order_by(col(OutboundMessage.id))
+    )
+    rows = (await session.exec(query)).all()
+    return [r for r in rows if r.channel.partition(":")[0] not in delivered_here]

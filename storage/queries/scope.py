@@ -8,7 +8,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import ChecklistItem, Feature, Milestone, TestResult
+from storage.tables import ChecklistItem, CommitCheck, Feature, Milestone, TestResult
 
 # -- features -----------------------------------------------------------------------------------
 
@@ -169,3 +169,21 @@ async def all_open_milestones(session: AsyncSession, release_ids: list[int]) -> 
         return []
     query = select(Milestone).where(col(Milestone.release_id).in_(release_ids)).order_by(col(Milestone.due))
     return list((await session.exec(query)).all())
+
+
+# -- the commit's tests -------------------------------------------------------------------------
+
+
+async def record_check(session: AsyncSession, **values) -> CommitCheck:
+    check = CommitCheck(**values)
+    session.add(check)
+    await session.flush()
+    return check
+
+
+async def last_check(session: AsyncSession, release_id: int, sha: str | None = None) -> CommitCheck | None:
+    """The newest verdict on the release's commit (on `sha`, if given)."""
+    query = select(CommitCheck).where(CommitCheck.release_id == release_id)
+    if sha is not None:
+        query = query.where(CommitCheck.sha == sha)
+    return (await session.exec(query.order_by(col(CommitCheck.id).desc()).limit(1))).first()

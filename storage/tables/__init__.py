@@ -25,6 +25,6 @@ from storage.tables.deploys import (  # noqa: F401
 )
 from storage.tables.inbound import TakenRequest  # noqa: F401
 from storage.tables.installation import Installation, LeaderHeartbeat  # noqa: F401
-from storage.tables.scope import ChecklistItem, Feature, Milestone, TestResult  # noqa: F401
+from storage.tables.scope import ChecklistItem, CommitCheck, Feature, Milestone, TestResult  # noqa: F401
 
 metadata = SQLModel.metadata

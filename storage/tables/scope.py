@@ -69,3 +69,18 @@ class Milestone(SQLModel, table=True):
     due: date
     created_at: datetime = utc_time()
     created_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class CommitCheck(SQLModel, table=True):
+    """What the CI says of a commit's tests, as Tower last asked (the forge's statuses and check
+    runs, or the project's test command); the newest row per release counts for its checklist."""
+
+    __tablename__ = "commit_check"
+
+    id: int = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    sha: str = Field(max_length=64)
+    state: str = Field(max_length=10)  # passed, failed, pending, none
+    detail: str = Field(default="", max_length=2000)
+    source: str = Field(max_length=20)  # github, gitlab, command
+    checked_at: datetime = utc_time()

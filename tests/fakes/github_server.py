@@ -19,6 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes.faults import Faults
+from tests.fakes.github_checks import CommitChecks
 from tests.fakes.github_contents import Contents, media_type
 from tests.fakes.github_git import DOCS, GitStore, IssueTracker, Releases
 from tests.fakes.github_shapes import Shapes
@@ -84,6 +85,7 @@ class FakeGitHub(LocalServer):
         self.release_shelf = Releases(self.git, self._api, self._html)
         self.releases = self.release_shelf.items
         self.issues = IssueTracker(self.git, self._api, self._html)
+        self.checks = CommitChecks(self._api, self._html)  # what CI reported on commits
         self.calls: list[RecordedCall] = []
         self._faults = Faults()  # "fail" (a status), "delay" (seconds), "hook" (an action)
         self._routes = [(m, re.compile(p), h) for m, p, h in self._route_table()]
@@ -155,6 +157,8 @@ class FakeGitHub(LocalServer):
             ("GET", r"/?", self._repo),
             ("GET", r"/contents/?(.*)", self._contents),
             ("GET", r"/commits", self._list_commits),
+            ("GET", r"/commits/([^/]+)/status", self._commit_status),
+            ("GET", r"/commits/([^/]+)/check-runs", self._check_runs),
             ("GET", r"/commits/(.+)", self._get_commit),
             ("GET", r"/compare/(.+?)\.\.\.(.+)", self._compare),
             ("GET", r"/tags", self._tags),
@@ -221,6 +225,22 @@ class FakeGitHub(LocalServer):
         if sha is None:
             return 422, {"message": f"No commit found for SHA: {ref}", "documentation_url": DOCS}
         return 200, self.shapes.commit(sha) | {"stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []}
+
+    def _commit_status(self, call: RecordedCall, ref: str) -> Answer:
+        sha = self.git.rev(ref)
+        if sha is None:
+            return 422, {"message": f"No commit found for SHA: {ref}", "documentation_url": DOCS}
+        statuses = self.checks.statuses.get(sha, [])
+        page, headers = self._paginate(call, statuses)
+        return 200, self.checks.combined(sha, page, len(statuses)), headers
+
+    def _check_runs(self, call: RecordedCall, ref: str) -> Answer:
+        sha = self.git.rev(ref)
+        if sha is None:
+            return 422, {"message": f"No commit found for SHA: {ref}", "documentation_url": DOCS}
+        runs = self.checks.listed(sha, call.query.get("filter", "latest"))
+        page, headers = self._paginate(call, runs)
+        return 200, {"total_count": len(runs), "check_runs": page}, headers
 
     def _list_commits(self, call: RecordedCall) -> Answer:
         if not self.git.refs:

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from tests.fakes.github_git import DOCS
 
 LEVELS = {"none": 0, "read": 1, "write": 2}
-EVERYTHING = {"metadata": "read", "contents": "write", "issues": "write", "actions": "write"}
+EVERYTHING = {
+    "metadata": "read",
+    "contents": "write",
+    "issues": "write",
+    "actions": "write",
+    "statuses": "read",
+    "checks": "read",
+}
 
 
 @dataclass
@@ -22,7 +29,8 @@ class Grant:
     def classic(cls, *scopes: str) -> Grant:
         """A classic token: `repo` is every repository permission; `workflow` adds nothing Tower uses."""
         level = "write" if "repo" in scopes else "read"
-        return cls({"metadata": "read", "contents": level, "issues": level, "actions": level}, scopes)
+        areas = ("contents", "issues", "actions", "statuses", "checks")
+        return cls({"metadata": "read", **dict.fromkeys(areas, level)}, scopes)
 
     def refusal(self, area: str, method: str) -> tuple[int, dict] | None:
         need = "read" if method in ("GET", "HEAD") else "write"
@@ -42,6 +50,8 @@ class Grant:
 def area(rel: str) -> str:
     """The permission a path below /repos/{owner}/{repo}/ needs."""
     first = rel.strip("/").split("/", 1)[0]
+    if first == "commits" and rel.endswith(("/status", "/check-runs")):  # what CI said of a commit
+        return "statuses" if rel.endswith("/status") else "checks"
     if first in ("issues",):
         return "issues"
     if first == "actions":

@@ -24,6 +24,7 @@ from tests.fakes.faults import Faults
 from tests.fakes.gitlab_access import MAINTAINER, Member, project_json
 from tests.fakes.gitlab_pages import offset_page, tags_page
 from tests.fakes.gitlab_repo import PROJECT_ID, Repo
+from tests.fakes.gitlab_statuses import CommitStatuses
 from tests.fakes.local_server import LocalServer
 from tests.fakes.rate_limits import GitLabThrottle
 
@@ -64,6 +65,7 @@ class FakeGitLab(LocalServer):
         self.max_per_page = max_per_page  # GitLab's is 100; lower it to force several pages
         self.calls: list[RecordedCall] = []
         self.repo = Repo(project, "")
+        self.statuses = CommitStatuses()  # what CI reported on commits
         self.throttle = GitLabThrottle()  # tie its `now` to a test's clock to test waiting
         self.role = MAINTAINER  # the tokens' user's role in the project
         self._faults = Faults()  # "fail" (a status), "delay" (seconds), "before" (an action); one per request
@@ -76,6 +78,7 @@ class FakeGitLab(LocalServer):
                 ("GET", r"/repository/branches/(?P<name>[^/]+)", self._branch),
                 ("POST", r"/repository/branches", self._create_branch),
                 ("DELETE", r"/repository/branches/(?P<name>[^/]+)", self._delete_branch),
+                ("GET", r"/repository/commits/(?P<ref>[^/]+)/statuses", self._statuses),
                 ("GET", r"/repository/commits/(?P<ref>[^/]+)", self._commit),
                 ("GET", r"/repository/commits", self._commits),
                 ("POST", r"/repository/commits", self._create_commit),
@@ -274,6 +277,12 @@ class FakeGitLab(LocalServer):
         if commit is None:
             return _error(404, "404 Commit Not Found")
         return _json(self.repo.commit_json(commit, detail=True))
+
+    def _statuses(self, args: dict[str, Any], method: str, ref: str) -> web.Response:
+        commit = self.repo.resolve(ref)
+        if commit is None:
+            return _error(404, "404 Commit Not Found")
+        return self._page(args, self.statuses.by_sha.get(commit.sha, []))
 
     def _commits(self, args: dict[str, Any], method: str) -> web.Response:
         commit = self.repo.resolve(args.get("ref_name", DEFAULT_BRANCH))
