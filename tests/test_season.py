@@ -61,16 +61,14 @@ def shell(config, env, tmp_path, person: str, *commands: str) -> str:
 
 
 async def add_changelog_entry(repo, number: int) -> None:
-    """A developer lands a fix with its changelog entry. On the release branch, which is where the
-    next cycle reads the changelog today; once the next cycle starts from main (the stale release
-    branch fix), the entry belongs on main."""
+    """A developer lands a fix with its changelog entry on main, where the next cycle starts."""
     forge = LocalGitForge(repo)
-    head = await forge.head("release")
-    assert head is not None, "the first release made the release branch"
+    head = await forge.head("main")
+    assert head is not None
     text = await forge.read_file("CHANGELOG.md", head.sha)
     assert text is not None
     text = text.replace("## [Unreleased]\n", f"## [Unreleased]\n\n### Fixed\n\n- Fix number {number}.\n", 1)
-    await forge.commit_files("release", f"fix: number {number}", {"CHANGELOG.md": text}, parent_sha=head.sha)
+    await forge.commit_files("main", f"fix: number {number}", {"CHANGELOG.md": text}, parent_sha=head.sha)
     await forge.close()
 
 
@@ -140,8 +138,8 @@ async def test_five_releases_in_a_season(tmp_path, db_target):
 
 async def check_the_season(tmp_path, repo, config, env, db) -> None:
     # Git: a release commit on the release branch, a candidate and a final tag on it, per release.
-    subjects = git(repo, "log", "release", "--format=%s").splitlines()
     for version in VERSIONS:
+        subjects = git(repo, "log", f"v{version}", "--format=%s").splitlines()
         assert subjects.count(f"Releasing v{version}") == 1, subjects
         final, candidate = git(repo, "rev-parse", f"v{version}^{{commit}}", f"v{version}-rc1^{{commit}}").split()
         assert final == candidate
@@ -149,6 +147,9 @@ async def check_the_season(tmp_path, repo, config, env, db) -> None:
     tags = git(repo, "tag", "--list", "v1.3.*").split()
     assert sorted(tags) == sorted([f"v{v}" for v in VERSIONS] + [f"v{v}-rc1" for v in VERSIONS])
     assert {b.strip("* ") for b in git(repo, "branch", "--list").splitlines()} == {"main", "release"}
+    # Main took each released changelog back, so the next cycle read only what came after.
+    on_main = git(repo, "show", "main:CHANGELOG.md")
+    assert all(f"## [{v}]" in on_main for v in VERSIONS) and "Fix number" not in on_main.split("## [")[1], on_main
 
     # One pipeline per deploy, one retirement per earlier release, each recorded once.
     log = (tmp_path / "data" / "ci" / "demo" / "deploys.log").read_text().splitlines()
