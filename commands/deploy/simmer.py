@@ -24,7 +24,7 @@ from commands.rules.calendar_days import local_day, local_moment
 from commands.rules.lifecycle import Action, State
 from commands.rules.simmer import day_of, judge, trend
 from commands.scope import readiness
-from storage.queries import candidates, deploys, pages, releases
+from storage.queries import bundle, candidates, deploys, pages, releases
 from storage.queries import outbox as outbox_rows
 from storage.tables import Simmer
 
@@ -209,6 +209,7 @@ async def status(inv: Invocation, svc: Services) -> Reply:
     ref = inv.args["release"]
     async with svc.db.read() as session:
         proj, rel = await lookup.release(session, ref)
+        await bundle.preload(session, rel.id)
         simmer = await deploys.simmer_of(session, rel.id)
         if simmer is None:
             raise NotFound(

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.database import dialect
+from storage.queries.bundle import preloaded
 from storage.tables import Announcement, CIDelivery, Deployment, HealthSample, Simmer
 
 IN_FLIGHT = ("pending", "running")
@@ -36,6 +37,9 @@ async def by_operation(session: AsyncSession, operation_id: str) -> Deployment |
 
 
 async def of_release(session: AsyncSession, release_id: int, states: Collection[str] | None = None) -> list[Deployment]:
+    loaded = preloaded(session, "deployment", release_id)
+    if loaded is not None:
+        return [d for d in loaded if states is None or d.state in states]
     query = select(Deployment).where(Deployment.release_id == release_id).order_by(col(Deployment.id))
     if states is not None:
         query = query.where(col(Deployment.state).in_(states))
@@ -97,6 +101,9 @@ async def simmers(session: AsyncSession, states: Collection[str]) -> list[Simmer
 
 
 async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:
+    loaded = preloaded(session, "simmer", release_id)
+    if loaded is not None:
+        return loaded[-1] if loaded else None
     query = select(Simmer).where(Simmer.release_id == release_id).order_by(col(Simmer.id).desc()).limit(1)
     return (await session.exec(query)).first()
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.queries.bundle import preloaded
 from storage.tables import Project, Release, Transition
 
 
@@ -104,6 +105,28 @@ async def project_key_of(session: AsyncSession, release_id: int) -> str:
     return (await session.exec(query.where(col(Release.id) == release_id))).first() or "?"
 
 
+async def find(
+    session: AsyncSession, project_key: str, *, version: str | None, number: int | None, open_states: Collection[str]
+) -> tuple[Project | None, Release | None]:
+    """A project by key with the release a reference names — by version (the newest with it), by
+    number, else the newest open one — in one statement; (None, None) without the project."""
+    if version:
+        which = col(Release.version) == version
+    elif number is not None:
+        which = col(Release.number) == number
+    else:
+        which = col(Release.state).in_(open_states)
+    query = (
+        select(Project, Release)
+        .outerjoin(Release, and_(col(Release.project_id) == col(Project.id), which))
+        .where(Project.key == project_key)
+        .order_by(col(Release.number).desc())
+        .limit(1)
+    )
+    row = (await session.exec(query)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def by_number(session: AsyncSession, project_id: int, number: int) -> Release | None:
     query = select(Release).where(Release.project_id == project_id, Release.number == number)
     return (await session.exec(query)).first()
@@ -133,6 +156,9 @@ async def listing(
 
 
 async def transitions(session: AsyncSession, release_id: int) -> list[Transition]:
+    loaded = preloaded(session, "release_transition", release_id)
+    if loaded is not None:
+        return loaded
     query = select(Transition).where(Transition.release_id == release_id).order_by(col(Transition.id))
     return list((await session.exec(query)).all())
 
