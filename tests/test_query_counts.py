@@ -6,6 +6,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
+from jobs.scheduler import due_work
+from storage.queries import deploys
 from tests.deploy_support import ready_to_deploy, settle
 from tests.fakes.health import FakeHealth
 from tests.support import run
@@ -40,6 +42,7 @@ async def simmering(tmp_path, db_target, clock):
         assert (await run(tower, "/deploy start demo")).ok
         await settle(tower)
         assert (await run(tower, "/page demo the site is slow")).ok
+        tower.health = health
         yield tower
         await tower.close()
 
@@ -61,3 +64,24 @@ async def test_a_read_command_costs_a_few_statements(simmering, command, most, s
     for words in shows:  # what was loaded at once is what the card shows
         assert words in str(reply), f"{command}: {words!r} missing from {reply}"
     assert len(seen) <= most, f"{command}: {len(seen)} statements:\n" + "\n---\n".join(seen)
+
+
+async def test_a_tick_with_nothing_due_reads_only_what_is_due(simmering, clock):
+    await due_work(simmering.services)  # samples the simmer, and stores when it is next due
+    clock.advance(minutes=1)
+    with statements(simmering) as seen:
+        assert await due_work(simmering.services) == 0
+    # One range read per kind of work: pages, reminders, deployments in flight and due to retire, simmers.
+    assert len(seen) <= 5, "\n---\n".join(seen)
+    assert any("simmer.due_at" in s for s in seen)
+
+
+async def test_the_next_due_moment_brings_the_simmer_back(simmering, clock):
+    await due_work(simmering.services)
+    async with simmering.services.db.read() as session:
+        (simmer,) = await deploys.simmers(session, ("running",))
+    assert simmer.due_at is not None and simmer.due_at > clock.now()
+    samples = simmering.health.reads
+    clock.set(simmer.due_at)
+    await due_work(simmering.services)
+    assert simmering.health.reads == samples + 1  # the probe is read again when its interval is up

@@ -9,6 +9,7 @@ daylight-saving changes happen, because the report's key is the simmer and the l
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,27 +29,60 @@ from storage.queries import bundle, candidates, deploys, pages, releases
 from storage.queries import outbox as outbox_rows
 from storage.tables import Simmer
 
+PROBES_AT_ONCE = 16  # health probes read concurrently in one tick; each waits on the network, not on us
+
 
 async def tick(svc: Services) -> int:
-    """Sample, judge, pass and report whatever is due. Returns how much it queued or changed."""
-    now, done = svc.clock.now(), 0
+    """Sample, judge, pass and report whatever is due. Returns how much it queued or changed.
+
+    Each running simmer carries the next moment it has something to do (`due_at`); a tick reads
+    only the simmers due by now, through an index, so a tick with nothing due costs one query."""
+    now = svc.clock.now()
     async with svc.db.read() as session:
-        running = await deploys.simmers(session, ("running",))
-    for simmer in running:
-        async with svc.failures.isolated("simmer sample", await _owner_key(svc, simmer)):
-            done += await _sample_if_due(svc, simmer, now)
+        due = await deploys.due_simmers(session, now)
+        owners = await releases.project_keys_of(session, {s.release_id for s in due})
+    if not due:
+        return 0
+    gate = asyncio.Semaphore(PROBES_AT_ONCE)
+
+    async def sample(simmer: Simmer) -> int:
+        async with gate, svc.failures.isolated("simmer sample", owners.get(simmer.release_id, "?")):
+            return await _sample_if_due(svc, simmer, now)
+        return 0  # the failure was counted and logged; the others go on
+
+    done = sum(await asyncio.gather(*(sample(s) for s in due)))
     async with svc.db.read() as session:
-        running = await deploys.simmers(session, ("running",))
-    for simmer in running:
-        async with svc.failures.isolated("simmer report", await _owner_key(svc, simmer)):
+        due = await deploys.due_simmers(session, now)  # as sampled: a stalled one is no longer running
+    for simmer in due:
+        async with svc.failures.isolated("simmer report", owners.get(simmer.release_id, "?")):
             done += await _pass_if_served(svc, simmer, now)
             done += await _report_if_due(svc, simmer, now)
+            await _reschedule(svc, simmer, now)
     return done
 
 
-async def _owner_key(svc: Services, simmer: Simmer) -> str:
+async def _reschedule(svc: Services, simmer: Simmer, now: datetime) -> None:
+    """Store when this simmer next has something to do: its next sample, its end, or its next report.
+    Only after this tick's work for it succeeded, so a failed step is tried again at the next tick."""
     async with svc.db.read() as session:
-        return await releases.project_key_of(session, simmer.release_id)
+        _release, project, _ = await _context(session, svc, simmer)
+    if project is None:
+        return  # the project left config: nothing can be judged or reported; it stays due
+    moments = [simmer.ends_at, _next_report(simmer, project, now)]
+    if project.probe:
+        moments.append((simmer.sampled_at or now) + timedelta(minutes=project.probe.interval_minutes))
+    async with svc.db.write() as session:
+        await deploys.set_simmer(session, simmer.id, "running", due_at=min(moments))
+
+
+def _next_report(simmer: Simmer, project, now: datetime) -> datetime:
+    """The next report moment after this tick's: today's if it is still to come (and the simmer did
+    not begin today), else the next day's."""
+    tz = project.timezone
+    day, first = local_day(now, tz), local_day(simmer.started_at, tz)
+    if day <= first or now >= local_moment(day, project.report_time, tz):
+        day = max(day, first) + timedelta(days=1)
+    return local_moment(day, project.report_time, tz)
 
 
 async def _context(session, svc: Services, simmer: Simmer):

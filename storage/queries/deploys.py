@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,6 +98,16 @@ async def simmers(session: AsyncSession, states: Collection[str]) -> list[Simmer
     return list(
         (await session.exec(select(Simmer).where(col(Simmer.state).in_(states)).order_by(col(Simmer.id)))).all()
     )
+
+
+async def due_simmers(session: AsyncSession, now: datetime) -> list[Simmer]:
+    """Running simmers with something to do by `now`: one indexed range, however many simmer."""
+    query = (
+        select(Simmer)
+        .where(col(Simmer.state) == "running", or_(col(Simmer.due_at).is_(None), col(Simmer.due_at) <= now))
+        .order_by(col(Simmer.id))
+    )
+    return list((await session.exec(query)).all())
 
 
 async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:

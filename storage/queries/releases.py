@@ -8,14 +8,14 @@ concurrent change is noticed instead of overwritten.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.queries.bundle import preloaded
-from storage.tables import Project, Release, Transition
+from storage.tables import Milestone, Project, Release, Transition
 
 
 async def create(
@@ -103,6 +103,28 @@ async def project_key_of(session: AsyncSession, release_id: int) -> str:
     """The key of the project a release belongs to ("?" for a release that is gone)."""
     query = select(Project.key).join(Release, col(Release.project_id) == col(Project.id))
     return (await session.exec(query.where(col(Release.id) == release_id))).first() or "?"
+
+
+async def project_keys_of(session: AsyncSession, release_ids: Collection[int]) -> dict[int, str]:
+    """The project key of each release, in one query."""
+    if not release_ids:
+        return {}
+    query = select(Release.id, Project.key).join(Project, col(Release.project_id) == col(Project.id))
+    return dict((await session.exec(query.where(col(Release.id).in_(list(release_ids))))).all())
+
+
+async def with_milestones_between(
+    session: AsyncSession, first: date, last: date, states: Collection[str]
+) -> list[tuple[Release, str]]:
+    """Releases in `states` with a milestone due between `first` and `last`, with their project keys."""
+    near = select(Milestone.release_id).where(col(Milestone.due) >= first, col(Milestone.due) <= last)
+    query = (
+        select(Release, Project.key)
+        .join(Project, col(Release.project_id) == col(Project.id))
+        .where(col(Release.id).in_(near), col(Release.state).in_(states))
+        .order_by(col(Release.id))
+    )
+    return [(rel, key) for rel, key in (await session.exec(query)).all()]
 
 
 async def find(
