@@ -14,7 +14,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
 from commands.crew.escalation import escalate_due
 from commands.deploy.events import reconcile as reconcile_deployments
-from commands.deploy.simmer import tick as simmer_tick
+from commands.deploy.simmer_tick import tick as simmer_tick
 from commands.engine.services import Services
 from commands.release.issue_sync import sync_release_issues
 from commands.scope.reminders import send_due_reminders

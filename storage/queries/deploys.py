@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.database import dialect
 from storage.queries.bundle import preloaded
-from storage.tables import Announcement, CIDelivery, Deployment, HealthSample, Simmer
+from storage.tables import Announcement, CIDelivery, Deployment, HealthSample, Project, Release, Simmer
 
 IN_FLIGHT = ("pending", "running")
 UP = ("deployed", "live")  # deployed: smoke test pending; live: it passed
@@ -100,14 +100,20 @@ async def simmers(session: AsyncSession, states: Collection[str]) -> list[Simmer
     )
 
 
-async def due_simmers(session: AsyncSession, now: datetime) -> list[Simmer]:
-    """Running simmers with something to do by `now`: one indexed range, however many simmer."""
+async def due_simmers(session: AsyncSession, now: datetime) -> list[tuple[Simmer, Release, str, Deployment]]:
+    """Running simmers with something to do by `now`, with their release, project key and deployment:
+    one query over an indexed range, however many releases simmer."""
     query = (
-        select(Simmer)
+        select(Simmer, Release, Project.key, Deployment)
+        .join(Release, col(Release.id) == col(Simmer.release_id))
+        .join(Project, col(Project.id) == col(Release.project_id))
+        .join(Deployment, col(Deployment.id) == col(Simmer.deployment_id))
         .where(col(Simmer.state) == "running", or_(col(Simmer.due_at).is_(None), col(Simmer.due_at) <= now))
         .order_by(col(Simmer.id))
     )
-    return list((await session.exec(query)).all())
+    return [
+        (simmer, release, key, deployment) for simmer, release, key, deployment in (await session.exec(query)).all()
+    ]
 
 
 async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:
