@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 from aiohttp import web
 
 from bot.app import StartupError, Tower, open_tower
+from bot.backlog import Backlog
 from bot.config import ChatEnvironment
 from bot.courier import Courier
 from bot.telemetry import Telemetry
@@ -50,6 +51,8 @@ class Service:
         self.slack: SlackAdapter | None = None
         self.discord: DiscordAdapter | None = None
         self.telemetry = Telemetry(tower.services)
+        # One backlog for both chat platforms: the work they feed is the same.
+        self.backlog = Backlog(tower.settings.tower.backlog_limit)
         tower.dispatcher.observers.append(self.telemetry.record_command)
         self.replica = Replica(
             telemetry=self.telemetry,
@@ -76,6 +79,7 @@ class Service:
                 api_url=self.chat.slack_api_url,
                 command_prefix=settings.tower.slack_command_prefix,
                 on_change=self.courier.wake,
+                backlog=self.backlog,
             )
             sender = SlackSender(self.slack.client, settings.people)
             self.courier.senders.update({"slack": sender, "slack-dm": sender})
@@ -183,6 +187,7 @@ class Service:
             gateway_url=self.chat.discord_gateway_url,
             on_change=self.courier.wake,
             shard_count=self.tower.settings.tower.shard_count,
+            backlog=self.backlog,
         )
         try:
             await self.discord.start()

@@ -46,3 +46,15 @@ def to_view(reply: Reply) -> discord.ui.View | None:
 
 def command_of(custom_id: str) -> str | None:
     return custom_id[len(BUTTON_PREFIX) :] if custom_id.startswith(BUTTON_PREFIX) else None
+
+
+def spent(message: discord.Message) -> discord.ui.View | None:
+    """The message's buttons, disabled (a change they ran was made); None if it has none."""
+    if not message.components:
+        return None
+    view = discord.ui.View.from_message(message, timeout=None)
+    for item in view.children:
+        if isinstance(item, discord.ui.Button):
+            item.disabled = True
+    view.stop()  # finished: discord.py keeps no listener for it
+    return view

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from bot.backlog import BUSY, Backlog
 from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
 from bot.inbound import Malformed, digits, parse_json_object
 from bot.inflight import InFlight
@@ -133,6 +134,7 @@ class SlackAdapter:
         api_url: str | None = None,
         command_prefix: str = "",
         on_change=None,
+        backlog: Backlog | None = None,
     ):
         from slack_bolt.async_app import AsyncApp
         from slack_sdk.web.async_client import AsyncWebClient
@@ -153,6 +155,7 @@ class SlackAdapter:
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_button)
         self._socket_handler: AsyncSocketModeHandler | None = None
         self.in_flight = InFlight()
+        self.backlog = backlog or Backlog(services.settings.tower.backlog_limit)
 
     # -- inbound ---------------------------------------------------------------------------------
     async def handle_http(self, request: web.Request) -> web.Response:
@@ -166,8 +169,11 @@ class SlackAdapter:
         return await to_aiohttp_response(response)
 
     async def _on_command(self, ack, body: dict, respond) -> None:
+        if not self.backlog.admit():
+            await ack(text=BUSY, response_type="ephemeral")  # the answer is the acknowledgement itself
+            return
         await ack()  # within Slack's 3 s, before anything slow
-        with self.in_flight:
+        with self.backlog.place(), self.in_flight:
             if await self._first_time(body, respond):
                 await self._run_command(body, respond)
 
@@ -181,7 +187,10 @@ class SlackAdapter:
 
     async def _on_button(self, ack, body: dict, action: dict, respond) -> None:
         await ack()
-        with self.in_flight:
+        if not self.backlog.admit():  # Slack shows nothing an action's acknowledgement says
+            await respond(text=BUSY, response_type="ephemeral", replace_original=False)
+            return
+        with self.backlog.place(), self.in_flight:
             if await self._first_time(body, respond):
                 await self._run_button(body, action, respond)
 
