@@ -17,6 +17,7 @@ from bot.config import ChatEnvironment
 from bot.courier import Courier
 from bot.telemetry import Telemetry
 from bot.web import Replica
+from bot.worker import CommandWorker
 from commands.engine.settings import Settings
 from storage.database import redacted
 
@@ -53,6 +54,8 @@ class Service:
         self.telemetry = Telemetry(tower.services)
         # One backlog for both chat platforms: the work they feed is the same.
         self.backlog = Backlog(tower.settings.tower.backlog_limit)
+        # Commands from chat run on their own thread: acknowledging never waits for one (bot/worker.py).
+        self.worker = CommandWorker(tower)
         tower.dispatcher.observers.append(self.telemetry.record_command)
         self.replica = Replica(
             telemetry=self.telemetry,
@@ -67,13 +70,15 @@ class Service:
         from bot.web import build_web_app
 
         settings, services = self.tower.settings, self.tower.services
+        if self.chat.slack_mode or self.chat.discord_token:
+            await self.worker.start()
         if self.chat.slack_mode:
             from bot.platforms.slack import SlackAdapter, SlackSender
 
             assert self.chat.slack_bot_token, "slack_mode is set only with a bot token"
             self.slack = SlackAdapter(
                 services,
-                self.tower.dispatcher,
+                self.worker,
                 bot_token=self.chat.slack_bot_token,
                 signing_secret=self.chat.slack_signing_secret or "",
                 api_url=self.chat.slack_api_url,
@@ -180,7 +185,7 @@ class Service:
         assert self.chat.discord_token, "the Discord role is held only with DISCORD_TOKEN"
         self.discord = DiscordAdapter(
             self.tower.services,
-            self.tower.dispatcher,
+            self.worker,
             token=self.chat.discord_token,
             guild_ids=self.chat.discord_guild_ids,
             api_url=self.chat.discord_api_url,
@@ -267,6 +272,7 @@ class Service:
         await self.discord_role.stop()  # closes the gateway (letting its commands finish) if held
         if self.slack is not None:
             await self.slack.close()
+        await self.worker.stop()  # the adapters drained: nothing is handed to it any more
         await self.wakeups.shutdown()
         await self.leadership.stop()
         await self._stop_publishing()

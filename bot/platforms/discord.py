@@ -26,9 +26,9 @@ from bot.courier import Ambiguous, Permanent, Transient
 from bot.inflight import InFlight
 from bot.platforms.discord_commands import build
 from bot.platforms.discord_render import command_of, spent, to_embed, to_view
+from bot.worker import RunsCommands
 from commands.engine import grammar
 from commands.engine.context import Caller
-from commands.engine.dispatch import Dispatcher
 from commands.engine.errors import CommandError
 from commands.engine.lookup import OPEN_STATES
 from commands.engine.outbox import post
@@ -113,7 +113,7 @@ class DiscordAdapter:
     def __init__(
         self,
         services: Services,
-        dispatcher: Dispatcher,
+        dispatcher: RunsCommands,
         *,
         token: str,
         guild_ids: list[str],

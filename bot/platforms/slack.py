@@ -25,8 +25,8 @@ from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
 from bot.inbound import Malformed, digits, parse_json_object
 from bot.inflight import InFlight
 from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
+from bot.worker import RunsCommands
 from commands.engine.context import Caller
-from commands.engine.dispatch import Dispatcher
 from commands.engine.outbox import post
 from commands.engine.registry import Registry
 from commands.engine.reply import Reply
@@ -127,7 +127,7 @@ class SlackAdapter:
     def __init__(
         self,
         services: Services,
-        dispatcher: Dispatcher,
+        dispatcher: RunsCommands,
         *,
         bot_token: str,
         signing_secret: str,
