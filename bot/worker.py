@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from bot.app import Tower
@@ -48,6 +48,8 @@ class RunsCommands(Protocol):
     async def run(self, text: str, caller: Caller) -> Reply: ...
 
     async def run_parsed(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> Reply: ...
+
+    async def call(self, work: Callable[[Services], Awaitable[T]]) -> T: ...
 
 
 class CommandWorker:
@@ -112,6 +114,10 @@ class CommandWorker:
 
     async def run_parsed(self, spec: CommandSpec, raw: dict[str, object], caller: Caller, text: str) -> Reply:
         return await self._on_worker(lambda d: d.run_parsed(spec, raw, caller, text))
+
+    async def call(self, work: Callable[[Services], Awaitable[T]]) -> T:
+        """Other database work of a command (Slack's taken-request record) on the worker too."""
+        return await self._on_worker(lambda d: d.call(work))
 
     async def _on_worker(self, work: Callable[[Dispatcher], Coroutine[Any, Any, T]]) -> T:
         assert self._loop is not None and self._dispatcher is not None, "start() before running commands"

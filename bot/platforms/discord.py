@@ -248,7 +248,10 @@ class DiscordAdapter:
         except (discord.NotFound, discord.Forbidden, discord.HTTPException) as err:
             log.info("discord: interaction answer failed (%s); falling back to a channel message", type(err).__name__)
             await self._fallback(reply, _caller(interaction))
-        self.on_change()
+            self.on_change()
+            return
+        if not reply.ephemeral:
+            self.on_change()  # a change may have queued messages; a read or a refusal queued none
 
     async def _fallback(self, reply: Reply, caller: Caller) -> None:
         now = self.services.clock.now()

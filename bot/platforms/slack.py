@@ -198,7 +198,8 @@ class SlackAdapter:
         """Is this request new? A signed request can be replayed within its five minutes, and Slack
         retries what it thinks timed out: the same trigger id is taken once, by any replica."""
         try:
-            repeat = await taken_before(self.services.db, request_key(body))
+            key = request_key(body)
+            repeat = await self.dispatcher.call(lambda services: taken_before(services.db, key))
         except Exception as err:  # without the record, running it could run it twice
             log.warning("slack: could not record a request as taken: %s", type(err).__name__)
             await respond(text=UNRECORDED, response_type="ephemeral", replace_original=False)
@@ -226,7 +227,10 @@ class SlackAdapter:
             # The response_url expired (30 minutes, 5 uses): the result must still reach the person.
             log.info("slack: response_url failed (%s); falling back to a channel message", type(err).__name__)
             await self._fallback(reply, caller)
-        self.on_change()
+            self.on_change()
+            return
+        if not reply.ephemeral:
+            self.on_change()  # a change may have queued messages; a read or a refusal queued none
 
     async def _fallback(self, reply: Reply, caller: Caller) -> None:
         channel_id = (caller.channel or "").removeprefix("slack:")
