@@ -10,7 +10,9 @@ concurrently, at most PROBES_AT_ONCE at a time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from commands.deploy.simmer import report_for
 from commands.engine import audit, lookup, outbox
@@ -49,21 +51,62 @@ async def tick(svc: Services) -> int:
         return None  # the failure was counted and logged; the others go on
 
     readings = await asyncio.gather(*(read(simmer, key) for simmer, _, key, _ in due))
-    done = 0
-    for (simmer, release, key, deployment), reading in zip(due, readings, strict=True):
-        if reading is not None:
-            async with svc.failures.isolated("simmer sample", key):
-                done += await _record_sample(
-                    svc, simmer, (release, svc.settings.project(key), deployment), reading, now
-                )
+    sampled = [
+        (key, (simmer, (release, svc.settings.project(key), deployment), reading))
+        for (simmer, release, key, deployment), reading in zip(due, readings, strict=True)
+        if reading is not None
+    ]
+    done = sum(r for ok, r in await _batched(svc, "simmer sample", sampled, _record_sample, now, write=True) if ok)
     async with svc.db.read() as session:
         due = await deploys.due_simmers(session, now)  # as sampled: a stalled one is no longer running
+    todo: list[tuple[str, Item]] = []
     for simmer, release, key, deployment in due:
+        context = (release, svc.settings.project(key), deployment)
         async with svc.failures.isolated("simmer report", key):
-            context = (release, svc.settings.project(key), deployment)
             done += await _pass_if_served(svc, simmer, context, now)
-            done += await _report_and_reschedule(svc, simmer, context, now)
-    return done
+        if context[1] is not None:  # a project that left config: nothing can be judged or reported; it stays due
+            todo.append((key, (simmer, context, None)))
+    reports = await _batched(svc, "simmer report", todo, _report_if_due, now, write=False)
+    writes = [
+        (key, (simmer, context, report))
+        for (key, (simmer, context, _)), (ok, report) in zip(todo, reports, strict=True)
+        if ok  # a report that could not be made is not rescheduled past: the simmer stays due
+    ]
+    queued = await _batched(svc, "simmer report", writes, _queue_and_reschedule, now, write=True)
+    return done + sum(r for ok, r in queued if ok)
+
+
+BATCH = 100  # simmers per transaction: a transaction costs more than the rows it writes
+Item = tuple[Simmer, Context, Any]
+
+
+async def _batched(
+    svc: Services,
+    step: str,
+    items: list[tuple[str, Item]],
+    work: Callable[[Any, Services, Item, datetime], Awaitable[Any]],
+    now: datetime,
+    *,
+    write: bool,
+) -> list[tuple[bool, Any]]:
+    """`work` for each (project key, item), BATCH of them per transaction. A batch that fails is done
+    again one item at a time, each isolated: a bad row fails only its own project's step (and, not
+    rescheduled, stays due for the next tick). Returns (done, result) for each item."""
+    results: list[tuple[bool, Any]] = []
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        try:
+            async with svc.db.write() if write else svc.db.read() as session:
+                results += [(True, await work(session, svc, item, now)) for _, item in chunk]
+            continue
+        except Exception:
+            pass
+        for key, item in chunk:
+            result: tuple[bool, Any] = (False, None)
+            async with svc.failures.isolated(step, key), svc.db.write() if write else svc.db.read() as session:
+                result = (True, await work(session, svc, item, now))
+            results.append(result)
+    return results
 
 
 def _probe_due(project: ProjectSettings | None, simmer: Simmer, now: datetime) -> ProbeSettings | None:
@@ -74,7 +117,8 @@ def _probe_due(project: ProjectSettings | None, simmer: Simmer, now: datetime) -
     return probe
 
 
-async def _record_sample(svc: Services, simmer: Simmer, context: Context, reading: Reading, now: datetime) -> int:
+async def _record_sample(session, svc: Services, item: Item, now: datetime) -> int:
+    simmer, context, reading = item
     release, project, deployment = context
     assert project is not None and project.probe is not None  # only a configured probe was read
     probe = project.probe
@@ -89,26 +133,25 @@ async def _record_sample(svc: Services, simmer: Simmer, context: Context, readin
         now=now,
         stall_minutes=probe.stall_minutes,
     )
-    async with svc.db.write() as session:
-        await deploys.add_sample(session, simmer.id, now, reading.value, reading.ok, reading.detail)
-        if verdict.healthy:
-            await deploys.set_simmer(
-                session,
-                simmer.id,
-                "running",
-                sampled_at=now,
-                best_value=verdict.best,
-                last_advance_at=verdict.last_advance_at,
-            )
-            return 1
-        if not await deploys.set_simmer(
-            session, simmer.id, "running", state="stalled", sampled_at=now, trouble=verdict.trouble
-        ):
-            return 0
-        assert verdict.trouble is not None  # an unhealthy judgement always says why
-        await _trouble(
-            session, svc, project, await lookup.release_by_id(session, release.id), deployment, verdict.trouble, now
+    await deploys.add_sample(session, simmer.id, now, reading.value, reading.ok, reading.detail)
+    if verdict.healthy:
+        await deploys.set_simmer(
+            session,
+            simmer.id,
+            "running",
+            sampled_at=now,
+            best_value=verdict.best,
+            last_advance_at=verdict.last_advance_at,
         )
+        return 1
+    if not await deploys.set_simmer(
+        session, simmer.id, "running", state="stalled", sampled_at=now, trouble=verdict.trouble
+    ):
+        return 0
+    assert verdict.trouble is not None  # an unhealthy judgement always says why
+    await _trouble(
+        session, svc, project, await lookup.release_by_id(session, release.id), deployment, verdict.trouble, now
+    )
     return 1
 
 
@@ -166,28 +209,25 @@ async def _pass_if_served(svc: Services, simmer: Simmer, context: Context, now: 
     return 1
 
 
-async def _report_and_reschedule(svc: Services, simmer: Simmer, context: Context, now: datetime) -> int:
-    """Today's report if its time has come (once: its key is the simmer and the local day), and the
-    simmer's next due moment, in one write. Only after this tick's work for it succeeded: a step
-    that failed stays due and is tried again at the next tick."""
-    _release, project, _ = context
-    if project is None:
-        return 0  # the project left config: nothing can be judged or reported; it stays due
-    async with svc.db.read() as session:
-        report = await _report_if_due(session, svc, simmer, context, now)
+async def _queue_and_reschedule(session, svc: Services, item: Item, now: datetime) -> int:
+    """Today's report if it was made (once: its key is the simmer and the local day), and the
+    simmer's next due moment. Only after this tick's work for it succeeded: a step that failed
+    stays due and is tried again at the next tick."""
+    simmer, (_release, project, _), report = item
+    assert project is not None, "reports are made for configured projects"
     moments = [simmer.ends_at, _next_report(simmer, project, now)]
     if project.probe:
         moments.append((simmer.sampled_at or now) + timedelta(minutes=project.probe.interval_minutes))
-    async with svc.db.write() as session:
-        queued = 0
-        if report is not None:
-            key = f"simmer:{simmer.id}:report:{local_day(now, project.timezone)}"
-            queued = await outbox.post_many(session, project.channels.team, report, key=key, now=now)
-        await deploys.set_simmer(session, simmer.id, "running", due_at=min(moments))
+    queued = 0
+    if report is not None:
+        key = f"simmer:{simmer.id}:report:{local_day(now, project.timezone)}"
+        queued = await outbox.post_many(session, project.channels.team, report, key=key, now=now)
+    await deploys.set_simmer(session, simmer.id, "running", due_at=min(moments))
     return queued
 
 
-async def _report_if_due(session, svc: Services, simmer: Simmer, context: Context, now: datetime) -> Reply | None:
+async def _report_if_due(session, svc: Services, item: Item, now: datetime) -> Reply | None:
+    simmer, context, _ = item
     _release, project, _ = context
     assert project is not None, "reports are made for configured projects"
     today = local_day(now, project.timezone)
