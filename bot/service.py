@@ -40,7 +40,10 @@ class Service:
         self._publishing: asyncio.Task | None = None
         self._stopping = asyncio.Event()
         self.courier = Courier(tower.services.db, tower.services.clock, senders={}, settings=tower.settings)
-        self.wakeups = Wakeups(tower.services, on_work=self.courier.wake)
+        # Commands from chat and scheduled work run on their own thread: acknowledging never waits
+        # for them (bot/worker.py).
+        self.worker = CommandWorker(tower)
+        self.wakeups = Wakeups(tower.services, on_work=self.courier.wake, run=self.worker.call)
         # Replicas share the database; the one holding the scheduler lock wakes the jobs and
         # publishes the pages, the others serve commands and deliver the outbox.
         every = tower.settings.tower.election_seconds
@@ -54,8 +57,6 @@ class Service:
         self.telemetry = Telemetry(tower.services)
         # One backlog for both chat platforms: the work they feed is the same.
         self.backlog = Backlog(tower.settings.tower.backlog_limit)
-        # Commands from chat run on their own thread: acknowledging never waits for one (bot/worker.py).
-        self.worker = CommandWorker(tower)
         tower.dispatcher.observers.append(self.telemetry.record_command)
         self.replica = Replica(
             telemetry=self.telemetry,
@@ -70,8 +71,7 @@ class Service:
         from bot.web import build_web_app
 
         settings, services = self.tower.settings, self.tower.services
-        if self.chat.slack_mode or self.chat.discord_token:
-            await self.worker.start()
+        await self.worker.start()
         if self.chat.slack_mode:
             from bot.platforms.slack import SlackAdapter, SlackSender
 
@@ -272,10 +272,10 @@ class Service:
         await self.discord_role.stop()  # closes the gateway (letting its commands finish) if held
         if self.slack is not None:
             await self.slack.close()
-        await self.worker.stop()  # the adapters drained: nothing is handed to it any more
         await self.wakeups.shutdown()
         await self.leadership.stop()
         await self._stop_publishing()
+        await self.worker.stop()  # adapters drained, jobs finished: nothing is handed to it any more
         await self.courier.stop()
         for sender in self._pagers:
             await sender.close()
