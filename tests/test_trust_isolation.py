@@ -107,3 +107,19 @@ def test_the_shell_keeps_working_beside_a_bad_row(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "demo#1: planning" in result.stdout
+
+
+async def test_scheduled_writes_done_in_batches_fail_only_the_bad_rows_project(tower, clock):
+    """The simmer tick writes 100 simmers per transaction; a batch that fails is redone one row at a
+    time, so only the bad row's project fails (and stays due), the others' work is kept."""
+    from commands.deploy.simmer_tick import _batched
+
+    async def work(session, svc, item, now):
+        if item == "bad":
+            raise ValueError("a row no report can be made of")
+        return item.upper()
+
+    items = [("demo", "a"), ("ny", "bad"), ("demo", "b")]
+    results = await _batched(tower.services, "simmer report", items, work, clock.now(), write=True)
+    assert results == [(True, "A"), (False, None), (True, "B")]
+    assert tower.services.failures.counts == {("simmer report", "ny"): 1}
