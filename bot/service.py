@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, cast
 from aiohttp import web
 
 from bot.app import StartupError, Tower, open_tower
+from bot.backlog import Backlog
 from bot.config import ChatEnvironment
 from bot.courier import Courier
 from bot.telemetry import Telemetry
 from bot.web import Replica
+from bot.worker import CommandWorker
 from commands.engine.settings import Settings
 from storage.database import redacted
 
@@ -40,7 +42,10 @@ class Service:
         self.courier = Courier(
             tower.services.db, tower.services.clock, senders={}, settings=tower.settings, own_session=True
         )
-        self.wakeups = Wakeups(tower.services, on_work=self.courier.wake)
+        # Commands from chat and scheduled work run on their own thread: acknowledging never waits
+        # for them (bot/worker.py).
+        self.worker = CommandWorker(tower)
+        self.wakeups = Wakeups(tower.services, on_work=self.courier.wake, run=self.worker.call)
         # Replicas share the database; the one holding the scheduler lock wakes the jobs and
         # publishes the pages, the others serve commands and deliver the outbox.
         every = tower.settings.tower.election_seconds
@@ -52,6 +57,8 @@ class Service:
         self.slack: SlackAdapter | None = None
         self.discord: DiscordAdapter | None = None
         self.telemetry = Telemetry(tower.services)
+        # One backlog for both chat platforms: the work they feed is the same.
+        self.backlog = Backlog(tower.settings.tower.backlog_limit)
         tower.dispatcher.observers.append(self.telemetry.record_command)
         self.replica = Replica(
             telemetry=self.telemetry,
@@ -66,18 +73,20 @@ class Service:
         from bot.web import build_web_app
 
         settings, services = self.tower.settings, self.tower.services
+        await self.worker.start()
         if self.chat.slack_mode:
             from bot.platforms.slack import SlackAdapter, SlackSender
 
             assert self.chat.slack_bot_token, "slack_mode is set only with a bot token"
             self.slack = SlackAdapter(
                 services,
-                self.tower.dispatcher,
+                self.worker,
                 bot_token=self.chat.slack_bot_token,
                 signing_secret=self.chat.slack_signing_secret or "",
                 api_url=self.chat.slack_api_url,
                 command_prefix=settings.tower.slack_command_prefix,
                 on_change=self.courier.wake,
+                backlog=self.backlog,
             )
             sender = SlackSender(self.slack.client, settings.people, self.slack.show)
             self.courier.senders.update({"slack": sender, "slack-dm": sender})
@@ -178,13 +187,14 @@ class Service:
         assert self.chat.discord_token, "the Discord role is held only with DISCORD_TOKEN"
         self.discord = DiscordAdapter(
             self.tower.services,
-            self.tower.dispatcher,
+            self.worker,
             token=self.chat.discord_token,
             guild_ids=self.chat.discord_guild_ids,
             api_url=self.chat.discord_api_url,
             gateway_url=self.chat.discord_gateway_url,
             on_change=self.courier.wake,
             shard_count=self.tower.settings.tower.shard_count,
+            backlog=self.backlog,
         )
         try:
             await self.discord.start()
@@ -267,6 +277,7 @@ class Service:
         await self.wakeups.shutdown()
         await self.leadership.stop()
         await self._stop_publishing()
+        await self.worker.stop()  # adapters drained, jobs finished: nothing is handed to it any more
         await self.courier.stop()
         for sender in self._pagers:
             await sender.close()

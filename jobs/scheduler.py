@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -14,7 +14,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
 from commands.crew.escalation import escalate_due
 from commands.deploy.reconcile import reconcile as reconcile_deployments
-from commands.deploy.simmer import tick as simmer_tick
+from commands.deploy.simmer_tick import tick as simmer_tick
 from commands.engine.services import Services
 from commands.release.issue_sync import sync_release_issues
 from commands.scope.reminders import send_due_reminders
@@ -42,10 +42,21 @@ STEPS = (
 )
 
 
+async def _here(services: Services, work: Callable[[Services], Awaitable[int]]) -> int:
+    return await work(services)
+
+
 class Wakeups:
-    def __init__(self, services: Services, on_work: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        services: Services,
+        on_work: Callable[[], None] = lambda: None,
+        run: Callable[[Callable[[Services], Awaitable[int]]], Awaitable[int]] | None = None,
+    ):
         self.services = services
         self.on_work = on_work  # new messages are in the outbox: wake the courier
+        # Where the work runs: `tower run` hands it to the command worker, off the acknowledging loop.
+        self.run = run or (lambda work: _here(services, work))
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.last_tick: datetime | None = None
         self._busy: set[asyncio.Task] = set()  # jobs running now: shutdown lets them finish
@@ -80,7 +91,7 @@ class Wakeups:
         self._busy.add(task)
         self.last_tick = self.services.clock.now()
         try:
-            if await due_work(self.services):
+            if await self.run(due_work):
                 self.on_work()
         except Exception:
             log.exception("this tick failed; the next tick tries again")
@@ -93,7 +104,7 @@ class Wakeups:
         task = _this_task()
         self._busy.add(task)
         try:
-            await sync_release_issues(self.services)
+            await self.run(sync_release_issues)
         except Exception:
             log.exception("release issue sync failed; it runs again shortly")
         finally:

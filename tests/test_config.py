@@ -132,6 +132,12 @@ def test_the_environment_overrides_the_http_port(tmp_path):
     assert settings.tower.http_port == 9123
 
 
+def test_the_backlog_limit_is_set_in_config_or_the_environment(tmp_path):
+    assert load_text(tmp_path, MINIMAL, {"TOWER_DATA_DIR": str(tmp_path)}).tower.backlog_limit == 100
+    settings = load_text(tmp_path, MINIMAL, {"TOWER_BACKLOG_LIMIT": "3", "TOWER_DATA_DIR": str(tmp_path)})
+    assert settings.tower.backlog_limit == 3
+
+
 def test_the_database_url_comes_only_from_the_environment(tmp_path):
     settings = load_text(tmp_path, MINIMAL)
     assert config.database_url(settings, {}).endswith(str(tmp_path / "data" / "tower.db"))

@@ -278,3 +278,75 @@ async def test_hints_show_discords_option_form(both):
     await both.slack.reply(url)
     told = await both.discord.wait_for_call("POST", rf"/channels/{CHANNEL}/messages")
     assert told.json["embeds"][0]["footer"]["text"] == "/release status release:demo#1"
+
+
+BUSY = "Tower is busy, nothing was changed, try again in a minute."
+
+
+def deferred_privately(interaction) -> bool:
+    first = interaction.callbacks[0]
+    return first["type"] == 5 and bool((first.get("data") or {}).get("flags", 0) & 64)
+
+
+async def test_a_change_the_caller_may_not_make_is_deferred_privately(both):
+    refused = await both.command("release new", user=BOB_D, project="demo")
+    assert deferred_privately(refused), refused.callbacks  # nobody saw a public "thinking…"
+    assert "Only release managers (alice) may run `/release new`" in embed_text(refused)
+    stranger = await both.command("release abort", user=STRANGER_D, release="demo", reason="x")
+    assert deferred_privately(stranger) and "Tower doesn't know you" in embed_text(stranger)
+    allowed = await both.command("release new", user=ALICE_D, project="demo")
+    assert not deferred_privately(allowed) and embed_text(allowed).startswith("Opened demo#1")
+
+
+async def test_a_button_that_made_a_change_is_greyed_out(both):
+    for text, command in (("new demo", "/release"), ("assign demo", "/rotation")):
+        _, _, url = await both.slack.command(text, command=command)
+        await both.slack.reply(url)
+    await both.command("page", user=ALICE_D, release="demo", message="the database is down")
+    dm = await both.discord.wait_until(
+        lambda: both.discord.dm_channels.get(BOB_D) and both.discord.messages.get(both.discord.dm_channels[BOB_D]["id"])
+    )
+    clicked = await both.discord.send_interaction(user_id=BOB_D, kind=3, custom_id="tower:/ack 1", dm=True)
+    await both.discord.wait_until(lambda: answered(clicked))
+    assert embed_text(clicked).startswith("Acknowledged page #1")
+    await both.discord.wait_until(lambda: dm[0]["components"][0]["components"][0].get("disabled"))
+
+
+async def test_a_button_that_only_reads_stays_clickable(both):
+    opened = await both.command("release new", user=ALICE_D, project="demo")
+    status = next(b for b in opened.replies[-1]["components"][0]["components"] if b["label"] == "Status")
+    looked = await both.discord.send_interaction(user_id=BOB_D, kind=3, custom_id=status["custom_id"])
+    await both.discord.wait_until(lambda: answered(looked))
+    assert embed_text(looked).startswith("demo#1: planning")
+    assert not any(b.get("disabled") for b in opened.replies[-1]["components"][0]["components"])
+
+
+async def test_a_private_answer_whose_interaction_expired_arrives_as_a_direct_message(both):
+    both.discord.fail_next("PATCH", r"/webhooks/.*/messages/@original", status=404)
+    await both.discord.send_interaction(user_id=ALICE_D, name="release status", options=[])
+    dm = await both.discord.wait_until(
+        lambda: (
+            both.discord.dm_channels.get(ALICE_D) and both.discord.messages.get(both.discord.dm_channels[ALICE_D]["id"])
+        )
+    )
+    assert dm[0]["embeds"][0]["description"] == "No release is open."
+    assert not [m for ms in both.discord.messages.values() for m in ms if m not in dm]  # no channel saw it
+
+
+async def test_beyond_the_backlog_limit_the_acknowledgement_says_busy_and_nothing_runs(both):
+    backlog = both.service.discord.backlog
+    while backlog.admit():  # the backlog is full: commands acknowledged and not finished
+        pass
+    before = await snapshot(both.db)
+    interaction = await both.discord.send_interaction(
+        user_id=ALICE_D, name="release new", options=[{"name": "project", "value": "demo"}]
+    )
+    await both.discord.wait_until(lambda: interaction.callbacks)
+    (callback,) = interaction.callbacks
+    assert callback["type"] == 4 and callback["data"]["content"] == BUSY and callback["data"]["flags"] & 64
+    status, body, _ = await both.slack.command("new demo")
+    assert status == 200 and BUSY in body
+    assert await snapshot(both.db) == before
+    backlog.pending = 0  # the commands finished: the next one runs
+    opened = await both.command("release new", user=ALICE_D, project="demo")
+    assert embed_text(opened).startswith("Opened demo#1")

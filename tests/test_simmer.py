@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import open_tower
-from commands.deploy import simmer
+from commands.deploy import simmer_tick
 from storage.queries import outbox, pages
 from tests.deploy_support import ready_to_deploy, settle
 from tests.fakes.health import FakeHealth
@@ -52,7 +52,7 @@ async def hours(tower, clock, count: int, advancing: bool = True) -> None:
         clock.advance(hours=1)
         if advancing:
             tower.health.value += 10
-        await simmer.tick(tower.services)
+        await simmer_tick.tick(tower.services)
 
 
 async def reports(tower) -> list:
@@ -94,7 +94,7 @@ async def test_a_healthy_week_reports_once_a_day_across_a_restart_and_dst_then_s
 ):
     await hours(simmering, clock, 2 * 24)
     for _ in range(3):
-        await simmer.tick(simmering.services)  # however often it wakes
+        await simmer_tick.tick(simmering.services)  # however often it wakes
     restarted = await open_tower(simmering.settings, db_target.env(), clock=clock)  # Tower restarts on day 3
     restarted.health = simmering.health
     try:

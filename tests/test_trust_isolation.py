@@ -33,7 +33,8 @@ def two_project_settings(tmp_path) -> Settings:
 @pytest.fixture
 async def poisoned(tmp_path, db_target, clock):
     """demo has a reminder due and a page to escalate; ny has a milestone no calendar can hold
-    (stored before Tower refused such dates at input)."""
+    (stored before Tower refused such dates at input: the tick's date window never reads it) and
+    one due tomorrow under a name Tower cannot order (a bad row the tick does read)."""
     clock.set(datetime(2026, 11, 19, 12, tzinfo=UTC))
     tower = await open_tower(two_project_settings(tmp_path), db_target.env(), clock=clock)
     for text in ("/release new demo", "/rotation assign demo", "/release new ny", "/rotation assign ny"):
@@ -42,6 +43,7 @@ async def poisoned(tmp_path, db_target, clock):
     assert (await run(tower, "/page demo the explorer is down")).ok
     async with tower.services.db.write() as session:
         session.add(Milestone(release_id=2, name="rc1", due=date(9999, 12, 31), created_at=clock.now()))
+        session.add(Milestone(release_id=2, name="rc?", due=date(2026, 11, 21), created_at=clock.now()))
     clock.set(datetime(2026, 11, 20, 9, 30, tzinfo=UTC))  # demo's reminder is due, so is the page's next step
     yield tower
     await tower.close()
@@ -105,3 +107,19 @@ def test_the_shell_keeps_working_beside_a_bad_row(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "demo#1: planning" in result.stdout
+
+
+async def test_scheduled_writes_done_in_batches_fail_only_the_bad_rows_project(tower, clock):
+    """The simmer tick writes 100 simmers per transaction; a batch that fails is redone one row at a
+    time, so only the bad row's project fails (and stays due), the others' work is kept."""
+    from commands.deploy.simmer_tick import _batched
+
+    async def work(session, svc, item, now):
+        if item == "bad":
+            raise ValueError("a row no report can be made of")
+        return item.upper()
+
+    items = [("demo", "a"), ("ny", "bad"), ("demo", "b")]
+    results = await _batched(tower.services, "simmer report", items, work, clock.now(), write=True)
+    assert results == [(True, "A"), (False, None), (True, "B")]
+    assert tower.services.failures.counts == {("simmer report", "ny"): 1}

@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord import app_commands
 
+from bot.backlog import BUSY, Backlog
 from bot.courier import Ambiguous, Permanent, Transient
 from bot.inflight import InFlight
 from bot.platforms.discord_commands import build
-from bot.platforms.discord_render import command_of, option_form, to_embed, to_view
+from bot.platforms.discord_render import command_of, option_form, spent, to_embed, to_view
+from bot.worker import RunsCommands
 from commands.engine import grammar
 from commands.engine.context import Caller
-from commands.engine.dispatch import Dispatcher
 from commands.engine.errors import CommandError
 from commands.engine.lookup import OPEN_STATES
 from commands.engine.outbox import post
+from commands.engine.permissions import project_key_of, surely_refused
 from commands.engine.references import Show
 from commands.engine.reply import Reply
 from commands.engine.services import Services
@@ -112,7 +114,7 @@ class DiscordAdapter:
     def __init__(
         self,
         services: Services,
-        dispatcher: Dispatcher,
+        dispatcher: RunsCommands,
         *,
         token: str,
         guild_ids: list[str],
@@ -120,6 +122,7 @@ class DiscordAdapter:
         gateway_url: str | None = None,
         on_change=None,
         shard_count: int | None = None,
+        backlog: Backlog | None = None,
     ):
         self.services = services
         self.dispatcher = dispatcher
@@ -135,6 +138,7 @@ class DiscordAdapter:
             self.tree.add_command(command)
         self._task: asyncio.Task | None = None
         self.in_flight = InFlight()
+        self.backlog = backlog or Backlog(services.settings.tower.backlog_limit)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self, sync: bool = True) -> None:
@@ -195,26 +199,43 @@ class DiscordAdapter:
 
     # -- inbound ---------------------------------------------------------------------------------
     async def on_command(self, interaction: discord.Interaction, spec, values: dict) -> None:
-        await interaction.response.defer(ephemeral=not spec.mutates, thinking=True)
-        with self.in_flight:
-            await self._run_command(interaction, spec, values)
-
-    async def _run_command(self, interaction: discord.Interaction, spec, values: dict) -> None:
-        raw = {k: v for k, v in values.items() if v is not None and v is not False}
-        caller = _caller(interaction)
-        reply = await self.dispatcher.run_parsed(spec, raw, caller, grammar.unparse(spec, raw))
-        await self._answer(interaction, reply, deferred_ephemeral=not spec.mutates)
+        if not self.backlog.admit():
+            await interaction.response.send_message(BUSY, ephemeral=True)  # the answer is the acknowledgement
+            return
+        with self.backlog.place():
+            raw = {k: v for k, v in values.items() if v is not None and v is not False}
+            private = self._private(interaction, spec, raw)
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            with self.in_flight:
+                reply = await self.dispatcher.run_parsed(spec, raw, _caller(interaction), grammar.unparse(spec, raw))
+                await self._answer(interaction, reply, deferred_ephemeral=private)
 
     async def on_button(self, interaction: discord.Interaction, command: str) -> None:
-        try:
-            spec, _ = self.services.registry.find([w.value for w in grammar.tokenize(command)])
-            private = not spec.mutates
-        except CommandError:
-            private = True
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        with self.in_flight:
-            reply = await self.dispatcher.run(command, _caller(interaction))
-            await self._answer(interaction, reply, deferred_ephemeral=private)
+        if not self.backlog.admit():
+            await interaction.response.send_message(BUSY, ephemeral=True)
+            return
+        with self.backlog.place():
+            spec = None
+            try:
+                tokens = grammar.tokenize(command)
+                spec, used = self.services.registry.find([t.value for t in tokens])
+                private = self._private(interaction, spec, grammar.parse(spec, tokens[used:]))
+            except CommandError:
+                private = True
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            with self.in_flight:
+                reply = await self.dispatcher.run(command, _caller(interaction))
+                await self._answer(interaction, reply, deferred_ephemeral=private)
+                if spec is not None and spec.mutates and reply.ok:
+                    await disable_buttons(interaction)  # a change is made once: its buttons are spent
+
+    def _private(self, interaction: discord.Interaction, spec, raw: dict) -> bool:
+        """Whether to defer privately: reads are private, and so is a change the caller may not make
+        whatever the crew tables say (decided from config alone, before any database work), so a
+        refusal never shows the channel a public "thinking…"."""
+        settings = self.services.settings
+        person = settings.person_by_platform_id("discord", str(interaction.user.id))
+        return not spec.mutates or surely_refused(spec, person, settings, project_key_of(spec, raw))
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, *, deferred_ephemeral: bool) -> None:
         embed, view = to_embed(reply, self.show), to_view(reply)
@@ -229,11 +250,19 @@ class DiscordAdapter:
         except (discord.NotFound, discord.Forbidden, discord.HTTPException) as err:
             log.info("discord: interaction answer failed (%s); falling back to a channel message", type(err).__name__)
             await self._fallback(reply, _caller(interaction))
-        self.on_change()
+            self.on_change()
+            return
+        if not reply.ephemeral:
+            self.on_change()  # a change may have queued messages; a read or a refusal queued none
 
     async def _fallback(self, reply: Reply, caller: Caller) -> None:
+        now = self.services.clock.now()
         if reply.ephemeral:
-            return  # private answers are not posted to the channel; the person can run it again
+            # A private answer never goes to the channel: it goes to the person, as a direct message.
+            async with self.services.db.write() as session:
+                key = f"fallback:{caller.label}:{now.isoformat()}"
+                await post(session, f"discord-dm:{caller.user_id}", reply, key=key, now=now)
+            return
         note = Reply(
             text=f"<@{caller.user_id}>: {reply.text}",
             ok=reply.ok,
@@ -242,7 +271,6 @@ class DiscordAdapter:
             buttons=reply.buttons,
             footer=reply.footer,
         )
-        now = self.services.clock.now()
         async with self.services.db.write() as session:
             await post(session, caller.channel or "", note, key=f"fallback:{caller.label}:{now.isoformat()}", now=now)
 
@@ -259,6 +287,23 @@ class DiscordAdapter:
                     names.append(f"{proj.key}@{rel.version}" if rel.version else f"{proj.key}#{rel.number}")
         current = (current or "").lower()
         return [app_commands.Choice(name=n, value=n) for n in names if current in n.lower()][:25]
+
+
+async def disable_buttons(interaction: discord.Interaction) -> None:
+    """Grey out the buttons of the message clicked, so a change is not offered twice. A message the
+    interaction's webhook sent (an answer, private or not) is edited through it; a channel message
+    (the outbox's) through the channel."""
+    message = interaction.message
+    view = spent(message) if message is not None else None
+    if message is None or view is None:
+        return
+    try:
+        if message.flags.ephemeral or message.interaction_metadata is not None:
+            await interaction.followup.edit_message(message.id, view=view)
+        else:
+            await message.edit(view=view)
+    except discord.HTTPException as err:
+        log.info("discord: could not disable the buttons of a message (%s)", type(err).__name__)
 
 
 def _caller(interaction: discord.Interaction) -> Caller:

@@ -111,3 +111,15 @@ def _brackets(token: grammar.Token) -> tuple[str, str, str]:
     lead = "[" if word.startswith("[") else ""
     trail = "]" if word.endswith("]") and len(word) > len(lead) else ""
     return lead, word[len(lead) : len(word) - len(trail)], trail
+
+
+def spent(message: discord.Message) -> discord.ui.View | None:
+    """The message's buttons, disabled (a change they ran was made); None if it has none."""
+    if not message.components:
+        return None
+    view = discord.ui.View.from_message(message, timeout=None)
+    for item in view.children:
+        if isinstance(item, discord.ui.Button):
+            item.disabled = True
+    view.stop()  # finished: discord.py keeps no listener for it
+    return view

@@ -20,12 +20,13 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from bot.backlog import BUSY, Backlog
 from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
 from bot.inbound import Malformed, digits, parse_json_object
 from bot.inflight import InFlight
 from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
+from bot.worker import RunsCommands
 from commands.engine.context import Caller
-from commands.engine.dispatch import Dispatcher
 from commands.engine.outbox import post
 from commands.engine.references import Show, by_first_word
 from commands.engine.registry import Registry
@@ -136,13 +137,14 @@ class SlackAdapter:
     def __init__(
         self,
         services: Services,
-        dispatcher: Dispatcher,
+        dispatcher: RunsCommands,
         *,
         bot_token: str,
         signing_secret: str,
         api_url: str | None = None,
         command_prefix: str = "",
         on_change=None,
+        backlog: Backlog | None = None,
     ):
         from slack_bolt.async_app import AsyncApp
         from slack_sdk.web.async_client import AsyncWebClient
@@ -164,6 +166,7 @@ class SlackAdapter:
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_button)
         self._socket_handler: AsyncSocketModeHandler | None = None
         self.in_flight = InFlight()
+        self.backlog = backlog or Backlog(services.settings.tower.backlog_limit)
 
     # -- inbound ---------------------------------------------------------------------------------
     async def handle_http(self, request: web.Request) -> web.Response:
@@ -177,8 +180,11 @@ class SlackAdapter:
         return await to_aiohttp_response(response)
 
     async def _on_command(self, ack, body: dict, respond) -> None:
+        if not self.backlog.admit():
+            await ack(text=BUSY, response_type="ephemeral")  # the answer is the acknowledgement itself
+            return
         await ack()  # within Slack's 3 s, before anything slow
-        with self.in_flight:
+        with self.backlog.place(), self.in_flight:
             if await self._first_time(body, respond):
                 await self._run_command(body, respond)
 
@@ -192,7 +198,10 @@ class SlackAdapter:
 
     async def _on_button(self, ack, body: dict, action: dict, respond) -> None:
         await ack()
-        with self.in_flight:
+        if not self.backlog.admit():  # Slack shows nothing an action's acknowledgement says
+            await respond(text=BUSY, response_type="ephemeral", replace_original=False)
+            return
+        with self.backlog.place(), self.in_flight:
             if await self._first_time(body, respond):
                 await self._run_button(body, action, respond)
 
@@ -200,7 +209,8 @@ class SlackAdapter:
         """Is this request new? A signed request can be replayed within its five minutes, and Slack
         retries what it thinks timed out: the same trigger id is taken once, by any replica."""
         try:
-            repeat = await taken_before(self.services.db, request_key(body))
+            key = request_key(body)
+            repeat = await self.dispatcher.call(lambda services: taken_before(services.db, key))
         except Exception as err:  # without the record, running it could run it twice
             log.warning("slack: could not record a request as taken: %s", type(err).__name__)
             await respond(text=UNRECORDED, response_type="ephemeral", replace_original=False)
@@ -228,7 +238,10 @@ class SlackAdapter:
             # The response_url expired (30 minutes, 5 uses): the result must still reach the person.
             log.info("slack: response_url failed (%s); falling back to a channel message", type(err).__name__)
             await self._fallback(reply, caller)
-        self.on_change()
+            self.on_change()
+            return
+        if not reply.ephemeral:
+            self.on_change()  # a change may have queued messages; a read or a refusal queued none
 
     async def _fallback(self, reply: Reply, caller: Caller) -> None:
         channel_id = (caller.channel or "").removeprefix("slack:")

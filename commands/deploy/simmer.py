@@ -1,6 +1,6 @@
 """The simmer: a live deployment watched for days before it ships.
 
-Each tick samples the project's health probe when a sample is due, judges it (the metric must keep
+Each tick (simmer_tick.py) samples the project's health probe when a sample is due, judges it (the metric must keep
 advancing, or equal, stay below or above a value), and acts: trouble pages the pilot and suggests
 retiring the deployment; time served passes the simmer. Every morning, at the project's local
 report time, the team gets a report — once per release per local day, whatever restarts or
@@ -20,160 +20,23 @@ from commands.engine.reply import Field, Reply
 from commands.engine.roles import ANYONE, CREW
 from commands.engine.services import Services
 from commands.engine.spec import CommandSpec, Kind, Option
-from commands.rules.calendar_days import local_day, local_moment
-from commands.rules.lifecycle import Action, State
-from commands.rules.simmer import day_of, judge, trend
+from commands.rules.simmer import day_of, trend
 from commands.scope import readiness
-from storage.queries import candidates, deploys, pages, releases
-from storage.queries import outbox as outbox_rows
+from storage.queries import bundle, candidates, deploys, pages
 from storage.tables import Simmer
 
 
-async def tick(svc: Services) -> int:
-    """Sample, judge, pass and report whatever is due. Returns how much it queued or changed."""
-    now, done = svc.clock.now(), 0
-    async with svc.db.read() as session:
-        running = await deploys.simmers(session, ("running",))
-    for simmer in running:
-        async with svc.failures.isolated("simmer sample", await _owner_key(svc, simmer)):
-            done += await _sample_if_due(svc, simmer, now)
-    async with svc.db.read() as session:
-        running = await deploys.simmers(session, ("running",))
-    for simmer in running:
-        async with svc.failures.isolated("simmer report", await _owner_key(svc, simmer)):
-            done += await _pass_if_served(svc, simmer, now)
-            done += await _report_if_due(svc, simmer, now)
-    return done
-
-
-async def _owner_key(svc: Services, simmer: Simmer) -> str:
-    async with svc.db.read() as session:
-        return await releases.project_key_of(session, simmer.release_id)
-
-
-async def _context(session, svc: Services, simmer: Simmer):
+async def context_of(session, svc: Services, simmer: Simmer):
+    """The simmer's release, its project's settings (None if it left config) and its deployment."""
     release = await lookup.release_by_id(session, simmer.release_id)
     project = svc.settings.project((await lookup.project_of(session, release)).key)
     deployment = await deploys.by_id(session, simmer.deployment_id)
     return release, project, deployment
 
 
-async def _sample_if_due(svc: Services, simmer: Simmer, now: datetime) -> int:
-    async with svc.db.read() as session:
-        release, project, deployment = await _context(session, svc, simmer)
-    probe = project.probe if project else None
-    if probe is None or (simmer.sampled_at and now - simmer.sampled_at < timedelta(minutes=probe.interval_minutes)):
-        return 0
-    reading = await svc.prober.read(probe)
-    verdict = judge(
-        probe.expect,
-        probe.value,
-        reading.value,
-        reading.ok,
-        reading.detail,
-        best=simmer.best_value,
-        last_advance_at=simmer.last_advance_at or simmer.started_at,
-        now=now,
-        stall_minutes=probe.stall_minutes,
-    )
-    async with svc.db.write() as session:
-        await deploys.add_sample(session, simmer.id, now, reading.value, reading.ok, reading.detail)
-        if verdict.healthy:
-            await deploys.set_simmer(
-                session,
-                simmer.id,
-                "running",
-                sampled_at=now,
-                best_value=verdict.best,
-                last_advance_at=verdict.last_advance_at,
-            )
-            return 1
-        if not await deploys.set_simmer(
-            session, simmer.id, "running", state="stalled", sampled_at=now, trouble=verdict.trouble
-        ):
-            return 0
-        assert verdict.trouble is not None  # an unhealthy judgement always says why
-        await _trouble(
-            session, svc, project, await lookup.release_by_id(session, release.id), deployment, verdict.trouble, now
-        )
-    return 1
-
-
-async def _trouble(session, svc: Services, project, release, deployment, trouble: str, now: datetime) -> None:
-    from commands.crew.paging import open_page  # paging → escalation → crew: imported late to keep imports one-way
-
-    lookup.name(project.key, release)
-    if release.state == State.SIMMERING.value:
-        await releases.move(
-            session,
-            release,
-            to_state=State.FAILED.value,
-            action=Action.HEALTH_FAILED.value,
-            actor_id=None,
-            now=now,
-            reason=trouble,
-        )
-    ref = lookup.ref_text(project.key, release)
-    await open_page(
-        svc,
-        project,
-        release,
-        f"{deployment.environment} is unhealthy: {trouble}. Consider `/deploy retire {ref}`.",
-        source="health-stalled",
-        created_by_id=None,
-        session=session,
-    )
-    await audit.record_event(
-        session,
-        "simmer.stalled",
-        now,
-        source="probe",
-        project_id=release.project_id,
-        release_id=release.id,
-        detail=trouble,
-    )
-
-
-async def _pass_if_served(svc: Services, simmer: Simmer, now: datetime) -> int:
-    if now < simmer.ends_at:
-        return 0
-    async with svc.db.write() as session:
-        if not await deploys.set_simmer(session, simmer.id, "running", state="passed"):
-            return 0
-        release, project, deployment = await _context(session, svc, simmer)
-        title = lookup.name(project.key, release)
-        note = Reply(
-            text=f"The simmer of {title} passed: {deployment.environment} stayed healthy. Ready to ship once the "
-            "checklist is done.",
-            footer=f"`/release ship {lookup.ref_text(project.key, release)}`",
-        )
-        await outbox.post_many(session, project.channels.team, note, key=f"simmer:{simmer.id}:passed", now=now)
-        await audit.record_event(
-            session, "simmer.passed", now, source="tower", project_id=release.project_id, release_id=release.id
-        )
-    return 1
-
-
-async def _report_if_due(svc: Services, simmer: Simmer, now: datetime) -> int:
-    async with svc.db.read() as session:
-        _release, project, _ = await _context(session, svc, simmer)
-    today = local_day(now, project.timezone)
-    if now < local_moment(today, project.report_time, project.timezone) or today <= local_day(
-        simmer.started_at, project.timezone
-    ):
-        return 0  # not yet today, or the simmer began today (its start was announced)
-    key = f"simmer:{simmer.id}:report:{today}"
-    if project.channels.team:
-        async with svc.db.read() as session:
-            if await outbox_rows.by_key(session, f"{key}@{project.channels.team[-1]}"):
-                return 0  # today's is queued: every later tick of the day costs one indexed read
-    async with svc.db.write() as session:
-        report = await report_for(session, svc, simmer, now)
-        return await outbox.post_many(session, project.channels.team, report, key=key, now=now)
-
-
-async def report_for(session, svc: Services, simmer: Simmer, now: datetime) -> Reply:
-    release, project, deployment = await _context(session, svc, simmer)
+async def report_for(session, svc: Services, simmer: Simmer, now: datetime, context=None) -> Reply:
+    """The report's card; `context` (from context_of) when the caller has it already."""
+    release, project, deployment = context or await context_of(session, svc, simmer)
     title = lookup.name(project.key, release)
     day, total = day_of(simmer.started_at, now, project.simmer_days, project.timezone)
     values = [s.value for s in await deploys.samples(session, simmer.id) if s.value is not None]
@@ -215,6 +78,7 @@ async def status(inv: Invocation, svc: Services) -> Reply:
     ref = inv.args["release"]
     async with svc.db.read() as session:
         proj, rel = await lookup.release(session, ref)
+        await bundle.preload(session, rel.id)
         simmer = await deploys.simmer_of(session, rel.id)
         if simmer is None:
             raise NotFound(

@@ -7,8 +7,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -28,6 +29,7 @@ from commands.rules.lifecycle import IllegalTransition
 log = logging.getLogger("tower.commands")
 
 OK, REFUSED, UNAVAILABLE, ERROR = "ok", "refused", "unavailable", "error"
+T = TypeVar("T")
 MAX_COMMAND_CHARS = 4000  # the audit log keeps the command as typed
 
 
@@ -53,6 +55,10 @@ class Dispatcher:
     @property
     def registry(self):
         return self.services.registry
+
+    async def call(self, work: Callable[[Services], Awaitable[T]]) -> T:
+        """Run other work of a command (an adapter's bookkeeping) with these services."""
+        return await work(self.services)
 
     async def run(self, text: str, caller: Caller) -> Reply:
         """Run a command typed as text (console, Slack)."""

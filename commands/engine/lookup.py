@@ -33,15 +33,8 @@ async def project_row(session: AsyncSession, project: ProjectSettings, now: date
 
 async def release(session: AsyncSession, ref: ReleaseRef) -> tuple[Project, Release]:
     key = ref.project.key
-    proj = await directory.project_by_key(session, key)
-    found: Release | None = None
-    if proj is not None:
-        if ref.version:
-            found = await releases.by_version(session, proj.id, ref.version)
-        elif ref.number is not None:
-            found = await releases.by_number(session, proj.id, ref.number)
-        else:
-            found = await releases.newest_open(session, proj.id, OPEN_STATES)
+    # One statement: the project, and the release the reference names if there is one.
+    proj, found = await releases.find(session, key, version=ref.version, number=ref.number, open_states=OPEN_STATES)
     if proj is not None and found is not None:  # a release is only looked for in a project that exists
         return proj, found
     if ref.version or ref.number is not None:

@@ -3,6 +3,7 @@ chat platform's permission hints."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from commands.engine import lookup
@@ -10,7 +11,7 @@ from commands.engine.arguments import ReleaseRef
 from commands.engine.errors import NotAllowed, NotFound
 from commands.engine.roles import Role
 from commands.engine.settings import PersonSettings, Settings
-from commands.engine.spec import CommandSpec
+from commands.engine.spec import CommandSpec, Kind
 from commands.rules.calendar_days import local_day
 from commands.rules.rotation import acting_pilot
 from storage.database import Database
@@ -53,6 +54,30 @@ async def _crew_roles(db: Database, handle: str, ref: ReleaseRef, now: datetime)
     if acting_pilot(held.get("pilot"), held.get("copilot"), away) == handle:
         roles.add(Role.PILOT)
     return roles
+
+
+def surely_refused(
+    spec: CommandSpec, person: PersonSettings | None, settings: Settings, project_key: str | None
+) -> bool:
+    """Whether `authorize` will refuse whatever the crew tables hold: decided from config alone, so
+    an adapter can know before any database work (Discord defers a sure refusal privately)."""
+    if spec.mutates and person is None:
+        return True
+    possible = {Role.ANYONE}
+    if person is not None:
+        possible |= {Role.MEMBER, *_CREW_ROLES.values()}  # a seat on the crew is the database's to say
+        if project_key is None or person.handle in settings.release_managers(project_key):
+            possible.add(Role.RELEASE_MANAGER)
+    return not possible & spec.allowed
+
+
+def project_key_of(spec: CommandSpec, raw: dict[str, object]) -> str | None:
+    """The project a command's options name, as typed (`demo`, `demo@1.3.0`, `demo#2`); None if none."""
+    for option in spec.options:
+        value = raw.get(option.name)
+        if isinstance(value, str) and option.kind in (Kind.PROJECT, Kind.RELEASE):
+            return re.split(r"[@#]", value, maxsplit=1)[0].strip() or None
+    return None
 
 
 def authorize(

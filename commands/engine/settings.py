@@ -263,6 +263,7 @@ class ServerSettings(_Strict):
     pages_dir: str | None = None  # publish the release pages here (for any static host), kept current
     election_seconds: float = Field(default=5, gt=0, le=30)  # how often a standby replica asks for the scheduler
     commands_in_parallel: int = Field(default=8, ge=1, le=64)  # per process; more wait their turn in order
+    backlog_limit: int = Field(default=100, ge=1, le=10_000)  # per process; beyond it the ack says "busy"
     drain_seconds: float = Field(default=0, ge=0, le=120)  # at shutdown, report unready this long before closing
     shard_count: int | None = Field(default=None, ge=1, le=1024)  # Discord: run sharded with this many shards
 

@@ -16,7 +16,7 @@ from commands.engine.spec import CommandSpec, Kind, Option
 from commands.release.views import list_line, status_card
 from commands.rules.lifecycle import Action, State, next_state
 from commands.scope import readiness
-from storage.queries import releases
+from storage.queries import bundle, releases
 
 
 async def new(inv: Invocation, svc: Services) -> Reply:
@@ -80,12 +80,14 @@ async def status(inv: Invocation, svc: Services) -> Reply:
     async with svc.db.read() as session:
         if ref is not None:
             _, rel = await lookup.release(session, ref)
+            await bundle.preload(session, rel.id)
             return await status_card(
                 session, ref.project, rel, svc.registry, svc.clock.now(), svc.settings.tower.public_url
             )
         open_ones = await releases.listing(session, states=lookup.OPEN_STATES)
         if len(open_ones) == 1:
             rel, proj = open_ones[0]
+            await bundle.preload(session, rel.id)
             return await status_card(
                 session,
                 svc.settings.projects[proj.key],

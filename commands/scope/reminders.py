@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from commands.crew.seats import crew_of, direct_channels
 from commands.engine import lookup, outbox
 from commands.engine.reply import Reply
@@ -30,8 +28,13 @@ LATE_LIMIT = timedelta(days=7)  # a warning found more than this late (Tower was
 async def send_due_reminders(svc: Services) -> int:
     now = svc.clock.now()
     queued = 0
+    # Only releases with a milestone near today can have a reminder or a warning due: the window
+    # (a day before, to LATE_LIMIT after, a day's margin each side for time zones) is an indexed range.
+    today = now.date()
     async with svc.db.read() as session:
-        found = await _open_releases(session)
+        found = await releases.with_milestones_between(
+            session, today - LATE_LIMIT - timedelta(days=2), today + timedelta(days=2), _OPEN
+        )
     for release, project_key in found:
         project = svc.settings.project(project_key)
         if project is None:
@@ -45,9 +48,7 @@ async def send_due_reminders(svc: Services) -> int:
     return queued
 
 
-async def _open_releases(session: AsyncSession) -> list[tuple[Release, str]]:
-    open_states = [s.value for s in State if s.is_open]
-    return [(rel, proj.key) for rel, proj in await releases.listing(session, states=open_states, limit=10_000)]
+_OPEN = tuple(s.value for s in State if s.is_open)
 
 
 async def _remind(

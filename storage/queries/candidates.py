@@ -8,10 +8,14 @@ from sqlalchemy import func, update
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.queries.bundle import preloaded
 from storage.tables import Candidate
 
 
 async def of_release(session: AsyncSession, release_id: int, states: tuple[str, ...] | None = None) -> list[Candidate]:
+    loaded = preloaded(session, "candidate", release_id)
+    if loaded is not None:
+        return [c for c in loaded if states is None or c.state in states]
     query = select(Candidate).where(Candidate.release_id == release_id).order_by(col(Candidate.seq))
     if states is not None:
         query = query.where(col(Candidate.state).in_(states))

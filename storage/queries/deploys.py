@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.database import dialect
-from storage.tables import Announcement, CIDelivery, Deployment, HealthSample, Simmer
+from storage.queries.bundle import preloaded
+from storage.tables import Announcement, CIDelivery, Deployment, HealthSample, Project, Release, Simmer
 
 IN_FLIGHT = ("pending", "running")
 UP = ("deployed", "live")  # deployed: smoke test pending; live: it passed
@@ -37,6 +38,9 @@ async def by_operation(session: AsyncSession, operation_id: str) -> Deployment |
 
 
 async def of_release(session: AsyncSession, release_id: int, states: Collection[str] | None = None) -> list[Deployment]:
+    loaded = preloaded(session, "deployment", release_id)
+    if loaded is not None:
+        return [d for d in loaded if states is None or d.state in states]
     query = select(Deployment).where(Deployment.release_id == release_id).order_by(col(Deployment.id))
     if states is not None:
         query = query.where(col(Deployment.state).in_(states))
@@ -97,7 +101,26 @@ async def simmers(session: AsyncSession, states: Collection[str]) -> list[Simmer
     )
 
 
+async def due_simmers(session: AsyncSession, now: datetime) -> list[tuple[Simmer, Release, str, Deployment]]:
+    """Running simmers with something to do by `now`, with their release, project key and deployment:
+    one query over an indexed range, however many releases simmer."""
+    query = (
+        select(Simmer, Release, Project.key, Deployment)
+        .join(Release, col(Release.id) == col(Simmer.release_id))
+        .join(Project, col(Project.id) == col(Release.project_id))
+        .join(Deployment, col(Deployment.id) == col(Simmer.deployment_id))
+        .where(col(Simmer.state) == "running", or_(col(Simmer.due_at).is_(None), col(Simmer.due_at) <= now))
+        .order_by(col(Simmer.id))
+    )
+    return [
+        (simmer, release, key, deployment) for simmer, release, key, deployment in (await session.exec(query)).all()
+    ]
+
+
 async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:
+    loaded = preloaded(session, "simmer", release_id)
+    if loaded is not None:
+        return loaded[-1] if loaded else None
     query = select(Simmer).where(Simmer.release_id == release_id).order_by(col(Simmer.id).desc()).limit(1)
     return (await session.exec(query)).first()
 

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.queries import outbox
+from storage.queries.bundle import preloaded
 from storage.tables import Page
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
@@ -86,6 +87,9 @@ async def cancel_undelivered(session: AsyncSession, page_id: int) -> int:
 
 
 async def of_release(session: AsyncSession, release_id: int, states: tuple[str, ...] = (OPEN,)) -> list[Page]:
+    loaded = preloaded(session, "page", release_id)
+    if loaded is not None:
+        return [p for p in loaded if p.state in states]
     query = select(Page).where(Page.release_id == release_id, col(Page.state).in_(states)).order_by(col(Page.id))
     return list((await session.exec(query)).all())
 

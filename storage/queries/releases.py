@@ -8,13 +8,14 @@ concurrent change is noticed instead of overwritten.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import Project, Release, Transition
+from storage.queries.bundle import preloaded
+from storage.tables import Milestone, Project, Release, Transition
 
 
 async def create(
@@ -104,6 +105,50 @@ async def project_key_of(session: AsyncSession, release_id: int) -> str:
     return (await session.exec(query.where(col(Release.id) == release_id))).first() or "?"
 
 
+async def project_keys_of(session: AsyncSession, release_ids: Collection[int]) -> dict[int, str]:
+    """The project key of each release, in one query."""
+    if not release_ids:
+        return {}
+    query = select(Release.id, Project.key).join(Project, col(Release.project_id) == col(Project.id))
+    return dict((await session.exec(query.where(col(Release.id).in_(list(release_ids))))).all())
+
+
+async def with_milestones_between(
+    session: AsyncSession, first: date, last: date, states: Collection[str]
+) -> list[tuple[Release, str]]:
+    """Releases in `states` with a milestone due between `first` and `last`, with their project keys."""
+    near = select(Milestone.release_id).where(col(Milestone.due) >= first, col(Milestone.due) <= last)
+    query = (
+        select(Release, Project.key)
+        .join(Project, col(Release.project_id) == col(Project.id))
+        .where(col(Release.id).in_(near), col(Release.state).in_(states))
+        .order_by(col(Release.id))
+    )
+    return [(rel, key) for rel, key in (await session.exec(query)).all()]
+
+
+async def find(
+    session: AsyncSession, project_key: str, *, version: str | None, number: int | None, open_states: Collection[str]
+) -> tuple[Project | None, Release | None]:
+    """A project by key with the release a reference names — by version (the newest with it), by
+    number, else the newest open one — in one statement; (None, None) without the project."""
+    if version:
+        which = col(Release.version) == version
+    elif number is not None:
+        which = col(Release.number) == number
+    else:
+        which = col(Release.state).in_(open_states)
+    query = (
+        select(Project, Release)
+        .outerjoin(Release, and_(col(Release.project_id) == col(Project.id), which))
+        .where(Project.key == project_key)
+        .order_by(col(Release.number).desc())
+        .limit(1)
+    )
+    row = (await session.exec(query)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def by_number(session: AsyncSession, project_id: int, number: int) -> Release | None:
     query = select(Release).where(Release.project_id == project_id, Release.number == number)
     return (await session.exec(query)).first()
@@ -133,6 +178,9 @@ async def listing(
 
 
 async def transitions(session: AsyncSession, release_id: int) -> list[Transition]:
+    loaded = preloaded(session, "release_transition", release_id)
+    if loaded is not None:
+        return loaded
     query = select(Transition).where(Transition.release_id == release_id).order_by(col(Transition.id))
     return list((await session.exec(query)).all())
 

@@ -8,12 +8,16 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.queries.bundle import preloaded
 from storage.tables import ChecklistItem, CommitCheck, Feature, Milestone, TestResult
 
 # -- features -----------------------------------------------------------------------------------
 
 
 async def features(session: AsyncSession, release_id: int, include_removed: bool = False) -> list[Feature]:
+    loaded = preloaded(session, "feature", release_id)
+    if loaded is not None:
+        return [f for f in loaded if include_removed or f.state == "active"]
     query = select(Feature).where(Feature.release_id == release_id).order_by(col(Feature.id))
     if not include_removed:
         query = query.where(Feature.state == "active")
@@ -90,6 +94,9 @@ async def record_result(
 
 async def results(session: AsyncSession, candidate_id: int) -> dict[str, str]:
     """The newest outcome of each test on a candidate."""
+    loaded = preloaded(session, "test_result", candidate_id)
+    if loaded is not None:
+        return {row.test: row.outcome for row in loaded}
     rows = await session.exec(
         select(TestResult).where(TestResult.candidate_id == candidate_id).order_by(col(TestResult.id))
     )
@@ -100,6 +107,9 @@ async def results(session: AsyncSession, candidate_id: int) -> dict[str, str]:
 
 
 async def checklist(session: AsyncSession, release_id: int) -> list[ChecklistItem]:
+    loaded = preloaded(session, "checklist_item", release_id)
+    if loaded is not None:
+        return loaded
     query = select(ChecklistItem).where(ChecklistItem.release_id == release_id).order_by(col(ChecklistItem.seq))
     return list((await session.exec(query)).all())
 
@@ -142,6 +152,9 @@ async def set_checked(
 
 
 async def milestones(session: AsyncSession, release_id: int) -> list[Milestone]:
+    loaded = preloaded(session, "milestone", release_id)
+    if loaded is not None:
+        return loaded
     query = select(Milestone).where(Milestone.release_id == release_id).order_by(col(Milestone.due), col(Milestone.id))
     return list((await session.exec(query)).all())
 

@@ -78,6 +78,7 @@ class Simmer(SQLModel, table=True):
     """A deployment left running for days while its health is watched."""
 
     __tablename__ = "simmer"
+    __table_args__ = (sa.Index("ix_simmer_due", "state", "due_at"),)
 
     id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
@@ -89,6 +90,8 @@ class Simmer(SQLModel, table=True):
     best_value: float | None = None
     sampled_at: datetime | None = utc_time(default=None)
     trouble: str | None = Field(default=None, max_length=1000)
+    # The next moment the tick has something to do for it (a sample, the end, a report); None: now.
+    due_at: datetime | None = utc_time(default=None)
 
 
 class HealthSample(SQLModel, table=True):

@@ -61,7 +61,10 @@ class ChecklistItem(SQLModel, table=True):
 
 class Milestone(SQLModel, table=True):
     __tablename__ = "milestone"
-    __table_args__ = (sa.UniqueConstraint("release_id", "name", name="uq_milestone_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("release_id", "name", name="uq_milestone_name"),
+        sa.Index("ix_milestone_due", "due"),
+    )
 
     id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
