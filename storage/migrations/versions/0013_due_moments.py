@@ -1,8 +1,8 @@
 """The next due moment of each simmer, indexed with its state, and milestones by date: a tick reads
 only what is due.
 
-Revision ID: 0012
-Revises: 0008
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from storage.tables import UTCDateTime
 
-revision = "0012"
-down_revision = "0008"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
