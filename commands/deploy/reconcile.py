@@ -26,9 +26,10 @@ async def reconcile(svc: Services) -> int:
     on the ones under way."""
     now, changed = svc.clock.now(), 0
     async with svc.db.read() as session:
-        flying = await deploys.in_state(session, (*deploys.IN_FLIGHT, "deployed"))
+        unsettled = await deploys.in_state(session, (*deploys.IN_FLIGHT, "deployed", "retiring"))  # one read
         due = await deploys.due_retirements(session, now)
-        retiring = await deploys.in_state(session, ("retiring",))
+    flying = [d for d in unsettled if d.state != "retiring"]
+    retiring = [d for d in unsettled if d.state == "retiring"]
     for deployment in flying:
         async with svc.failures.isolated("deploy check", await _owner_key(svc, deployment)):
             changed += await _check_flight(svc, deployment, now)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from commands.engine import arguments, grammar, lookup
 from commands.engine.arguments import ReleaseRef
 from commands.engine.context import Caller, Invocation
-from commands.engine.errors import CommandError, NotAllowed, UsageError
+from commands.engine.errors import CommandError, NotAllowed, NotFound, UsageError
 from commands.engine.help import command_help
 from commands.engine.permissions import authorize, roles_of
 from commands.engine.reply import Reply
@@ -98,7 +98,9 @@ class Dispatcher:
         person = self.person_of(caller)
         project_key = _project_of(spec, args)
         try:
-            ref = await self._target(spec, args)  # reads the database: inside, so an outage is reported
+            # Changes resolve a bare PROJECT first, so who may act is judged on the release meant; reads
+            # only when it names no open release (they cost no statement more in the common case).
+            ref = await self._target(spec, args) if spec.mutates else _release_ref(spec, args)
             roles = await roles_of(
                 self.services.db, person, settings, spec, project_key, ref, self.services.clock.now()
             )
@@ -111,7 +113,12 @@ class Dispatcher:
                         await lookup.release(session, ref)
                 raise
             inv = Invocation(spec=spec, caller=caller, person=person, roles=roles, args=args, text=text)
-            reply = await spec.handler(inv, self.services)
+            try:
+                reply = await spec.handler(inv, self.services)
+            except NotFound:
+                if spec.mutates or ref is None or await self._target(spec, args) == ref:
+                    raise
+                reply = await spec.handler(inv, self.services)  # the just-shipped release a bare PROJECT means
             if not spec.mutates:
                 # Reading is personal; changes are shown to the channel so the team sees them.
                 reply.ephemeral = True
@@ -225,3 +232,11 @@ def _database_unreachable(err: Exception) -> bool:
     if isinstance(err, (ConnectionError, OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(err, DBAPIError) and err.connection_invalidated
+
+
+def _release_ref(spec: CommandSpec, args: dict[str, object]) -> ReleaseRef | None:
+    for option in spec.options:
+        ref = args.get(option.name)
+        if option.kind is Kind.RELEASE and isinstance(ref, ReleaseRef):
+            return ref
+    return None

@@ -23,6 +23,7 @@ from storage.database import dialect
 from storage.tables import (
     Candidate,
     ChecklistItem,
+    CommitCheck,
     Deployment,
     Feature,
     Milestone,
@@ -43,6 +44,7 @@ BY_RELEASE: tuple[type[SQLModel], ...] = (
     Deployment,
     Simmer,
     Page,
+    CommitCheck,
 )
 # The order each table's query functions return rows in.
 ORDER = {

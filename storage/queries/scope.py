@@ -196,6 +196,10 @@ async def record_check(session: AsyncSession, **values) -> CommitCheck:
 
 async def last_check(session: AsyncSession, release_id: int, sha: str | None = None) -> CommitCheck | None:
     """The newest verdict on the release's commit (on `sha`, if given)."""
+    loaded = preloaded(session, "commit_check", release_id)
+    if loaded is not None:
+        matching = [c for c in loaded if sha is None or c.sha == sha]
+        return matching[-1] if matching else None
     query = select(CommitCheck).where(CommitCheck.release_id == release_id)
     if sha is not None:
         query = query.where(CommitCheck.sha == sha)
