@@ -75,7 +75,7 @@ async def test_redeploying_the_live_candidate_needs_again_and_restarts_the_simme
     refused = await run(live, "/deploy start demo")
     assert not refused.ok
     assert refused.text == (
-        "v1.3.0-rc1 is already live on production (deployment #1, simmering: day 3 of 7). Deploying it again "
+        "v1.3.0-rc1 is already live on production (deployment #1, simmering: day 2 of 7). Deploying it again "
         "runs the deploy pipeline once more and restarts the simmer at day 0; nothing was changed. "
         "If that is what you want, add --again: `/deploy start demo@1.3.0 --again`."
     )
@@ -86,12 +86,12 @@ async def test_redeploying_the_live_candidate_needs_again_and_restarts_the_simme
     fields = {f.label: f.value for f in again.fields}
     assert fields["Restarts"] == (
         "the deploy pipeline (a new run), and the simmer at day 0 when the smoke test passes "
-        "(v1.3.0-rc1 is already live on production (deployment #1, simmering: day 3 of 7))"
+        "(v1.3.0-rc1 is already live on production (deployment #1, simmering: day 2 of 7))"
     )
     await settle(live)
     assert runs(tmp_path) == 2
     status = {f.label: f.value for f in (await run(live, "/release status demo")).fields}
-    assert status["Simmer"] == "running, day 1 of 7"
+    assert status["Simmer"] == "running, day 0 of 7"  # deploy day is day 0
     assert status["Deployed"] == "`v1.3.0-rc1` on production (live)"
     async with live.services.db.read() as s:
         assert [d.state for d in await deploys.of_release(s, 1)] == ["superseded", "live"]
