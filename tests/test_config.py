@@ -83,6 +83,10 @@ def test_a_minimal_file_loads_with_defaults(tmp_path):
             ),
             "projects.web.checklist.0.before: Input should be 'rc', 'deploy' or 'ship'",
         ),
+        (
+            ('repository = "/srv/web"', 'repository = "/srv/web"\n[projects.web.paging]\nsteps = []'),
+            "projects.web.paging.steps: List should have at least 1 item",
+        ),
     ],
 )
 def test_invalid_config_names_the_key_and_the_reason(tmp_path, change, expected):

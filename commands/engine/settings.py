@@ -142,7 +142,7 @@ PAGE_STEPS: tuple[PageStep, ...] = ("pilot", "copilot", "previous-pilot", "relea
 class PagingSettings(_Strict):
     """Who a page reaches, in order, and how long each step waits for an acknowledgement."""
 
-    steps: list[PageStep] = list(PAGE_STEPS)
+    steps: list[PageStep] = Field(default_factory=lambda: list(PAGE_STEPS), min_length=1)  # a page must reach someone
     escalate_after_minutes: float = Field(default=15, gt=0)
     repeat: bool = True  # after the last step, start again from the first
     pagerduty_routing_key_env: str | None = None  # the variable with a PagerDuty Events v2 routing key
