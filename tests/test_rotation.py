@@ -141,3 +141,20 @@ async def test_away_days_must_make_sense(tower):
     assert not backwards.ok and "is before" in backwards.text
     garbled = await run(tower, "/rotation away soon later", as_="bob")
     assert not garbled.ok and "is not a date" in garbled.text
+
+
+async def test_roster_changes_and_time_away_tell_the_team(tower):
+    async def told():
+        async with tower.services.db.read() as s:
+            return [r.payload for r in await outbox.all_for(s, "console:team")]
+
+    assert (await run(tower, "/rotation leave", as_="tobby")).ok
+    assert (await run(tower, "/rotation join", as_="tobby")).ok
+    assert (await run(tower, "/rotation away 2026-12-20 2027-01-02", as_="bob")).ok
+    notes = [p for p in await told() if "roster" in p or "away" in p]
+    assert len(notes) == 3, notes
+    assert "Tobby left the demo roster." in notes[0] and "Tobby joined the demo roster." in notes[1]
+    assert "is away from 2026-12-20 to 2027-01-02; the demo rotation skips them then." in notes[2]
+    assert "/rotation show demo" in notes[2]
+    refused = await run(tower, "/rotation leave", as_="alice")  # not on the roster: nothing told
+    assert not refused.ok and len([p for p in await told() if "roster" in p or "away" in p]) == 3

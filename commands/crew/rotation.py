@@ -71,6 +71,7 @@ async def join(inv: Invocation, svc: Services) -> Reply:
             await stored.join(session, proj.id, await person_id(session, inv.member.handle), now, source="chat")
             await audit.record(session, inv, "rotation.join", now, project_id=proj.id)
             position = len(await stored.roster(session, proj.id))
+            await _tell(session, inv, project, f"{inv.member.display} joined the {project.key} roster.", now)
     except IntegrityError:
         raise Conflict(f"You are on the {project.key} roster already.") from None
     return Reply(
@@ -86,6 +87,7 @@ async def leave(inv: Invocation, svc: Services) -> Reply:
         if not await stored.leave(session, proj.id, await person_id(session, inv.member.handle), now):
             raise Conflict(f"You are not on the {project.key} roster.")
         await audit.record(session, inv, "rotation.leave", now, project_id=proj.id)
+        await _tell(session, inv, project, f"{inv.member.display} left the {project.key} roster.", now)
     return Reply(
         text=f"{inv.member.display} left the {project.key} roster.",
         footer="Seats you hold in open releases stay yours; `/rotation optout` frees one.",
@@ -198,9 +200,24 @@ async def away(inv: Invocation, svc: Services) -> Reply:
         raise UsageError("That is more than a year away.", "Leave the roster instead: `/rotation leave`.")
     now = svc.clock.now()
     async with svc.db.write() as session:
-        await stored.add_away(session, await person_id(session, inv.member.handle), first, last, now)
+        me = await person_id(session, inv.member.handle)
+        await stored.add_away(session, me, first, last, now)
         await audit.record(session, inv, "rotation.away", now, detail=f"{first}..{last}")
+        for project in svc.settings.projects.values():  # the teams whose rotation skips them
+            proj = await directory.project_by_key(session, project.key)
+            if proj is not None and any(person.id == me for _, person in await stored.roster(session, proj.id)):
+                text = (
+                    f"{inv.member.display} is away from {first} to {last}; the {project.key} rotation skips them then."
+                )
+                await _tell(session, inv, project, text, now)
     return Reply(text=f"{inv.member.display} is away from {first} to {last}; the rotation skips you then.")
+
+
+async def _tell(session, inv: Invocation, project: ProjectSettings, text: str, now) -> None:
+    """Roster changes reach the team channels too, like every other change (not where it was typed)."""
+    note = Reply(text=text, footer=f"`/rotation show {project.key}`")
+    key = f"rotation:{project.key}:{inv.spec.name}:{inv.member.handle}:{now.isoformat()}"
+    await outbox.post_many(session, project.channels.team, note, key=key, now=now, skip=inv.channel)
 
 
 _RELEASE = Option("release", Kind.RELEASE, "the release", positional=True, required=True)
