@@ -140,9 +140,14 @@ async def test_the_owner_heartbeats_from_a_thread_while_its_run_lasts(database):
         assert not await book.claim("op-here", "deploy")  # once per operation, even in its own process
         async with database.read() as s:
             started = (await local_runs.get(s, "op-here")).heartbeat_at
-        time.sleep(0.6)  # noqa: ASYNC251 - this loop blocked on purpose, as a shell waiting at its prompt
-        async with database.read() as s:
-            assert (await local_runs.get(s, "op-here")).heartbeat_at > started
+        beat = started
+        for _ in range(50):  # up to ten seconds on a busy machine; the thread beats every 0.1 s
+            time.sleep(0.2)  # noqa: ASYNC251 - this loop blocked on purpose, as a shell waiting at its prompt
+            async with database.read() as s:
+                beat = (await local_runs.get(s, "op-here")).heartbeat_at
+            if beat > started:
+                break
+        assert beat > started
         await book.abandon()  # shutting down with it unfinished
         async with database.read() as s:
             row = await local_runs.get(s, "op-here")
