@@ -7,7 +7,7 @@ from commands.crew import paging, rotation
 from commands.deploy import deploys, simmer
 from commands.engine import meta
 from commands.engine.registry import Registry
-from commands.release import announce, naming, shipping
+from commands.release import announce, naming, notes, shipping
 from commands.release import cycle as release
 from commands.scope import candidates, checklist, schedule
 from commands.scope import features as scope
@@ -19,6 +19,7 @@ def build_registry() -> Registry:
         meta.COMMANDS,
         release.COMMANDS,
         naming.COMMANDS,
+        notes.COMMANDS,
         shipping.COMMANDS,
         scope.COMMANDS,
         checklist.COMMANDS,

@@ -11,7 +11,6 @@ import pytest
 
 from bot.integrations.forge_github import GitHubForge
 from commands.engine.ports import ForgeAuthError, ForgeConflict, ForgeError, ForgeNotFound, ForgeUnavailable, Issue
-from commands.rules.ci_status import Verdict
 from tests.fakes.github_server import FakeGitHub
 from tests.forge_contract import *  # noqa: F403
 from tests.forge_contract import CHANGELOG_NEXT, CHANGELOG_V120, SEED, Seeded
@@ -381,30 +380,3 @@ async def test_the_fake_wraps_base64_like_github(seeded, github):
     await seeded.forge.read_file("CHANGELOG.md", "main")
     content = github.calls[-1].response["content"]
     assert "\n" in content and base64.b64decode(content).decode() == CHANGELOG_NEXT
-
-
-# -- what CI says of a commit ----------------------------------------------------------------------
-
-
-async def test_commit_checks_read_every_status_and_check_run(seeded, github):
-    forge, sha = seeded.forge, seeded.shas[-1]
-    github.max_per_page = 1  # both lists come in pages
-    assert (await forge.commit_checks(sha)).state == "none"  # GitHub's combined state says "pending" here
-    github.checks.status(sha, "ci/build", "success")
-    github.checks.check_run(sha, "lint", "completed", "success")
-    github.checks.check_run(sha, "e2e", "in_progress")
-    assert await forge.commit_checks(sha) == Verdict("pending", "still running: e2e")
-    github.checks.runs[sha].pop()
-    github.checks.check_run(sha, "e2e", "completed", "skipped")
-    assert await forge.commit_checks(sha) == Verdict("passed", "3 checks passed")
-    github.checks.status(sha, "ci/build", "error")
-    github.checks.check_run(sha, "fuzz", "completed", "timed_out")
-    assert await forge.commit_checks(sha) == Verdict("failed", "failed: ci/build, fuzz")
-    asked = [c.rel for c in github.calls if "commits/" in c.rel and c.rel.endswith(("/status", "/check-runs"))]
-    assert f"commits/{sha}/check-runs" in asked and f"commits/{sha}/status" in asked
-
-
-async def test_commit_checks_without_the_checks_permission_say_so(seeded, github):
-    github.grant.permissions["checks"] = "none"
-    with pytest.raises(ForgeAuthError):
-        await seeded.forge.commit_checks(seeded.shas[-1])

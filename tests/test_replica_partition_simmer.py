@@ -12,44 +12,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.deploy_support import ready_to_deploy, settle
 from tests.fakes.health import FakeHealth
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.tcp_proxy import OutageProxy
 from tests.replicas import ReplicaProcess, wait_for_one_leader
 from tests.shell_process import tower_env
-from tests.support import run
-from tests.test_replica_simmer import DAY_S, SECRET, START, TEAM, TOKEN, passed, reports, until
-from tests.toml_out import dumps
+from tests.test_replica_simmer import DAY_S, SECRET, START, TEAM, TOKEN, passed, reports, simmering_config, until
 
 
 @pytest.mark.parametrize("db_target", ["postgresql"], indirect=True)
 async def test_a_leader_cut_off_mid_simmer_delivers_every_daily_report_once(tmp_path, db_target, clock):
     async with FakeHealth(value=1000, step=10) as health, FakeSlack(bot_token=TOKEN) as slack:
-        clock.set(START)
-        tower = await ready_to_deploy(
-            tmp_path,
-            db_target,
-            clock,
-            timezone="UTC",
-            report_time="09:00",
-            simmer_days=3,
-            probe={
-                "kind": "http",
-                "url": health.url,
-                "json_path": "result.verified_layer",
-                "expect": "advancing",
-                "interval_minutes": 60,
-                "stall_minutes": 360,
-            },
-            channels={"team": [f"slack:{TEAM}"], "announce": []},
-        )
-        assert (await run(tower, "/deploy start demo")).ok
-        await settle(tower)
-        config = tmp_path / "tower.toml"
-        config.write_text(dumps(tower.settings.model_dump(exclude={"source", "data_dir"})))
-        await tower.close()
-
+        config = await simmering_config(tmp_path, db_target, clock, health)
         real = make_url(db_target.url)
         proxies = [OutageProxy(real.host or "127.0.0.1", real.port or 5432) for _ in range(3)]
         rehearsal = f"{(START + timedelta(minutes=1)).isoformat()} {time.time():.3f} {86400 / DAY_S}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -38,33 +39,38 @@ async def until(check, timeout: float) -> None:
             await asyncio.sleep(0.05)
 
 
+async def simmering_config(tmp_path, db_target, clock, health: FakeHealth) -> Path:
+    """A release of demo deployed Monday 10:00 and simmering three days, probed hourly: its config file."""
+    clock.set(START)
+    tower = await ready_to_deploy(
+        tmp_path,
+        db_target,
+        clock,
+        timezone="UTC",
+        report_time="09:00",
+        simmer_days=3,
+        probe={
+            "kind": "http",
+            "url": health.url,
+            "json_path": "result.verified_layer",
+            "expect": "advancing",
+            "interval_minutes": 60,
+            "stall_minutes": 360,
+        },
+        channels={"team": [f"slack:{TEAM}"], "announce": []},
+    )
+    assert (await run(tower, "/deploy start demo")).ok
+    await settle(tower)
+    config = tmp_path / "tower.toml"
+    config.write_text(dumps(tower.settings.model_dump(exclude={"source", "data_dir"})))
+    await tower.close()
+    return config
+
+
 @pytest.mark.parametrize("db_target", ["postgresql"], indirect=True)
 async def test_killing_the_leader_mid_simmer_delivers_every_daily_report_once(tmp_path, db_target, clock):
     async with FakeHealth(value=1000, step=10) as health, FakeSlack(bot_token=TOKEN) as slack:
-        clock.set(START)
-        tower = await ready_to_deploy(
-            tmp_path,
-            db_target,
-            clock,
-            timezone="UTC",
-            report_time="09:00",
-            simmer_days=3,
-            probe={
-                "kind": "http",
-                "url": health.url,
-                "json_path": "result.verified_layer",
-                "expect": "advancing",
-                "interval_minutes": 60,
-                "stall_minutes": 360,
-            },
-            channels={"team": [f"slack:{TEAM}"], "announce": []},
-        )
-        assert (await run(tower, "/deploy start demo")).ok
-        await settle(tower)
-        config = tmp_path / "tower.toml"
-        config.write_text(dumps(tower.settings.model_dump(exclude={"source", "data_dir"})))
-        await tower.close()
-
+        config = await simmering_config(tmp_path, db_target, clock, health)
         rehearsal = f"{(START + timedelta(minutes=1)).isoformat()} {time.time():.3f} {86400 / DAY_S}"
         env = tower_env(
             tmp_path / "data",

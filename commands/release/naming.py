@@ -1,4 +1,4 @@
-"""/release name and /release notes: the version from the changelog, and the notes it carries.
+"""/release name: the version from the changelog (`/release notes` reads the notes it carries: notes.py).
 
 Naming reads the release branch (or the main branch, until the release branch exists), proposes a
 version with its reasons, and on confirmation commits "Releasing vX" with the changelog renamed.
@@ -22,7 +22,7 @@ from commands.engine.errors import CommandError, Conflict, UsageError
 from commands.engine.outbox import tell_team
 from commands.engine.ports import Commit, Forge, ForgeError, ForgeNotFound
 from commands.engine.reply import Button, Field, Reply
-from commands.engine.roles import ANYONE, CREW
+from commands.engine.roles import CREW
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
@@ -31,7 +31,7 @@ from commands.rules import changelog as cl
 from commands.rules import versioning as v
 from commands.rules.lifecycle import Action, State, next_state
 from commands.rules.tags import final_tag
-from storage.queries import operations, releases, scope
+from storage.queries import operations, releases
 
 LEASE = timedelta(minutes=2)
 
@@ -334,40 +334,6 @@ def _dry_run(project: ProjectSettings, title: str, plan: Plan) -> Reply:
     )
 
 
-async def notes(inv: Invocation, svc: Services) -> Reply:
-    ref = inv.args["release"]
-    project: ProjectSettings = ref.project
-    async with svc.db.read() as session:
-        _proj, rel = await lookup.release(session, ref)
-    forge = svc.forges.for_project(project)
-    try:
-        source = final_tag(project.tag_prefix, lookup.version_of(rel)) if rel.state in ("released", "retired") else None
-        start = None if source else await branches.source(forge, project, await forge.tags(project.tag_prefix))
-        text = await forge.read_file(project.changelog, source or (start.head.sha if start else project.main_branch))
-    except ForgeError as err:
-        raise CommandError(str(err)) from None
-    if text is None:
-        raise UsageError(f"There is no {project.changelog} to take notes from.")
-    try:
-        section = cl.section_text(cl.parse(text, project.changelog), rel.version)
-    except cl.ChangelogError as err:
-        raise UsageError(str(err)) from None
-    title = f"Release notes for {project.key} {rel.version}" if rel.version else f"Unreleased changes in {project.key}"
-    async with svc.db.read() as session:
-        late = [f for f in await scope.features(session, rel.id, include_removed=True) if f.override]
-    exceptions = (
-        [
-            "Scope changed after the freeze:\n"
-            + "\n".join(f"- {'removed' if f.state == 'removed' else 'added'} “{f.title}”: {f.override}" for f in late)
-        ]
-        if late
-        else []
-    )
-    if not section or not section.strip():
-        return Reply(text=f"{title}: none written yet.", sections=exceptions)
-    return Reply(text=f"{title}:", sections=[section, *exceptions])
-
-
 def _who(inv: Invocation) -> str:
     return inv.person.display if inv.person else inv.actor
 
@@ -391,14 +357,5 @@ COMMANDS = [
             Option("dry-run", Kind.FLAG, "show exactly what would be written, and write nothing"),
             Option("no-notes", Kind.FLAG, "name it although `## [Unreleased]` is empty: a release without notes"),
         ),
-    ),
-    CommandSpec(
-        group="release",
-        name="notes",
-        summary="release notes from the changelog section",
-        example="/release notes demo",
-        handler=notes,
-        allowed=ANYONE,
-        options=(Option("release", Kind.RELEASE, "the release", positional=True, required=True),),
     ),
 ]

@@ -19,6 +19,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes import discord_payloads as P
+from tests.fakes import discord_validation as V
+from tests.fakes.discord_app_commands import DiscordAppCommands
 from tests.fakes.discord_records import JSON, Interaction, RecordedCall
 
 
@@ -30,7 +32,7 @@ class _Fault:
     respond: Callable[[], tuple[int, Any, dict[str, str]]]
 
 
-class DiscordRest:
+class DiscordRest(DiscordAppCommands):
     """The REST half of ``FakeDiscord``, which mixes it in. It owns ``calls`` and the injected faults; what
     else it reads and changes is FakeDiscord's, shared with the gateway side: the bot and guild settings
     (``guild_channels``, ``recommended_shards``, ``max_concurrency``),
@@ -197,10 +199,6 @@ class DiscordRest:
             return status, data, {}
         return 404, {"message": "404: Not Found", "code": 0}, {}
 
-    @staticmethod
-    def _error(status: int, code: int, message: str) -> tuple[int, JSON]:
-        return status, {"message": message, "code": code}
-
     # users, gateway, application
 
     async def _get_me(self, call: RecordedCall) -> tuple[int, Any]:
@@ -224,70 +222,6 @@ class DiscordRest:
         owner = self._user(next(iter(self.members), self.bot_user_id))
         return 200, {**P.app_info(self.application_id, self.bot_name, owner), "bot": self.bot}
 
-    # application commands
-
-    def _command_scope(self, app: str, guild: str | None) -> tuple[int, JSON] | None:
-        if app != self.application_id or (guild is not None and guild not in self.guild_channels):
-            return self._error(403, 50001, "Missing Access")
-        return None
-
-    def _store_commands(self, guild: str | None, body: list[JSON]) -> list[JSON]:
-        """Discord's bulk overwrite: same (name, type) keeps its id; a new version either way."""
-        existing = {(c["name"], c["type"]): c["id"] for c in self.commands.get(guild, [])}
-        version = self.ids.next()
-        stored = [
-            P.assign_command(
-                c,
-                command_id=existing.get((c["name"], c.get("type", 1))) or self.ids.next(),
-                app_id=self.application_id,
-                guild_id=guild,
-                version=version,
-            )
-            for c in body
-        ]
-        self.commands[guild] = stored
-        return stored
-
-    async def _list_commands(self, call: RecordedCall, app: str, guild: str | None) -> tuple[int, Any]:
-        return self._command_scope(app, guild) or (200, self.commands.get(guild, []))
-
-    async def _put_commands(self, call: RecordedCall, app: str, guild: str | None) -> tuple[int, Any]:
-        if denied := self._command_scope(app, guild):
-            return denied
-        if not isinstance(call.json, list):
-            return 400, P.form_error(P.field_error("MODEL_TYPE_CONVERT", "Only iterables may be used in a ListType"))
-        if errors := P.command_errors(call.json):
-            return 400, P.form_error(errors)
-        return 200, self._store_commands(guild, call.json)
-
-    async def _post_command(self, call: RecordedCall, app: str, guild: str | None) -> tuple[int, Any]:
-        if denied := self._command_scope(app, guild):
-            return denied
-        if errors := P.command_errors([call.json]):
-            return 400, P.form_error(errors.get("0", errors))
-        others = [
-            c
-            for c in self.commands.get(guild, [])
-            if (c["name"], c["type"]) != (call.json["name"], call.json.get("type", 1))
-        ]
-        is_new = len(others) == len(self.commands.get(guild, []))
-        stored = self._store_commands(guild, [*others, call.json])
-        return (201 if is_new else 200), stored[-1]
-
-    async def _command(self, call: RecordedCall, app: str, guild: str | None, cid: str) -> tuple[int, Any]:
-        if denied := self._command_scope(app, guild):
-            return denied
-        scope = self.commands.get(guild, [])
-        cmd = next((c for c in scope if c["id"] == cid), None)
-        if cmd is None:
-            return self._error(404, 10063, "Unknown application command")
-        if call.method == "DELETE":
-            self.commands[guild] = [c for c in scope if c is not cmd]
-            return 204, None
-        if call.method == "PATCH":
-            cmd.update({k: v for k, v in (call.json or {}).items() if k != "id"}, version=self.ids.next())
-        return 200, cmd
-
     # interactions
 
     async def _callback(self, call: RecordedCall, iid: str, token: str) -> tuple[int, Any]:
@@ -301,16 +235,16 @@ class DiscordRest:
         rtype, data = body.get("type"), body.get("data") or {}
         allowed = {2: {4, 5, 9, 12}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}[rec.payload["type"]]
         if rtype not in allowed:
-            return 400, P.form_error(
-                {"type": P.field_error("INTERACTION_RESPONSE_TYPE_INVALID", "Interaction response type is invalid.")}
+            return 400, V.form_error(
+                {"type": V.field_error("INTERACTION_RESPONSE_TYPE_INVALID", "Interaction response type is invalid.")}
             )
-        if rtype in (4, 7) and (err := P.message_error(data)):
+        if rtype in (4, 7) and (err := V.message_error(data)):
             return 400, err
-        if rtype == 4 and P.empty_message(data, attachments=len(call.files)):
+        if rtype == 4 and V.empty_message(data, attachments=len(call.files)):
             return self._error(400, 50006, "Cannot send an empty message")
         if rtype == 8 and len(data.get("choices") or []) > 25:
-            return 400, P.form_error(
-                {"data": {"choices": P.field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")}}
+            return 400, V.form_error(
+                {"data": {"choices": V.field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")}}
             )
         rec.callbacks.append(body)
         if rtype in (4, 5):
@@ -343,9 +277,9 @@ class DiscordRest:
         if rec is None or not rec.callbacks:  # the token works only once the interaction is acknowledged
             return self._error(404, 10015, "Unknown Webhook")
         body = call.json or {}
-        if err := P.message_error(body):
+        if err := V.message_error(body):
             return 400, err
-        if P.empty_message(body, attachments=len(call.files)):
+        if V.empty_message(body, attachments=len(call.files)):
             return self._error(400, 50006, "Cannot send an empty message")
         if rec.original is not None and rec.original["flags"] & 128 and rec.response_type == 5:
             # Discord: the first follow-up after a "thinking" defer replaces the loading message; it keeps
@@ -375,7 +309,7 @@ class DiscordRest:
             return 204, None
         if call.method == "PATCH":
             body = call.json or {}
-            if err := P.message_error(body):
+            if err := V.message_error(body):
                 return 400, err
             if mid == "@original":
                 rec.edits.append(body)
@@ -391,7 +325,7 @@ class DiscordRest:
     async def _create_dm(self, call: RecordedCall) -> tuple[int, Any]:
         recipient = str((call.json or {}).get("recipient_id", ""))
         if not recipient.isdigit():
-            return 400, P.form_error({"recipient_id": P.field_error("NUMBER_TYPE_COERCE", "Value is not snowflake.")})
+            return 400, V.form_error({"recipient_id": V.field_error("NUMBER_TYPE_COERCE", "Value is not snowflake.")})
         return 200, await self._dm_channel(recipient)
 
     async def _post_message(self, call: RecordedCall, cid: str) -> tuple[int, Any]:
@@ -399,9 +333,9 @@ class DiscordRest:
         if channel is None:
             return self._error(404, 10003, "Unknown Channel")
         body = call.json or {}
-        if err := P.message_error(body):
+        if err := V.message_error(body):
             return 400, err
-        if P.empty_message(body, attachments=len(call.files)):
+        if V.empty_message(body, attachments=len(call.files)):
             return self._error(400, 50006, "Cannot send an empty message")
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):  # a retried send returns the message already made
@@ -431,7 +365,7 @@ class DiscordRest:
             msgs.remove(msg)
             return 204, None
         if call.method == "PATCH":
-            if err := P.message_error(call.json or {}):
+            if err := V.message_error(call.json or {}):
                 return 400, err
             P.edit_message(msg, call.json or {})
         return 200, msg

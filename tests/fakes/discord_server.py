@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -28,6 +27,7 @@ from tests.fakes import discord_payloads as P
 from tests.fakes.discord_interactions import DiscordInteractions
 from tests.fakes.discord_records import JSON, Interaction, RecordedCall
 from tests.fakes.discord_rest import DiscordRest
+from tests.fakes.discord_sessions import GatewayConn, GatewaySession
 from tests.fakes.local_server import LocalServer
 
 __all__ = ["FakeDiscord", "Interaction", "RecordedCall"]
@@ -35,33 +35,6 @@ __all__ = ["FakeDiscord", "Interaction", "RecordedCall"]
 API_PREFIX = "/api/v10"
 CLOSE_UNKNOWN_OP, CLOSE_DECODE, CLOSE_NOT_AUTHED, CLOSE_AUTH_FAILED, CLOSE_ALREADY_AUTHED = 4001, 4002, 4003, 4004, 4005
 CLOSE_INVALID_SHARD = 4010
-
-
-class _Conn:
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request):
-        self.ws, self.request = ws, request
-        self.authed = False
-        self.ready = False  # READY or RESUMED sent on this connection
-        self.dropped = False  # closed by the fake, not by the client
-        self.session: _Session | None = None  # the session this connection identified or resumed
-
-
-class _Session:
-    """One gateway session: of one shard, or of an unsharded client (shard 0 of 1). Its dispatches are
-    numbered and kept, for RESUME."""
-
-    def __init__(self, shard_id: int, shard_count: int):
-        self.shard_id, self.shard_count = shard_id, shard_count
-        self.id: str | None = uuid.uuid4().hex  # None once ended: it can't be resumed and gets no events
-        self.seq = 0
-        self.log: list[JSON] = []
-        self.live: _Conn | None = None  # the connection its dispatches go to
-
-    def owns(self, guild_id: str | None) -> bool:
-        """Discord sends a guild's events to its shard only; events outside guilds (DMs) to shard 0."""
-        if guild_id is None:
-            return self.shard_id == 0
-        return P.shard_of(guild_id, self.shard_count) == self.shard_id
 
 
 class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
@@ -110,9 +83,9 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
         self.identify_payloads: list[JSON] = []
         self.gateway_queries: list[dict[str, str]] = []  # query string of every gateway connection
         self.received_ops: list[JSON] = []  # every gateway payload from the client
-        self.sessions: dict[int, _Session] = {}  # shard id -> its current session
+        self.sessions: dict[int, GatewaySession] = {}  # shard id -> its current session
         self.deliveries: list[tuple[int, str, JSON]] = []  # (shard id, event, data) of every dispatch, in order
-        self._conns: set[_Conn] = set()
+        self._conns: set[GatewayConn] = set()
         self._send_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         super().__init__()  # the REST side (calls, faults, routes), then LocalServer's port, base_url...
@@ -139,7 +112,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
 
     # --- sessions (one per shard) ---------------------------------------------------------------------------
 
-    def _session(self, shard: int) -> _Session:
+    def _session(self, shard: int) -> GatewaySession:
         session = self.sessions.get(shard)
         if session is None:
             raise RuntimeError(f"no gateway session for shard {shard}")
@@ -191,7 +164,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         self.gateway_queries.append(dict(request.query))
-        conn = _Conn(ws, request)
+        conn = GatewayConn(ws, request)
         self._conns.add(conn)
         hello = {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None}
         await self._send(conn, hello)
@@ -224,7 +197,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
             self._notify()
         return ws
 
-    async def _on_op(self, conn: _Conn, payload: JSON) -> None:
+    async def _on_op(self, conn: GatewayConn, payload: JSON) -> None:
         op, d = payload.get("op"), payload.get("d")
         if op == 1:
             self.heartbeats += 1
@@ -260,7 +233,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
             await conn.ws.close(code=CLOSE_UNKNOWN_OP, message=b"Unknown opcode.")
         self._notify()
 
-    async def _identify(self, conn: _Conn, d: JSON) -> None:
+    async def _identify(self, conn: GatewayConn, d: JSON) -> None:
         shard = d.get("shard", [0, 1])
         if not (
             isinstance(shard, list)
@@ -273,7 +246,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
         self.identifies += 1
         self.identify_payloads.append(d)
         conn.authed = True
-        session = _Session(*shard)
+        session = GatewaySession(*shard)
         async with self._send_lock:  # a new IDENTIFY of the same shard replaces its session
             old = self.sessions.get(session.shard_id)
             if old is not None and old.live is not None and old.live is not conn:
@@ -305,7 +278,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
             await self._dispatch_to(session, "GUILD_CREATE", self.guild_payload(guild))
         conn.ready = True
 
-    async def _resume(self, conn: _Conn, d: JSON) -> None:
+    async def _resume(self, conn: GatewayConn, d: JSON) -> None:
         session = next((s for s in self.sessions.values() if s.id and s.id == d.get("session_id")), None)
         if session is None or d.get("token") != self.token:
             await self._send(conn, {"op": 9, "d": False, "s": None, "t": None})  # not resumable: identify anew
@@ -321,7 +294,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
             await self._send(conn, {"op": 0, "t": "RESUMED", "s": session.seq, "d": {"_trace": ["fake-discord"]}})
             session.live, conn.session, conn.ready = conn, session, True
 
-    async def _send(self, conn: _Conn, payload: JSON) -> bool:
+    async def _send(self, conn: GatewayConn, payload: JSON) -> bool:
         try:
             await conn.ws.send_str(json.dumps(payload))  # text frames: discord.py only decompresses binary ones
             return True
@@ -341,7 +314,7 @@ class FakeDiscord(DiscordInteractions, DiscordRest, LocalServer):
         self._notify()
         return seq
 
-    async def _dispatch_to(self, session: _Session, event: str, data: JSON) -> int:
+    async def _dispatch_to(self, session: GatewaySession, event: str, data: JSON) -> int:
         async with self._send_lock:
             session.seq += 1
             payload = {"op": 0, "t": event, "s": session.seq, "d": data}

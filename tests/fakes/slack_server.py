@@ -15,58 +15,16 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes.local_server import LocalServer
+from tests.fakes.slack_calls import RecordedCall, _err, _flag, _maybe_json, _ResponseUrl
 from tests.fakes.slack_requests import API_APP_ID, FORM, TEAM_DOMAIN
 
 RESPONSE_URL_MAX_USES = 5  # Slack: a response_url takes at most 5 posts...
 RESPONSE_URL_TTL = 30 * 60  # ...within 30 minutes
-
-
-@dataclass
-class RecordedCall:
-    method: str  # e.g. "chat.postMessage"
-    params: dict[str, Any]  # query + form or JSON body, as sent (form values stay strings)
-    headers: dict[str, str]
-    time: float  # time.monotonic() on arrival
-    http_method: str = "POST"
-    status: int | None = None  # HTTP status sent back; None while still in flight
-    response: dict | None = None
-    via: str | None = None  # which client called, if it used api_url_for(name)
-
-    @property
-    def token(self) -> str | None:
-        auth = self.headers.get("Authorization", "")
-        return auth[7:].strip() if auth.startswith("Bearer ") else self.params.get("token")
-
-
-@dataclass
-class _ResponseUrl:
-    created: float
-    uses: int = 0
-    expired: bool = False
-
-
-def _err(error: str, **extra: Any) -> dict:
-    return {"ok": False, "error": error, **extra}
-
-
-def _flag(value: Any) -> bool:
-    return value in (True, 1, "1", "true", "True")
-
-
-def _maybe_json(value: Any) -> Any:
-    # Form-encoded calls carry blocks/metadata as JSON strings; JSON calls carry objects.
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 class FakeSlack(LocalServer):

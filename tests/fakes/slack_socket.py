@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from tests.fakes.local_server import LocalServer
+from tests.fakes.slack_calls import RecordedCall, _err
 from tests.fakes.slack_requests import API_APP_ID, FORM, block_action_body, slash_command_body
-from tests.fakes.slack_server import FakeSlack, RecordedCall, _err
+from tests.fakes.slack_server import FakeSlack
 
 APP_TOKEN = "xapp-1-A0TOWERAPP-1-fakeapptoken"
 ACK_TIMEOUT = 3.0  # Slack's limit: an envelope not acked within 3 s is shown to the user as failed
