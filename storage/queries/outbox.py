@@ -13,16 +13,17 @@ while an earlier page message of its channel is unsent at all.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, literal_column, not_, or_, text, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal_column, not_, or_, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,20 +65,27 @@ def _priority(row) -> ColumnElement:
     return case((col(row.key).startswith(PAGE_PREFIX), 0), else_=1)
 
 
-def _claimed(row, wall_now: datetime, postgres: bool) -> ColumnElement:
+def _at(name: str) -> BindParameter:
+    """A moment bound at run time, stored as the table's timestamps are."""
+    return bindparam(name, type_=OutboundMessage.__table__.c.claimed_until.type)  # type: ignore[attr-defined]
+
+
+def _claimed(row, postgres: bool) -> ColumnElement:
     """The row's claim still holds: its lease runs and (PostgreSQL) its owner's session lives."""
-    held = and_(col(row.claimed_until).is_not(None), col(row.claimed_until) > wall_now)
+    held = and_(col(row.claimed_until).is_not(None), col(row.claimed_until) > _at("wall_now"))
     if not postgres:
         return held
     return and_(held, or_(col(row.claim_owner).is_(None), col(row.claim_owner).in_(LIVE_SESSIONS)))
 
 
-def _may_go(now: datetime, wall_now: datetime, postgres: bool, courier: str | None) -> ColumnElement:
+def _may_go(postgres: bool, courier: bool) -> ColumnElement:
     """The message is owed and due, and nothing else in its channel must go (or is going) first:
     no claim in the channel, no earlier message that may go now, no earlier page message unsent
     (if it is a page's). A page message held back by an earlier one retrying later holds back no
     routine notice. Nor may it go while the channel's pacing holds after another courier's post
-    (`courier` paces its own posts itself)."""
+    (`courier`: the courier paces its own posts itself; its claims' tokens begin with the bound
+    `courier_prefix`). Bound parameters: `now` (Tower's clock), `wall_now` (real time)."""
+    now = _at("now")
     other, earlier_page = aliased(OutboundMessage), aliased(OutboundMessage)
     me = OutboundMessage
     before = or_(_priority(other) < _priority(me), and_(_priority(other) == _priority(me), col(other.id) < col(me.id)))
@@ -92,9 +100,9 @@ def _may_go(now: datetime, wall_now: datetime, postgres: bool, courier: str | No
             col(earlier_page.next_attempt_at) > now,
         ),
     )
-    paced = and_(col(other.state) == SENT, col(other.claimed_until) > wall_now)
-    if courier is not None:
-        paced = and_(paced, not_(func.coalesce(col(other.claim_token), "").startswith(f"{courier}:")))
+    paced = and_(col(other.state) == SENT, col(other.claimed_until) > _at("wall_now"))
+    if courier:
+        paced = and_(paced, not_(func.coalesce(col(other.claim_token), "").startswith(bindparam("courier_prefix"))))
     ahead = exists().where(
         col(other.channel) == col(me.channel),
         col(other.id) != col(me.id),
@@ -102,7 +110,7 @@ def _may_go(now: datetime, wall_now: datetime, postgres: bool, courier: str | No
             and_(
                 col(other.state).in_(OWED),
                 or_(
-                    _claimed(other, wall_now, postgres),
+                    _claimed(other, postgres),
                     and_(before, both_pages),
                     and_(before, col(other.next_attempt_at) <= now, not_(held_back)),
                 ),
@@ -113,9 +121,43 @@ def _may_go(now: datetime, wall_now: datetime, postgres: bool, courier: str | No
     return and_(
         col(me.state).in_(OWED),
         col(me.next_attempt_at) <= now,
-        not_(_claimed(me, wall_now, postgres)),
+        not_(_claimed(me, postgres)),
         not_(ahead),
     )
+
+
+# The courier asks these several times per message: built once per shape (building one costs
+# milliseconds of Python; the values travel as bound parameters).
+@functools.cache
+def _due_query(postgres: bool, courier: bool, limit: int, by_channel: bool, platforms: tuple[str, ...] | None):
+    query = (
+        select(OutboundMessage)
+        .where(_may_go(postgres, courier))
+        .order_by(_priority(OutboundMessage), col(OutboundMessage.id))
+        .limit(limit)
+    )
+    if by_channel:
+        query = query.where(OutboundMessage.channel == bindparam("channel"))
+    if platforms is not None:
+        query = query.where(or_(*(col(OutboundMessage.channel).startswith(f"{p}:") for p in platforms)))
+    return query
+
+
+@functools.cache
+def _claim_query(postgres: bool, courier: bool):
+    return (
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == bindparam("message_id"), _may_go(postgres, courier))
+        .values(
+            claimed_until=_at("lease_until"),
+            claim_token=bindparam("token"),
+            claim_owner=THIS_SESSION if postgres else None,
+        )
+    )
+
+
+def _moments(now: datetime, wall_now: datetime, courier: str | None) -> dict[str, object]:
+    return {"now": now, "wall_now": wall_now, **({"courier_prefix": f"{courier}:"} if courier is not None else {})}
 
 
 async def due(
@@ -129,20 +171,13 @@ async def due(
 ) -> list[OutboundMessage]:
     """Messages that may go out now (`now` on Tower's clock; claims on `wall_now`, real time): at
     most one per channel, the head of its queue."""
+    if platforms is not None and not platforms:
+        return []  # nobody to deliver with (a replica without chat adapters)
     postgres = dialect(session) == "postgresql"
-    query = (
-        select(OutboundMessage)
-        .where(_may_go(now, wall_now, postgres, courier))
-        .order_by(_priority(OutboundMessage), col(OutboundMessage.id))
-        .limit(limit)
-    )
-    if channel is not None:
-        query = query.where(OutboundMessage.channel == channel)
-    if platforms is not None:
-        if not platforms:
-            return []  # nobody to deliver with (a replica without chat adapters)
-        query = query.where(or_(*(col(OutboundMessage.channel).startswith(f"{p}:") for p in platforms)))
-    return list((await session.exec(query)).all())
+    shape = tuple(sorted(platforms)) if platforms is not None else None
+    query = _due_query(postgres, courier is not None, limit, channel is not None, shape)
+    params = _moments(now, wall_now, courier) | ({"channel": channel} if channel is not None else {})
+    return list((await session.exec(query, params=params)).all())
 
 
 async def claim(
@@ -152,11 +187,12 @@ async def claim(
     On PostgreSQL the session running this is the claim's owner: run it on one the process keeps."""
     postgres = dialect(session) == "postgresql"
     token = f"{courier or '-'}:{uuid.uuid4().hex[:16]}"
-    result = await session.exec(
-        update(OutboundMessage)
-        .where(col(OutboundMessage.id) == message_id, _may_go(now, wall_now, postgres, courier))
-        .values(claimed_until=wall_now + LEASE, claim_token=token, claim_owner=THIS_SESSION if postgres else None)
-    )
+    params = _moments(now, wall_now, courier) | {
+        "message_id": message_id,
+        "lease_until": wall_now + LEASE,
+        "token": token,
+    }
+    result = await session.exec(_claim_query(postgres, courier is not None), params=params)
     return token if result.rowcount == 1 else None
 
 
