@@ -10,6 +10,7 @@ routes it answers:
     POST /bench/response-urls?count=N   {"urls": [...]}: N fresh response_urls
     GET  /bench/stats                   {"responses": n, "messages": n}: replies received so far
     GET  /bench/reply?url=U&timeout=S   200 once the reply to response_url U has arrived, else 404
+    GET  /bench/keys                    {"keys": [...]}: the outbox key of every message posted
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import aiohttp
 from aiohttp import web
 
+from bench import processes
 from tests.fakes.slack_server import FakeSlack
 
 MODULE = "bench.fake_slack_process"
@@ -31,6 +33,7 @@ class BenchFakeSlack(FakeSlack):
         app.router.add_post("/bench/response-urls", self._mint)
         app.router.add_get("/bench/stats", self._stats)
         app.router.add_get("/bench/reply", self._reply)
+        app.router.add_get("/bench/keys", self._keys)
 
     async def _mint(self, request: web.Request) -> web.Response:
         count = int(request.query.get("count", "1"))
@@ -43,6 +46,16 @@ class BenchFakeSlack(FakeSlack):
         except TimeoutError:
             return web.json_response({"replied": False}, status=404)
         return web.json_response({"replied": True})
+
+    async def _keys(self, request: web.Request) -> web.Response:
+        """Tower sends each message's outbox key as its metadata: the keys show what arrived, and how often."""
+        keys = [
+            m["metadata"]["event_payload"]["key"]
+            for posted in self.messages.values()
+            for m in posted
+            if m.get("metadata")
+        ]
+        return web.json_response({"keys": keys})
 
     async def _stats(self, request: web.Request) -> web.Response:
         responses = sum(len(bodies) for bodies in self.responses.values())
@@ -60,11 +73,7 @@ class FakeSlackClient:
 
     @classmethod
     async def start(cls, token: str) -> FakeSlackClient:
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", MODULE, token, stdout=asyncio.subprocess.PIPE)
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
-        if line[:1] != ["ready"]:
-            raise RuntimeError(f"the fake Slack did not start: {line}")
-        return cls(proc, line[1])
+        return cls(*await processes.serve_in_child(MODULE, token))
 
     async def response_url(self, session: aiohttp.ClientSession, batch: int = 2000) -> str:
         if not self._pool:
@@ -83,10 +92,12 @@ class FakeSlackClient:
         async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/bench/stats") as resp:
             return await resp.json()
 
+    async def keys(self) -> list[str]:
+        async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/bench/keys") as resp:
+            return (await resp.json())["keys"]
+
     async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
+        await processes.stop_child(self.proc)
 
 
 async def main(token: str) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
 
 STOP_SECONDS = 20.0
@@ -76,3 +77,21 @@ async def stop(*procs: asyncio.subprocess.Process, grace: float = STOP_SECONDS) 
     for proc in procs:
         _signal_group(proc, signal.SIGKILL)
         await asyncio.shield(proc.wait())
+
+
+async def serve_in_child(module: str, *args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """Start `python -m module args…`, a fake that prints "ready URL" once listening; returns the
+    process and the URL."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+    if line[:1] != ["ready"]:
+        await stop(proc, grace=0)
+        raise RuntimeError(f"{module} did not start: {line}")
+    return proc, line[1]
+
+
+async def stop_child(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        await proc.wait()

@@ -14,7 +14,9 @@ transaction, on a fake clock a minute before the report time. Then, with the clo
 `jobs.scheduler.due_work` runs as the leader runs it each tick (the clock moving on by one tick
 between runs) until every simmer's report for the day is in the outbox, and the courier drains the
 outbox with no pacing. `--sender slack` (default) delivers to a fake Slack over HTTP with Tower's
-Slack sender; `--sender memory` only records what it is given. Afterwards one more tick runs, to
+Slack sender; `--sender memory` only records what it is given. The fake health endpoint and the
+fake Slack each run in a child process, so what answering costs is not counted as Tower's (a real
+deployment and Slack answer from elsewhere). Afterwards one more tick runs, to
 show it queues nothing again, and what such a tick costs for the rest of the day.
 
 SQLite in a temporary directory by default; with TOWER_BENCH_DATABASE_URL set, a fresh schema
@@ -37,6 +39,8 @@ from datetime import time as day_time
 from pathlib import Path
 
 from bench import simmer_seed
+from bench.fake_health_process import FakeHealthClient
+from bench.fake_slack_process import FakeSlackClient
 from bench.pg_schema import URL_ENV, fresh_schema
 from bot.app import Tower, open_tower
 from bot.courier import Courier, Pace
@@ -45,8 +49,6 @@ from commands.engine.settings import Settings
 from jobs.scheduler import due_work
 from storage.queries import outbox
 from tests.fakes.clock import FakeClock
-from tests.fakes.health import FakeHealth
-from tests.fakes.slack_server import FakeSlack
 from tests.support import make_settings
 
 TARGET_S = 300.0  # at 10,000 releases
@@ -152,13 +154,6 @@ class MemorySender:
         return None
 
 
-def slack_keys(fake: FakeSlack) -> list[str]:
-    """The outbox keys of the messages the fake Slack received (they travel as metadata)."""
-    return [
-        m["metadata"]["event_payload"]["key"] for posted in fake.messages.values() for m in posted if m.get("metadata")
-    ]
-
-
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -192,7 +187,7 @@ async def database_env() -> AsyncIterator[tuple[str, dict[str, str]]]:
 
 
 @asynccontextmanager
-async def delivery(kind: str) -> AsyncIterator[tuple[dict, FakeSlack | None, MemorySender | None]]:
+async def delivery(kind: str) -> AsyncIterator[tuple[dict, FakeSlackClient | None, MemorySender | None]]:
     """The courier's senders: Tower's Slack sender against a fake Slack, or an in-memory one."""
     if kind == "memory":
         memory = MemorySender()
@@ -202,9 +197,21 @@ async def delivery(kind: str) -> AsyncIterator[tuple[dict, FakeSlack | None, Mem
 
     from bot.platforms.slack import SlackSender, api_base_url
 
-    async with FakeSlack(bot_token=TOKEN) as fake:
+    fake = await FakeSlackClient.start(TOKEN)
+    try:
         client = AsyncWebClient(token=TOKEN, base_url=api_base_url(fake.api_url), retry_handlers=[])
         yield {"slack": SlackSender(client)}, fake, None
+    finally:
+        await fake.stop()
+
+
+@asynccontextmanager
+async def health_endpoint() -> AsyncIterator[FakeHealthClient]:
+    health = await FakeHealthClient.start(HEALTH_VALUE)
+    try:
+        yield health
+    finally:
+        await health.stop()
 
 
 def check_rows(rows: list) -> tuple[int, int, int]:
@@ -225,7 +232,7 @@ async def run(args: argparse.Namespace, count: int, workdir: Path) -> dict:
     clock = FakeClock(report_moment() - timedelta(minutes=1))
     async with (
         database_env() as (db_name, env),
-        FakeHealth(value=HEALTH_VALUE) as health,
+        health_endpoint() as health,
         delivery(args.sender) as (senders, fake, memory),
     ):
         settings = bench_settings(workdir / "data", count, health.url, args.sender)
@@ -244,7 +251,7 @@ async def run(args: argparse.Namespace, count: int, workdir: Path) -> dict:
             started = time.perf_counter()
             f["ticks"], f["queued"] = await queue_reports(tower, clock, count)
             f["queued_s"] = time.perf_counter() - started
-            f["probe_reads"] = health.reads
+            f["probe_reads"] = await health.reads()
             courier = Courier(tower.services.db, clock, senders, pace={p: Pace(0.0) for p in senders})
             f["sent"] = await deliver(courier)
             f["total_s"] = time.perf_counter() - started
@@ -252,7 +259,7 @@ async def run(args: argparse.Namespace, count: int, workdir: Path) -> dict:
             clock.advance(seconds=settings.tower.tick_seconds)
             f["later_tick_s"] = await timed(due_work(tower.services))
             f["rows"] = await report_rows(tower)
-            sent_keys = slack_keys(fake) if fake is not None else memory.keys
+            sent_keys = await fake.keys() if fake is not None else (memory.keys if memory else [])
             f["report_keys"] = [k for k in sent_keys if ":report:" in k]
             return f
         finally:

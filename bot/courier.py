@@ -35,6 +35,7 @@ from commands.engine.settings import Settings
 from storage.database import Database
 from storage.held_connection import close_held, held_connection, held_engine
 from storage.queries import outbox
+from storage.tables import OutboundMessage
 
 log = logging.getLogger("tower.courier")
 
@@ -176,15 +177,13 @@ class Courier:
         while True:
             if channel.partition(":")[0] not in self.senders:
                 return sent  # its sender went away (this replica gave up the Discord gateway)
-            async with self.db.read() as session:
-                rows = await outbox.due(
-                    session, self.clock.now(), wall_now(), channel=channel, limit=1, courier=self.id
-                )
-            if not rows or rows[0].id == last:
-                return sent
-            last = rows[0].id
             try:
-                outcome = await self._deliver(rows[0])
+                claimed = await self._claim_next(channel, last)
+                if claimed is None:
+                    return sent  # nothing more may go now, or another courier has this channel
+                row, token = claimed
+                last = row.id
+                outcome = await self._deliver(row, token)
             except Exception as err:  # the database went away mid-delivery: the next round retries
                 log.warning("courier: delivering to %s stopped: %s", channel, type(err).__name__)
                 return sent
@@ -192,19 +191,21 @@ class Courier:
                 return sent  # another courier has this channel now
             sent += outcome
 
+    async def _claim_next(self, channel: str, skip: int | None) -> tuple[OutboundMessage, str] | None:
+        now = self.clock.now()
+        return await self._claiming(
+            lambda s: outbox.claim_next(s, channel, now, wall_now(), courier=self.id, skip=skip)
+        )
+
     async def _claiming(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         if self._claims is not None:
             return await self._claims.run(work)
         async with asyncio.timeout(CLAIM_TIMEOUT_S), self.db.write() as session:
             return await work(session)
 
-    async def _deliver(self, row) -> bool | None:
-        """Claim and post one message. True: posted; False: dealt with otherwise (failed, later,
-        found already out, cancelled); None: not ours (claimed by another courier first)."""
-        now = self.clock.now()
-        token = await self._claiming(lambda s: outbox.claim(s, row.id, now, wall_now(), courier=self.id))
-        if token is None:
-            return None
+    async def _deliver(self, row, token: str) -> bool | None:
+        """Post one claimed message. True: posted; False: dealt with otherwise (failed, later,
+        found already out, cancelled); None: not ours any more (taken over by another courier)."""
         platform, _, channel_id = row.channel.partition(":")
         sender = self.senders[platform]
         reply = decode(row.payload)
@@ -213,14 +214,19 @@ class Courier:
         maybe_sent = (row.last_error or "").startswith(AMBIGUOUS) or row.claimed_until is not None
         if row.state == outbox.CANCELLING:
             return await self._settle_withdrawn(row, sender, channel_id, maybe_sent)
+        # The claim itself confirms it while nothing has been waited for since it was taken.
+        fresh = True
         while True:
-            await self._wait_for_pace(row.channel, platform)
+            fresh = not await self._wait_for_pace(row.channel, platform) and fresh
             try:
                 message_id = None
                 if maybe_sent:
+                    fresh = False
                     message_id = await sender.find(channel_id, row.key, row.created_at)
-                if message_id is None and not await self._claiming(
-                    lambda s: outbox.confirm(s, row.id, token, wall_now())
+                if (
+                    message_id is None
+                    and not fresh
+                    and not await self._claiming(lambda s: outbox.confirm(s, row.id, token, wall_now()))
                 ):
                     return await self._claim_lost(row, token, sender, channel_id, maybe_sent)
                 if message_id is None and reply.meta.get("edit") and hasattr(sender, "edit"):
@@ -233,6 +239,7 @@ class Courier:
                     await outbox.mark_sent(session, row.id, message_id, self.clock.now(), pace_until, token)
                 return True
             except RetryAfter as err:
+                fresh = False
                 wait = min(err.seconds, MAX_RETRY_AFTER_S)
                 log.info("courier: %s rate limited; waiting %.1fs", row.channel, wait)
                 await asyncio.sleep(wait)
@@ -241,6 +248,7 @@ class Courier:
                 await self._give_up(row, str(err))
                 return False
             except (Transient, Ambiguous) as err:
+                fresh = False
                 attempt += 1
                 maybe_sent = maybe_sent or isinstance(err, Ambiguous)
                 note = (AMBIGUOUS if maybe_sent else "") + (str(err) or type(err).__name__)
@@ -299,14 +307,17 @@ class Courier:
     def _pace_s(self, platform: str) -> float:
         return self.pace.get(platform, Pace(0.0)).per_message_s
 
-    async def _wait_for_pace(self, channel: str, platform: str) -> None:
+    async def _wait_for_pace(self, channel: str, platform: str) -> bool:
+        """Wait out the channel's pacing; whether there was anything to wait."""
         pace = self._pace_s(platform)
         last = self._last_sent.get(channel)
         if last is None or pace <= 0:
-            return
+            return False
         delay = last + pace - asyncio.get_running_loop().time()
         if delay > 0:
             await asyncio.sleep(delay)
+            return True
+        return False
 
 
 def _backoff(attempt: int, cap: float) -> float:
@@ -330,7 +341,9 @@ class _OwnSession:
                 async with asyncio.timeout(CLAIM_TIMEOUT_S):
                     if self.conn is None:
                         self.conn = await held_connection(self.engine, self.seconds)
-                    async with AsyncSession(bind=self.conn) as session:
+                    async with AsyncSession(
+                        bind=self.conn, expire_on_commit=False
+                    ) as session:  # the claimed row is read after
                         result = await work(session)
                         await session.commit()
                     return result

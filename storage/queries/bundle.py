@@ -9,6 +9,7 @@ from them instead of asking again. Only for read transactions: nothing here sees
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
@@ -56,14 +57,12 @@ ORDER = {
 
 async def preload(session: AsyncSession, release_id: int) -> None:
     """Load the release's rows (and its candidates' test results) in one statement."""
-    parts = [_rows_of(session, model).where(model.__table__.c.release_id == release_id) for model in BY_RELEASE]  # type: ignore[attr-defined]
-    candidate_ids = select(col(Candidate.id)).where(col(Candidate.release_id) == release_id)
-    parts.append(_rows_of(session, TestResult).where(col(TestResult.candidate_id).in_(candidate_ids)))
     found: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for model in BY_RELEASE:
         found[(model.__tablename__, release_id)] = []  # type: ignore[index]
     results = []
-    rows = (await session.exec(union_all(*parts))).all()  # type: ignore[call-overload]
+    query = _release_rows(dialect(session))
+    rows = (await session.exec(query, params={"release_id": release_id})).all()  # type: ignore[call-overload]
     for table, raw in rows:
         data = json.loads(raw) if isinstance(raw, str) else raw
         if table == "test_result":
@@ -86,12 +85,22 @@ def preloaded(session: AsyncSession, table: str, owner_id: int) -> list[Any] | N
     return None if rows is None else list(rows)
 
 
-def _rows_of(session: AsyncSession, model: type[SQLModel]) -> sa.Select:
+@functools.cache
+def _release_rows(backend: str) -> sa.CompoundSelect:
+    """The statement, built once per backend (building it costs more than running it)."""
+    release_id = sa.bindparam("release_id", type_=sa.Integer)
+    parts = [_rows_of(backend, model).where(model.__table__.c.release_id == release_id) for model in BY_RELEASE]  # type: ignore[attr-defined]
+    candidate_ids = select(col(Candidate.id)).where(col(Candidate.release_id) == release_id)
+    parts.append(_rows_of(backend, TestResult).where(col(TestResult.candidate_id).in_(candidate_ids)))
+    return union_all(*parts)
+
+
+def _rows_of(backend: str, model: type[SQLModel]) -> sa.Select:
     table = model.__table__  # type: ignore[attr-defined]
     pairs: list[Any] = []
     for column in table.columns:
         pairs += [sa.literal_column(f"'{column.name}'"), column]
-    as_json = func.json_build_object if dialect(session) == "postgresql" else func.json_object
+    as_json = func.json_build_object if backend == "postgresql" else func.json_object
     return select(literal_column(f"'{table.name}'").label("tbl"), as_json(*pairs).label("row")).select_from(table)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -143,8 +143,9 @@ async def set_simmer(session: AsyncSession, simmer_id: int, from_state: str, **v
 async def add_sample(
     session: AsyncSession, simmer_id: int, at: datetime, value: float | None, ok: bool, detail: str
 ) -> None:
-    session.add(HealthSample(simmer_id=simmer_id, at=at, value=value, ok=ok, detail=detail[:500]))
-    await session.flush()
+    # A plain INSERT: nothing reads the sample back in this transaction, and the ORM's flush costs more.
+    values = {"simmer_id": simmer_id, "at": at, "value": value, "ok": ok, "detail": detail[:500]}
+    await session.exec(insert(HealthSample).values(**values))
 
 
 async def samples(session: AsyncSession, simmer_id: int) -> list[HealthSample]:
@@ -161,9 +162,9 @@ async def seen_delivery(session: AsyncSession, delivery_id: str) -> bool:
 
 async def first_delivery(session: AsyncSession, delivery_id: str, now: datetime) -> bool:
     """Record a callback's delivery id; False if it was seen before (a replay)."""
-    insert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
     result = await session.exec(
-        insert(CIDelivery).values(id=delivery_id, received_at=now).on_conflict_do_nothing(index_elements=["id"])
+        upsert(CIDelivery).values(id=delivery_id, received_at=now).on_conflict_do_nothing(index_elements=["id"])
     )
     return result.rowcount == 1
 

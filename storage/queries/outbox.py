@@ -153,6 +153,8 @@ def _claim_query(postgres: bool, courier: bool):
             claim_token=bindparam("token"),
             claim_owner=THIS_SESSION if postgres else None,
         )
+        # A row read in the same session (claim_next) keeps what it said before the claim.
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -196,6 +198,24 @@ async def claim(
     return token if result.rowcount == 1 else None
 
 
+async def claim_next(
+    session: AsyncSession,
+    channel: str,
+    now: datetime,
+    wall_now: datetime,
+    courier: str | None = None,
+    skip: int | None = None,
+) -> tuple[OutboundMessage, str] | None:
+    """The head of a channel's queue, as it was read, and the claim on it (its token): in one
+    transaction, so a courier reads and claims a channel's next message at once. None when the
+    channel has nothing that may go now (or its head is `skip`, the message just dealt with)."""
+    rows = await due(session, now, wall_now, channel=channel, limit=1, courier=courier)
+    if not rows or rows[0].id == skip:
+        return None
+    token = await claim(session, rows[0].id, now, wall_now, courier=courier)
+    return (rows[0], token) if token is not None else None
+
+
 async def confirm(session: AsyncSession, message_id: int, token: str, wall_now: datetime) -> bool:
     """Right before posting: is the claim still this sender's? Renews its lease if so."""
     postgres = dialect(session) == "postgresql"
@@ -222,18 +242,31 @@ async def mark_sent(
 ) -> None:
     """Sent. Until `pace_until` (real time) the channel waits for every courier but the one whose
     claim `token` this was: the platform's pacing holds across replicas."""
-    await session.exec(
+    params = {
+        "message_id": message_id,
+        "sent_at": now,
+        "platform_message_id": platform_message_id,
+        "pace_until": pace_until,
+        "token": token if pace_until is not None else None,
+    }
+    await session.exec(_sent_query(), params=params)
+
+
+@functools.cache
+def _sent_query():
+    return (
         update(OutboundMessage)
-        .where(col(OutboundMessage.id) == message_id)
+        .where(col(OutboundMessage.id) == bindparam("message_id"))
         .values(
             state=SENT,
-            sent_at=now,
-            platform_message_id=platform_message_id,
-            claimed_until=pace_until,
+            sent_at=_at("sent_at"),
+            platform_message_id=bindparam("platform_message_id"),
+            claimed_until=_at("pace_until"),
             claim_owner=None,
-            claim_token=token if pace_until is not None else None,
+            claim_token=bindparam("token"),
             attempts=OutboundMessage.attempts + 1,
         )
+        .execution_options(synchronize_session=False)
     )
 
 
