@@ -58,7 +58,10 @@ def tower_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
 
 
-async def measure(url: str, fake: FakeSlackClient, text: str, total: int, concurrency: int) -> list[float]:
+async def measure(
+    url: str, fake: FakeSlackClient, text: str, total: int, concurrency: int, busy: list[int] | None = None
+) -> list[float]:
+    """Ack latencies; `busy` gets one entry per request the app answered 'busy' in its ack."""
     latencies: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
@@ -73,8 +76,10 @@ async def measure(url: str, fake: FakeSlackClient, text: str, total: int, concur
             headers = {**sign(SECRET, body), "Content-Type": "application/x-www-form-urlencoded"}
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as response:
-                await response.read()
+                acked = await response.read()
                 assert response.status == 200, response.status
+            if busy is not None and b"busy" in acked:
+                busy.append(1)
             latencies.append(time.perf_counter() - started)
 
         async def worker(n: int) -> None:
@@ -87,6 +92,19 @@ async def measure(url: str, fake: FakeSlackClient, text: str, total: int, concur
         latencies.clear()
         await asyncio.gather(*(worker(n) for n in share))
     return latencies
+
+
+async def settled_replies(fake: FakeSlackClient, quiet_s: float = 2.0, longest_s: float = 60.0) -> int:
+    """The replies Tower posted, once no more have come for `quiet_s` (commands run on after their acks)."""
+    deadline = time.monotonic() + longest_s
+    count = -1
+    while time.monotonic() < deadline:
+        now = (await fake.stats())["responses"]
+        if now == count:
+            return count
+        count = now
+        await asyncio.sleep(quiet_s)
+    return count
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -132,10 +150,11 @@ async def bench(requests: int, data: str) -> None:
             await wait_http(tower_url)
             await wait_http(bare_url)
             print(f"{'clients':>8} {'app':<6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+            busy: dict[str, list[int]] = {"bare": [], "tower": []}
             for concurrency in (1, 50):
                 results = {}
                 for name, url in (("bare", bare_url), ("tower", tower_url)):
-                    samples = await measure(url, fake, "status demo", requests, concurrency)
+                    samples = await measure(url, fake, "status demo", requests, concurrency, busy[name])
                     results[name] = samples
                     print(
                         f"{concurrency:>8} {name:<6} {pct(samples, 0.5):>8.2f} {pct(samples, 0.99):>8.2f} "
@@ -146,8 +165,8 @@ async def bench(requests: int, data: str) -> None:
                     f"{concurrency:>8} p99 ratio tower/bare {ratio:.2f}x  (target <= {TARGET_RATIO}x: "
                     f"{'met' if ratio <= TARGET_RATIO else 'MISSED'})"
                 )
-            await asyncio.sleep(1.0)
-            print(f"replies Tower posted to response_url: {(await fake.stats())['responses']}")
+            replies = await settled_replies(fake)
+            print(f"replies Tower posted to response_url: {replies}; requests it answered 'busy': {len(busy['tower'])}")
     finally:
         await fake.stop()
 

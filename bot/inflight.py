@@ -25,6 +25,11 @@ class InFlight:
     def __exit__(self, *exc: object) -> None:
         self._tasks.discard(asyncio.current_task())
 
+    def add(self, task: asyncio.Task) -> None:
+        """A task started for work after an acknowledgement: counted from its creation on."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def __len__(self) -> int:
         return sum(1 for t in self._tasks if not t.done())
 

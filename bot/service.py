@@ -4,6 +4,7 @@ whichever chat adapters have their secrets — until SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Mapping
@@ -287,6 +288,20 @@ class Service:
         log.info("stopped")
 
 
+# Collections of the youngest generation this far apart: the commands' ORM work allocates fast.
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def settle_garbage_collector() -> None:
+    """Once started: what start-up built (modules, settings, clients) lives as long as the process,
+    so it is frozen out of the collector's sight, and young collections run less often. A full
+    collection that walked every object stopped both event loops for 50 to 100 ms, the worst
+    acknowledgements under load."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(settings: Settings, env: Mapping[str, str]) -> None:
     tower = await open_tower(settings, env)
     service = Service(tower, ChatEnvironment.read(env, settings), env)
@@ -301,6 +316,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> None:
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done():
             starting.result()  # raises a start-up error
+            settle_garbage_collector()
             await stopping
     finally:
         for task in (starting, stopping):

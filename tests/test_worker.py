@@ -49,3 +49,18 @@ async def test_discord_is_deferred_while_the_worker_is_busy_and_answered_after(b
         free.set()
     await both.discord.wait_until(lambda: answered(interaction))
     assert embed_text(interaction).startswith("Opened demo#1")
+
+
+def test_tower_run_freezes_what_start_up_built_out_of_the_collectors_sight():
+    import gc
+
+    from bot.service import GC_THRESHOLDS, settle_garbage_collector
+
+    before = gc.get_threshold()
+    try:
+        settle_garbage_collector()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -9,22 +9,19 @@ to the request's response_url; when that has expired it falls back to a channel 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
-from urllib.parse import parse_qs
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from bot.backlog import BUSY, Backlog
 from bot.courier import Ambiguous, Permanent, RetryAfter, Transient
-from bot.inbound import Malformed, digits, parse_json_object
 from bot.inflight import InFlight
+from bot.platforms.slack_inbound import malformed, request_key, taken_before
 from bot.platforms.slack_render import ACTION_PREFIX, to_blocks, unescape
+from bot.platforms.slack_responses import ResponseUrls
 from bot.worker import RunsCommands
 from commands.engine.context import Caller
 from commands.engine.outbox import post
@@ -33,8 +30,6 @@ from commands.engine.registry import Registry
 from commands.engine.reply import Reply
 from commands.engine.services import Services
 from commands.engine.settings import PersonSettings
-from storage.database import Database
-from storage.queries import inbound
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -42,56 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tower.slack")
 ALREADY_TAKEN = "Tower already took this request; it was not run again."
 UNRECORDED = "Tower's database is unreachable or busy right now, so nothing was changed. Try again in a minute."
-REMEMBER = timedelta(minutes=10)  # twice Slack's five-minute signature window
-
-
-def request_key(body: dict) -> str:
-    """What makes a Slack request itself: its trigger id (slash commands and buttons carry one, the
-    same in a replay or a retry), else a digest of the whole body."""
-    team = str((body.get("team") or {}).get("id") or body.get("team_id") or "")
-    trigger = body.get("trigger_id")
-    if isinstance(trigger, str) and trigger:
-        return f"slack:{team}:{trigger}"[:200]
-    return "slack:body:" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
-MAX_SLACK_BODY = 1024 * 1024  # a button click carries its message; still far below this
-
-
-async def malformed(request: web.Request) -> str | None:
-    """What makes a request one Slack never sends, checked before Bolt reads it; None if nothing.
-    The signature is Bolt's to check: this only keeps hostile shapes from reaching its parser."""
-    stamp = request.headers.get("X-Slack-Request-Timestamp")
-    if stamp is not None and not digits(stamp):
-        return "X-Slack-Request-Timestamp must be Unix seconds"
-    raw = await request.read()
-    if len(raw) > MAX_SLACK_BODY:
-        return "the body is too large"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "the body is not UTF-8"
-    if request.content_type == "application/json":
-        payload: str | None = text
-    else:
-        fields = parse_qs(text, keep_blank_values=True)
-        if not fields and text.strip():
-            return "the body is not a form"
-        payloads = fields.get("payload")
-        payload = payloads[0] if payloads else None
-    if payload is not None:
-        try:
-            parse_json_object(payload, max_bytes=MAX_SLACK_BODY)
-        except Malformed as err:
-            return f"payload: {err}"
-    return None
-
-
-async def taken_before(db: Database, key: str) -> bool:
-    # Wall-clock time: the window is Slack's, whatever clock Tower's schedule runs on.
-    now = datetime.now(UTC)
-    async with db.write() as session:
-        return not await inbound.take(session, key, now, now - REMEMBER)
 
 
 CATCH_ALL = "tower"  # `/tower release status demo`, and `/tower` alone for help
@@ -159,7 +104,12 @@ class SlackAdapter:
         # Bolt takes the token from the client. Without a signing secret only Socket Mode works,
         # and /slack/events is not mounted at all, so nothing unsigned is ever accepted.
         self.app = AsyncApp(
-            client=self.client, signing_secret=signing_secret or None, request_verification_enabled=bool(signing_secret)
+            client=self.client,
+            signing_secret=signing_secret or None,
+            request_verification_enabled=bool(signing_secret),
+            # Answer Slack when the listener returns, not at Bolt's next 10 ms poll for the ack: the
+            # listener acks and hands the rest to a task (_after_ack), so it returns at once.
+            process_before_response=True,
         )
         for command in slash_commands(services.registry, command_prefix):
             self.app.command(command)(self._on_command)
@@ -167,6 +117,7 @@ class SlackAdapter:
         self._socket_handler: AsyncSocketModeHandler | None = None
         self.in_flight = InFlight()
         self.backlog = backlog or Backlog(services.settings.tower.backlog_limit)
+        self.responses = ResponseUrls()
 
     # -- inbound ---------------------------------------------------------------------------------
     async def handle_http(self, request: web.Request) -> web.Response:
@@ -180,13 +131,22 @@ class SlackAdapter:
         return await to_aiohttp_response(response)
 
     async def _on_command(self, ack, body: dict, respond) -> None:
+        respond = self.responses.respond_to(body, otherwise=respond)
         if not self.backlog.admit():
             await ack(text=BUSY, response_type="ephemeral")  # the answer is the acknowledgement itself
             return
         await ack()  # within Slack's 3 s, before anything slow
-        with self.backlog.place(), self.in_flight:
+        self._after_ack(self._command(body, respond))
+
+    async def _command(self, body: dict, respond) -> None:
+        with self.backlog.place():
             if await self._first_time(body, respond):
                 await self._run_command(body, respond)
+
+    def _after_ack(self, work: Coroutine[Any, Any, None]) -> None:
+        """Bolt answers Slack as soon as a listener returns (process_before_response): what comes
+        after the acknowledgement goes on in a task of its own, which shutdown waits for."""
+        self.in_flight.add(asyncio.create_task(_logged(work), name="slack command"))
 
     async def _run_command(self, body: dict, respond) -> None:
         name = body["command"].lstrip("/").removeprefix(self.prefix)
@@ -197,11 +157,15 @@ class SlackAdapter:
         await self._answer(reply, respond, caller)
 
     async def _on_button(self, ack, body: dict, action: dict, respond) -> None:
+        respond = self.responses.respond_to(body, otherwise=respond)
         await ack()
+        self._after_ack(self._button(body, action, respond))
+
+    async def _button(self, body: dict, action: dict, respond) -> None:
         if not self.backlog.admit():  # Slack shows nothing an action's acknowledgement says
             await respond(text=BUSY, response_type="ephemeral", replace_original=False)
             return
-        with self.backlog.place(), self.in_flight:
+        with self.backlog.place():
             if await self._first_time(body, respond):
                 await self._run_button(body, action, respond)
 
@@ -284,6 +248,14 @@ class SlackAdapter:
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
         await self.in_flight.drain()
+        await self.responses.close()
+
+
+async def _logged(work: Coroutine[Any, Any, None]) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("slack: a command failed after its acknowledgement")
 
 
 class SocketModeRefused(Exception):
