@@ -158,3 +158,11 @@ async def test_roster_changes_and_time_away_tell_the_team(tower):
     assert "/rotation show demo" in notes[2]
     refused = await run(tower, "/rotation leave", as_="alice")  # not on the roster: nothing told
     assert not refused.ok and len([p for p in await told() if "roster" in p or "away" in p]) == 3
+
+
+async def test_show_says_who_acts_while_the_pilot_is_away(tower):
+    await run(tower, "/release new demo")
+    await run(tower, "/rotation assign demo")  # pilot bob, co-pilot jane
+    assert (await run(tower, "/rotation away 2026-11-01 2026-12-01", as_="bob")).ok
+    crews = (await run(tower, "/rotation show demo")).sections[0]
+    assert "pilot bob (away until 2026-12-01; jane acts as pilot), co-pilot jane" in crews

@@ -17,6 +17,7 @@ from commands.engine.roles import ANYONE, MEMBERS, RELEASE_MANAGERS, Role
 from commands.engine.services import Services
 from commands.engine.settings import ProjectSettings
 from commands.engine.spec import CommandSpec, Kind, Option
+from commands.rules.calendar_days import local_day
 from commands.rules.lifecycle import State
 from commands.rules.rotation import NoCrew, Pick
 from storage.queries import crew as stored
@@ -42,17 +43,17 @@ async def show(inv: Invocation, svc: Services) -> Reply:
         order = await roster_order(session, proj.id)
         crews = [(rel, c) for rel, c in await stored.crews(session, proj.id) if State(rel.state).is_open]
         away = await unavailable(session, project, None, now)
+        away_today = await stored.away_on(session, local_day(now, project.timezone))
         picks = await forecast_after(session, project, proj.id, 3, now)
     sections = []
     if crews:
-        sections.append(
-            "Crews:\n"
-            + "\n".join(
-                f"{lookup.name(project.key, rel)} ({rel.state}): "
-                f"pilot {c.get('pilot', '—')}, co-pilot {c.get('copilot', '—')}"
-                for rel, c in crews
-            )
-        )
+        # Who flies now: a pilot away today has the co-pilot acting, as pages and the status card say.
+        lines = []
+        for rel, c in crews:
+            crew = CrewNow(pilot=c.get("pilot"), copilot=c.get("copilot"))
+            crew.away = {h: away_today[h].last_day for h in (crew.pilot, crew.copilot) if h in away_today}
+            lines.append(f"{lookup.name(project.key, rel)} ({rel.state}): {crew.describe()}")
+        sections.append("Crews:\n" + "\n".join(lines))
     roster_lines = [f"{i}. {h}" + (f" — {away[h]}" if h in away else "") for i, h in enumerate(order, 1)]
     sections.append("Roster, in the order they joined:\n" + ("\n".join(roster_lines) or "(empty)"))
     if picks:
