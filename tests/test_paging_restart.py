@@ -2,7 +2,9 @@
 
 import asyncio
 import signal
+import sqlite3
 import subprocess
+from contextlib import closing
 
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_requests import post_signed, slash_command_body
@@ -31,6 +33,13 @@ channels = {{ team = ["slack:{slack}", "discord:{discord}"] }}
 escalate_after_minutes = 0.05
 repeat = false
 """
+
+
+def team_steps_recorded_sent(data_dir) -> int:
+    """The team channel's paging posts the outbox records as sent (read from another process)."""
+    with closing(sqlite3.connect(data_dir / "tower.db")) as db:
+        query = "SELECT count(*) FROM outbound_message WHERE channel = ? AND state = 'sent' AND payload LIKE ?"
+        return db.execute(query, (f"slack:{TEAM_SLACK}", "%paging the%")).fetchone()[0]
 
 
 def write_config(tmp_path):
@@ -128,6 +137,9 @@ async def test_a_restart_mid_escalation_delivers_each_step_once(tmp_path):
             await wait_until(
                 lambda: len([m for m in slack_fake.messages.get(TEAM_SLACK, []) if "paging the" in m["text"]]) == 2
             )
+            # and recorded as sent: killed between Slack's answer and that record, a post is looked up
+            # only once its lease has run out, two minutes on
+            await wait_until(lambda: team_steps_recorded_sent(tmp_path / "data") == 2)
         finally:
             first.send_signal(signal.SIGKILL)  # no goodbye: whatever was in flight stays in flight
             first.wait(timeout=10)
