@@ -28,6 +28,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from commands.engine.isolation import log_failure
 from commands.engine.outbox import decode, tell_undeliverable
 from commands.engine.ports import Clock
 from commands.engine.reply import Reply
@@ -135,8 +136,8 @@ class Courier:
         while True:
             try:
                 await self._dispatch_due()
-            except Exception:
-                log.exception("courier: could not read the outbox; trying again")
+            except Exception as err:
+                log_failure(log, "courier: could not read the outbox; trying again", err)
             try:
                 # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation here.
                 async with asyncio.timeout(self.poll_s):

@@ -19,6 +19,7 @@ from bot.courier import Courier
 from bot.telemetry import Telemetry
 from bot.web import Replica
 from bot.worker import CommandWorker
+from commands.engine.isolation import log_failure
 from commands.engine.settings import Settings
 from storage.database import redacted
 
@@ -222,8 +223,8 @@ class Service:
         while not self._stopping.is_set():
             try:
                 await publisher.publish()
-            except Exception:
-                log.exception("publishing the release pages failed; trying again")
+            except Exception as err:
+                log_failure(log, "publishing the release pages failed; trying again", err)
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.tower.settings.tower.tick_seconds)
             except TimeoutError:

@@ -15,6 +15,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from commands.crew.escalation import escalate_due
 from commands.deploy.reconcile import reconcile as reconcile_deployments
 from commands.deploy.simmer_tick import tick as simmer_tick
+from commands.engine.isolation import log_failure
 from commands.engine.services import Services
 from commands.release.issue_sync import sync_release_issues
 from commands.scope.reminders import send_due_reminders
@@ -93,8 +94,8 @@ class Wakeups:
         try:
             if await self.run(due_work):
                 self.on_work()
-        except Exception:
-            log.exception("this tick failed; the next tick tries again")
+        except Exception as err:
+            log_failure(log, "this tick failed; the next tick tries again", err)
         finally:
             self._busy.discard(task)
 
@@ -105,8 +106,8 @@ class Wakeups:
         self._busy.add(task)
         try:
             await self.run(sync_release_issues)
-        except Exception:
-            log.exception("release issue sync failed; it runs again shortly")
+        except Exception as err:
+            log_failure(log, "release issue sync failed; it runs again shortly", err)
         finally:
             self._busy.discard(task)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +25,14 @@ BUSY_TIMEOUT_MS = 10_000
 
 class DatabaseError(Exception):
     """The database is unreachable or misconfigured; the message never contains a password."""
+
+
+def unreachable(err: BaseException) -> bool:
+    """The database is away or busy (not a bug): the connection was refused or cut, or no pooled
+    connection came free in time, which under load is "busy"."""
+    if isinstance(err, (ConnectionError, OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(err, DBAPIError) and err.connection_invalidated
 
 
 def normalise_url(url: str) -> URL:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 from contextlib import asynccontextmanager
 
@@ -131,3 +132,37 @@ async def test_a_command_that_cannot_get_a_connection_in_time_is_told_the_databa
         )
     finally:
         await tower.close()
+
+
+@pytest.mark.parametrize("db_target", ["postgresql"], indirect=True)
+async def test_scheduled_work_during_an_outage_logs_one_line_per_step_and_no_traceback(
+    tmp_path, db_target, clock, caplog
+):
+    from commands.release.issue_sync import sync_release_issues
+    from bot.courier import Courier
+    from tests.test_courier import ChannelLog
+    from jobs.scheduler import due_work
+
+    async with an_outage("proxy", db_target.url) as (url, server):
+        tower = await open_tower(
+            make_settings(tmp_path / "data"), {**db_target.env(), "TOWER_DATABASE_URL": url}, clock=clock
+        )
+        try:
+            await server.outage()
+            caplog.clear()
+            with caplog.at_level(logging.ERROR):
+                assert await due_work(tower.services) == 0
+                assert await sync_release_issues(tower.services) == 0
+                courier = Courier(tower.services.db, clock, senders={"slack": ChannelLog()}, poll_s=0.05)
+                courier.start()
+                await asyncio.sleep(0.3)  # a few polls of the outbox, each failing
+                await courier.stop()
+            failed = [r for r in caplog.records if r.levelno >= logging.ERROR]
+            # The operator reads what failed and why, once per step; a traceback per minute per step
+            # buries the one line that says the database is away.
+            said = {r.getMessage().split(" failed")[0].split(": the database")[0] for r in failed}
+            assert said >= {"scheduled issue sync for project *", "courier: could not read the outbox; trying again"}
+            assert all(r.exc_info is None for r in failed), [r.getMessage() for r in failed if r.exc_info]
+            assert tower.services.failures.counts[("issue sync", "*")] == 1
+        finally:
+            await tower.close()

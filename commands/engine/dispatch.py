@@ -11,9 +11,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from commands.engine import arguments, grammar, lookup
 from commands.engine.arguments import ReleaseRef
 from commands.engine.context import Caller, Invocation
@@ -25,6 +22,7 @@ from commands.engine.services import Services
 from commands.engine.settings import PersonSettings
 from commands.engine.spec import CommandSpec, Kind
 from commands.rules.lifecycle import IllegalTransition
+from storage.database import unreachable
 
 log = logging.getLogger("tower.commands")
 
@@ -135,7 +133,7 @@ class Dispatcher:
                     f"Tower's {storage}, so nothing was changed. Tell whoever runs Tower; commands work again "
                     "once it has room (or takes writes) again."
                 ), UNAVAILABLE
-            if _database_unreachable(err):
+            if unreachable(err):
                 log.warning("database unavailable during /%s: %s", spec.path, type(err).__name__)
                 return Reply.error(
                     "Tower's database is unreachable or busy right now, so nothing was changed. Try again in a minute."
@@ -225,13 +223,6 @@ def storage_problem(err: BaseException) -> str | None:
 def _reason(err: BaseException) -> str:
     original = getattr(err, "orig", None) or err
     return f"{type(original).__name__}: {str(original).splitlines()[0][:200] if str(original) else ''}"
-
-
-def _database_unreachable(err: Exception) -> bool:
-    # PoolTimeout: every connection busy for the pool's whole wait, which under load is "busy", not a bug.
-    if isinstance(err, (ConnectionError, OperationalError, InterfaceError, PoolTimeout)):
-        return True
-    return isinstance(err, DBAPIError) and err.connection_invalidated
 
 
 def _release_ref(spec: CommandSpec, args: dict[str, object]) -> ReleaseRef | None:

@@ -9,7 +9,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from storage.database import unreachable
+
 log = logging.getLogger("tower.jobs")
+
+
+def log_failure(logger: logging.Logger, what: str, err: BaseException) -> None:
+    """A background loop's failure: one line when the database is away (it says so every few
+    seconds until it is back; a traceback each time would bury that), the traceback otherwise."""
+    if unreachable(err):
+        original = getattr(err, "orig", None) or err
+        logger.error("%s: the database is unreachable (%s)", what, type(original).__name__)
+    else:
+        logger.error("%s", what, exc_info=err)
 
 
 @dataclass

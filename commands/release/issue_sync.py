@@ -49,8 +49,9 @@ def ticks(body: str | None) -> dict[int, bool]:
 
 async def sync_release_issues(svc: Services) -> int:
     """Open missing release issues and bring boxes in line. Returns how many issues were written."""
-    written = 0
-    async with svc.db.read() as session:
+    written, found = 0, []
+    # Like the tick's steps: a database that is away is one line for the operator, not a traceback.
+    async with svc.failures.isolated("issue sync", "*"), svc.db.read() as session:
         open_states = [s.value for s in State if s.is_open]
         found = await releases.listing(session, states=open_states, limit=10_000)
     for release, project_row in found:
