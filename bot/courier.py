@@ -218,7 +218,8 @@ class Courier:
         # The claim itself confirms it while nothing has been waited for since it was taken.
         fresh = True
         while True:
-            fresh = not await self._wait_for_pace(row.channel, platform) and fresh
+            if await self._wait_for_pace(row.channel, platform):
+                fresh = False
             try:
                 message_id = None
                 if maybe_sent:
@@ -342,9 +343,8 @@ class _OwnSession:
                 async with asyncio.timeout(CLAIM_TIMEOUT_S):
                     if self.conn is None:
                         self.conn = await held_connection(self.engine, self.seconds)
-                    async with AsyncSession(
-                        bind=self.conn, expire_on_commit=False
-                    ) as session:  # the claimed row is read after
+                    # Not expired on commit: the claimed row is read after.
+                    async with AsyncSession(bind=self.conn, expire_on_commit=False) as session:
                         result = await work(session)
                         await session.commit()
                     return result
