@@ -7,7 +7,15 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from commands.crew.handover import ROLE_NAMES, answer, display, jumpseat, leave_jump_seat, lock_seats, optout
-from commands.crew.seats import CrewNow, choose, crew_of, forecast_after, person_id, roster_order, unavailable
+from commands.crew.seats import (
+    CrewNow,
+    away_reasons,
+    choose,
+    crew_of,
+    forecast_after,
+    person_id,
+    roster_order,
+)
 from commands.engine import audit, lookup, outbox
 from commands.engine.arguments import ReleaseRef
 from commands.engine.context import Invocation
@@ -42,7 +50,6 @@ async def show(inv: Invocation, svc: Services) -> Reply:
             return Reply(text=f"{project.key} has no roster yet.", footer=f"`/rotation join {project.key}` joins it.")
         order = await roster_order(session, proj.id)
         crews = [(rel, c) for rel, c in await stored.crews(session, proj.id) if State(rel.state).is_open]
-        away = await unavailable(session, project, None, now)
         away_today = await stored.away_on(session, local_day(now, project.timezone))
         picks = await forecast_after(session, project, proj.id, 3, now)
     sections = []
@@ -51,9 +58,10 @@ async def show(inv: Invocation, svc: Services) -> Reply:
         lines = []
         for rel, c in crews:
             crew = CrewNow(pilot=c.get("pilot"), copilot=c.get("copilot"))
-            crew.away = {h: away_today[h].last_day for h in (crew.pilot, crew.copilot) if h in away_today}
+            crew.note_away(away_today)
             lines.append(f"{lookup.name(project.key, rel)} ({rel.state}): {crew.describe()}")
         sections.append("Crews:\n" + "\n".join(lines))
+    away = away_reasons(away_today)
     roster_lines = [f"{i}. {h}" + (f" — {away[h]}" if h in away else "") for i, h in enumerate(order, 1)]
     sections.append("Roster, in the order they joined:\n" + ("\n".join(roster_lines) or "(empty)"))
     if picks:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,7 +13,7 @@ from commands.rules.calendar_days import local_day
 from commands.rules.rotation import Crew, Pick, acting_pilot, forecast, next_crew
 from storage.queries import crew as stored
 from storage.queries import directory
-from storage.tables import Release
+from storage.tables import Away, Release
 
 OPTED_OUT = "opted out"
 
@@ -25,6 +25,10 @@ class CrewNow:
     jumpseats: list[str] = field(default_factory=list)
     proposed: dict[str, str] = field(default_factory=dict)  # role -> handle asked to take the seat
     away: dict[str, date] = field(default_factory=dict)  # crew members away today -> their last day away
+
+    def note_away(self, away_today: Mapping[str, Away]) -> None:
+        """Mark which of the pilot and co-pilot are away today (`away_on` of today)."""
+        self.away = {h: away_today[h].last_day for h in (self.pilot, self.copilot) if h is not None and h in away_today}
 
     def has(self, handle: str) -> bool:
         return handle in (self.pilot, self.copilot)
@@ -63,8 +67,7 @@ async def crew_of(session: AsyncSession, release_id: int) -> CrewNow:
 async def crew_today(session: AsyncSession, project: ProjectSettings, release_id: int, now: datetime) -> CrewNow:
     """The crew with who of them is away today (in the project's time zone), so who is acting is known."""
     crew = await crew_of(session, release_id)
-    away = await stored.away_on(session, local_day(now, project.timezone))
-    crew.away = {h: away[h].last_day for h in (crew.pilot, crew.copilot) if h is not None and h in away}
+    crew.note_away(await stored.away_on(session, local_day(now, project.timezone)))
     return crew
 
 
@@ -81,15 +84,15 @@ async def roster_order(session: AsyncSession, project_id: int) -> list[str]:
     return [person.handle for _, person in await stored.roster(session, project_id)]
 
 
+def away_reasons(away_today: Mapping[str, Away]) -> dict[str, str]:
+    return {handle: f"away until {away.last_day.isoformat()}" for handle, away in away_today.items()}
+
+
 async def unavailable(
     session: AsyncSession, project: ProjectSettings, release_id: int | None, now: datetime
 ) -> dict[str, str]:
     """Who cannot fly now, and why: away today (in the project's time zone) or opted out of it."""
-    today = now.astimezone(ZoneInfo(project.timezone)).date()
-    reasons = {
-        handle: f"away until {away.last_day.isoformat()}"
-        for handle, away in (await stored.away_on(session, today)).items()
-    }
+    reasons = away_reasons(await stored.away_on(session, local_day(now, project.timezone)))
     if release_id is not None:
         for handle in await stored.people_who_left_seat(session, release_id, ("vacated", "declined")):
             reasons.setdefault(handle, "opted out of this release")
