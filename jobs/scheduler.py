@@ -14,6 +14,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
 from commands.crew.escalation import escalate_due
 from commands.deploy.reconcile import reconcile as reconcile_deployments
+from commands.deploy.simmer_tick import recheck_due_moments
 from commands.deploy.simmer_tick import tick as simmer_tick
 from commands.engine.isolation import log_failure
 from commands.engine.services import Services
@@ -62,6 +63,7 @@ class Wakeups:
         self.last_tick: datetime | None = None
         self._busy: set[asyncio.Task] = set()  # jobs running now: shutdown lets them finish
         self._stopping = False
+        self._recheck = True  # the first tick once this replica wakes jobs rechecks stored due moments
         tick = services.settings.tower.tick_seconds
         self.scheduler.add_job(
             self._tick,
@@ -92,6 +94,10 @@ class Wakeups:
         self._busy.add(task)
         self.last_tick = self.services.clock.now()
         try:
+            if self._recheck:
+                # Scheduled under the config another process (or this one, before a restart) ran with.
+                await self.run(recheck_due_moments)
+                self._recheck = False
             if await self.run(due_work):
                 self.on_work()
         except Exception as err:
@@ -122,6 +128,7 @@ class Wakeups:
 
     def resume(self) -> None:
         if self.scheduler.state == STATE_PAUSED and not self._stopping:
+            self._recheck = True  # taken over: the last holder may have run with another config
             self.scheduler.resume()
 
     async def pause(self) -> None:

@@ -138,10 +138,10 @@ async def test_a_command_that_cannot_get_a_connection_in_time_is_told_the_databa
 async def test_scheduled_work_during_an_outage_logs_one_line_per_step_and_no_traceback(
     tmp_path, db_target, clock, caplog
 ):
-    from commands.release.issue_sync import sync_release_issues
     from bot.courier import Courier
-    from tests.test_courier import ChannelLog
+    from commands.release.issue_sync import sync_release_issues
     from jobs.scheduler import due_work
+    from tests.test_courier import ChannelLog
 
     async with an_outage("proxy", db_target.url) as (url, server):
         tower = await open_tower(

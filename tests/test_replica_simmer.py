@@ -17,6 +17,7 @@ from tests.fakes.health import FakeHealth
 from tests.fakes.slack_server import FakeSlack
 from tests.replicas import ReplicaProcess, wait_for_one_leader
 from tests.shell_process import tower_env
+from tests.simmer_support import hourly_probe
 from tests.support import run
 from tests.toml_out import dumps
 
@@ -49,14 +50,7 @@ async def simmering_config(tmp_path, db_target, clock, health: FakeHealth) -> Pa
         timezone="UTC",
         report_time="09:00",
         simmer_days=3,
-        probe={
-            "kind": "http",
-            "url": health.url,
-            "json_path": "result.verified_layer",
-            "expect": "advancing",
-            "interval_minutes": 60,
-            "stall_minutes": 360,
-        },
+        probe=hourly_probe(health.url),
         channels={"team": [f"slack:{TEAM}"], "announce": []},
     )
     assert (await run(tower, "/deploy start demo")).ok

@@ -2,7 +2,7 @@
 pilot; a healthy week reports once per local day across a restart and a daylight-saving change,
 passes, and ships with its announcement."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,49 +10,16 @@ import pytest
 from bot.app import open_tower
 from commands.deploy import simmer_tick
 from storage.queries import outbox, pages
-from tests.deploy_support import ready_to_deploy, settle
-from tests.fakes.health import FakeHealth
+from tests.simmer_support import hours, simmering_tower
 from tests.support import run
 
 BERLIN = ZoneInfo("Europe/Berlin")
-START = datetime(2026, 10, 22, 12, tzinfo=UTC)  # Thursday; Berlin leaves summer time on Sunday the 25th
 
 
 @pytest.fixture
 async def simmering(tmp_path, db_target, clock):
-    async with FakeHealth(value=1000) as health:
-        clock.set(START)
-        tower = await ready_to_deploy(
-            tmp_path,
-            db_target,
-            clock,
-            timezone="Europe/Berlin",
-            report_time="09:00",
-            simmer_days=7,
-            ci={"integrate_command": "echo integrated > integrated.txt"},
-            probe={
-                "kind": "http",
-                "url": health.url,
-                "json_path": "result.verified_layer",
-                "expect": "advancing",
-                "interval_minutes": 60,
-                "stall_minutes": 360,
-            },
-            channels={"team": ["console:team"], "announce": ["console:announce"]},
-        )
-        assert (await run(tower, "/deploy start demo")).ok
-        await settle(tower)
-        tower.health, tower.tmp = health, tmp_path
+    async with simmering_tower(tmp_path, db_target, clock) as tower:
         yield tower
-        await tower.close()
-
-
-async def hours(tower, clock, count: int, advancing: bool = True) -> None:
-    for _ in range(count):
-        clock.advance(hours=1)
-        if advancing:
-            tower.health.value += 10
-        await simmer_tick.tick(tower.services)
 
 
 async def reports(tower) -> list:

@@ -23,7 +23,7 @@ from commands.engine.settings import ProbeSettings, ProjectSettings
 from commands.rules.calendar_days import local_day, local_moment
 from commands.rules.lifecycle import Action, State
 from commands.rules.simmer import judge
-from storage.queries import bundle, deploys, releases
+from storage.queries import bundle, deploys, directory, releases
 from storage.queries import outbox as outbox_rows
 from storage.tables import Deployment, Release, Simmer
 
@@ -250,3 +250,28 @@ def _next_report(simmer: Simmer, project: ProjectSettings, now: datetime) -> dat
     if day <= first or now >= local_moment(day, project.report_time, tz):
         day = max(day, first) + timedelta(days=1)
     return local_moment(day, project.report_time, tz)
+
+
+async def recheck_due_moments(svc: Services) -> int:
+    """Once the scheduler is this replica's (at start, or taken over): a running simmer whose stored
+    due moment lies beyond what the current config could want (the next sample under today's probe
+    interval, the next report at today's report time and zone) was scheduled under another config,
+    and is made due now. Under an unchanged config this touches nothing. How many were made due."""
+    now, made_due = svc.clock.now(), 0
+    async with svc.db.write() as session:
+        for key, project in svc.settings.projects.items():
+            row = await directory.project_by_key(session, key)
+            if row is not None:
+                made_due += await deploys.unschedule_simmers_after(session, row.id, _latest_due(project, now))
+    return made_due
+
+
+def _latest_due(project: ProjectSettings, now: datetime) -> datetime:
+    """The latest a running simmer of the project may be due: its next sample or the next report moment."""
+    tz = project.timezone
+    report = local_moment(local_day(now, tz), project.report_time, tz)
+    if report <= now:
+        report = local_moment(local_day(now, tz) + timedelta(days=1), project.report_time, tz)
+    if project.probe is None:
+        return report
+    return min(report, now + timedelta(minutes=project.probe.interval_minutes))

@@ -117,6 +117,22 @@ async def due_simmers(session: AsyncSession, now: datetime) -> list[tuple[Simmer
     ]
 
 
+async def unschedule_simmers_after(session: AsyncSession, project_id: int, bound: datetime) -> int:
+    """Make the project's running simmers due later than `bound` due now, so the next tick works out
+    their next moment afresh. How many there were."""
+    releases_of_project = select(Release.id).where(col(Release.project_id) == project_id)
+    result = await session.exec(
+        update(Simmer)
+        .where(
+            col(Simmer.state) == "running",
+            col(Simmer.due_at) > bound,
+            col(Simmer.release_id).in_(releases_of_project),
+        )
+        .values(due_at=None)
+    )
+    return int(result.rowcount or 0)
+
+
 async def simmer_of(session: AsyncSession, release_id: int) -> Simmer | None:
     loaded = preloaded(session, "simmer", release_id)
     if loaded is not None:
