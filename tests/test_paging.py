@@ -4,8 +4,10 @@ import asyncio
 
 import pytest
 
+from bot.app import open_tower
 from bot.courier import Courier
 from commands.crew.escalation import escalate_due
+from commands.engine.settings import Settings
 from storage.queries import outbox
 from tests.support import run
 
@@ -137,3 +139,26 @@ async def test_empty_seats_are_passed_over_without_waiting(tower, clock):
     async with tower.services.db.read() as s:
         assert len(await outbox.all_for(s, "console-dm:alice")) == 1
     assert await escalate_due(tower.services) == 0  # alice was reached: now it waits
+
+
+async def test_a_page_of_a_project_that_left_the_config_can_still_be_acknowledged(flying, clock, db_target):
+    """demo is taken out of tower.toml while its page is open: the page no longer escalates, and
+    acknowledging it is still the way to close it."""
+    await run(flying, "/page demo the explorer is down", as_="tobby")
+    await deliveries(flying)
+    data = flying.settings.model_dump()
+    data["projects"] = {"other": {**data["projects"].pop("demo"), "key": "other"}}
+    without_demo = Settings.model_validate(data)
+    later = await open_tower(without_demo, db_target.env(), clock=clock)
+    try:
+        clock.advance(minutes=20)
+        assert await escalate_due(later.services) == 0  # nobody to escalate to without its config
+        reply = await run(later, "/ack 1", as_="jane")
+        assert reply.ok, reply.text
+        assert reply.text == "Acknowledged page #1 for demo#2; it stops escalating."
+        assert (await run(later, "/ack 1", as_="jane")).text == "Page #1 is already acknowledged."
+        async with later.services.db.read() as session:
+            team = [m.payload for m in await outbox.all_for(session, "console:team")]
+            assert all("acknowledged page #1" not in p for p in team), team
+    finally:
+        await later.close()

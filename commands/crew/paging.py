@@ -136,7 +136,6 @@ async def ack(inv: Invocation, svc: Services) -> Reply:
         title = f"{project_row.key} {release.version}" if release.version else f"{project_row.key}#{release.number}"
         if found.state != pages.OPEN:
             raise Conflict(f"Page #{number} is already {found.state}.")
-        assert project is not None, f"page #{number}: {project_row.key} is no longer configured"
         paged = {handle for reached in (await paged_so_far(session, number)).values() for handle in reached}
         if inv.member.handle not in paged and inv.member.handle not in svc.settings.release_managers(project_row.key):
             raise NotAllowed(
@@ -158,10 +157,10 @@ async def ack(inv: Invocation, svc: Services) -> Reply:
             person_id=actor,
         )
         note = Reply(text=f"{inv.member.display} acknowledged page #{number} for {title}.")
-        await outbox.post_many(
-            session, project.channels.team, note, key=f"page:{number}:ack", now=now, skip=inv.channel
-        )
-        for channel in pager_channels(project):
+        # A project taken out of the config has no channels left to tell; the page still closes.
+        team = project.channels.team if project is not None else []
+        await outbox.post_many(session, team, note, key=f"page:{number}:ack", now=now, skip=inv.channel)
+        for channel in pager_channels(project) if project is not None else []:
             await outbox.post(
                 session,
                 channel,
