@@ -77,3 +77,31 @@ async def test_a_restart_with_the_same_config_reschedules_nothing(simmering, clo
         assert (await simmer_row(restarted)).due_at == before.due_at
     finally:
         await restarted.close()
+
+
+def without_demo(settings: Settings) -> Settings:
+    data = settings.model_dump()
+    data["projects"] = {"other": {**data["projects"].pop("demo"), "key": "other"}}
+    return Settings.model_validate(data)
+
+
+async def test_a_simmer_whose_project_left_the_config_rests_until_the_project_is_back(simmering, clock, db_target):
+    await hours(simmering, clock, 1)
+    away = await open_tower(without_demo(simmering.settings), db_target.env(), clock=clock)
+    try:
+        clock.advance(hours=2)
+        await simmer_tick.tick(away.services)
+        async with away.services.db.read() as session:
+            # Not read again at every tick: nothing can be judged or reported without its config.
+            assert await deploys.due_simmers(session, clock.now() + timedelta(days=30)) == []
+    finally:
+        await away.close()
+    back = await open_tower(simmering.settings, db_target.env(), clock=clock)
+    try:
+        reads = simmering.health.reads
+        wakeups = await first_tick(back)
+        await wakeups.shutdown()
+        assert simmering.health.reads == reads + 1  # sampled again from the first tick it is configured
+        assert (await simmer_row(back)).sampled_at == clock.now()
+    finally:
+        await back.close()

@@ -60,12 +60,17 @@ async def tick(svc: Services) -> int:
     async with svc.db.read() as session:
         due = await deploys.due_simmers(session, now)  # as sampled: a stalled one is no longer running
     todo: list[tuple[str, Item]] = []
+    unconfigured: list[int] = []
     for simmer, release, key, deployment in due:
         context = (release, svc.settings.project(key), deployment)
         async with svc.failures.isolated("simmer report", key):
             done += await _pass_if_served(svc, simmer, context, now)
-        if context[1] is not None:  # a project that left config: nothing can be judged or reported; it stays due
+        if context[1] is not None:
             todo.append((key, (simmer, context, None)))
+        else:
+            unconfigured.append(simmer.id)
+    if unconfigured:
+        await _rest(svc, unconfigured, now)
     reports = await _batched(svc, "simmer report", todo, _report_if_due, now, write=False)
     writes = [
         (key, (simmer, context, report))
@@ -76,6 +81,16 @@ async def tick(svc: Services) -> int:
     return done + sum(r for ok, r in queued if ok)
 
 
+async def _rest(svc: Services, simmer_ids: list[int], now: datetime) -> None:
+    """Simmers whose project left the config: nothing can be judged or reported without it, so they
+    are not read at every tick. Config changes only with a restart, whose first tick (see
+    `recheck_due_moments`) makes them due again once their project is back."""
+    async with svc.db.write() as session:
+        for simmer_id in simmer_ids:
+            await deploys.set_simmer(session, simmer_id, "running", due_at=now + RESTING)
+
+
+RESTING = timedelta(days=3650)
 BATCH = 100  # simmers per transaction: a transaction costs more than the rows it writes
 Item = tuple[Simmer, Context, Any]
 
