@@ -80,7 +80,7 @@ async def _sync_one(svc: Services, project: ProjectSettings, release_id: int) ->
                 release_id=release.id,
                 payload="{}",
                 now=now,
-                until=now + LEASE,
+                lease=LEASE,
             )
             if op is None:
                 return 0

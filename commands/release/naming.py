@@ -212,7 +212,7 @@ async def _commit(
             release_id=release_id,
             payload=json.dumps({"version": plan.version}),
             now=now,
-            until=now + LEASE,
+            lease=LEASE,
         )
         if op is None:
             raise Conflict(f"{project.key} is being named right now.", "Wait a moment, then check `/release status`.")

@@ -177,7 +177,7 @@ async def _integrate_and_point(svc: Services, project: ProjectSettings, release,
             known = await operations.of_release(session, release.id, "integrate")
             op = known.key if known else new_operation_id(project.key, str(release.number), "integrate")
             await operations.start(
-                session, key=op, kind="integrate", release_id=release.id, payload="{}", now=now, until=now
+                session, key=op, kind="integrate", release_id=release.id, payload="{}", now=now, lease=timedelta(0)
             )
         request = run_request(svc, project, release, tag, op, "integrate", None)
         try:

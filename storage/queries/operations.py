@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,10 +24,13 @@ async def of_release(session: AsyncSession, release_id: int, kind: str) -> Opera
 
 
 async def start(
-    session: AsyncSession, *, key: str, kind: str, release_id: int | None, payload: str, now: datetime, until: datetime
+    session: AsyncSession, *, key: str, kind: str, release_id: int | None, payload: str, now: datetime, lease: timedelta
 ) -> Operation | None:
-    """Record the operation (once) and claim it until `until`. None if someone else holds the claim
-    or it is done; otherwise the operation, with whatever payload it was first recorded with."""
+    """Record the operation (once, at `now` on Tower's clock) and claim it for `lease` of real time:
+    Tower's clock may run a week in a minute in a rehearsal, and a claim must hold while its holder
+    works. None if someone else holds the claim or it is done; otherwise the operation, with
+    whatever payload it was first recorded with."""
+    wall_now = datetime.now(UTC)
     insert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
     await session.exec(
         insert(Operation)
@@ -39,8 +42,8 @@ async def start(
     claimed = await session.exec(
         update(Operation)
         .where(col(Operation.key) == key, col(Operation.state) == "pending")
-        .where(or_(col(Operation.claimed_until).is_(None), col(Operation.claimed_until) < now))
-        .values(claimed_until=until, updated_at=now)
+        .where(or_(col(Operation.claimed_until).is_(None), col(Operation.claimed_until) < wall_now))
+        .values(claimed_until=wall_now + lease, updated_at=now)
     )
     if claimed.rowcount != 1:
         return None
