@@ -4,7 +4,9 @@ A report is taken only when it is well-formed, fresh (five minutes), signed with
 project that owns the operation — HMAC-SHA256 over "timestamp.delivery.body" — and new: its
 delivery id is recorded in the same transaction as its effect. Whatever project the body names,
 the operation's owner decides which secret counts, so one project's secret never moves another's
-deployments. Every refusal is a 4xx with one log line; nothing is applied before all checks pass.
+deployments. A `tests.*` report is about a commit, not an operation: the project it names decides
+the secret, and its verdict counts for that project's open release only. Every refusal is a 4xx
+with one log line; nothing is applied before all checks pass.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from aiohttp import web
 
 from bot.app import Tower
 from bot.inbound import Malformed, digits, parse_json_object
+from commands.engine.settings import ProjectSettings
 from commands.rules.text import clean_strings
 
 log = logging.getLogger("tower.hooks")
 
 WINDOW_S = 300
 _EVENT = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+_SHA = re.compile(r"^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")  # a full SHA-1 or SHA-256 commit id
 
 
 def signature(secret: str, stamp: str, delivery: str, raw: bytes) -> str:
@@ -56,6 +60,8 @@ async def ci_hook(request: web.Request, tower: Tower, on_change) -> web.Response
         body = parse_json_object(raw)
     except Malformed as err:
         return _refuse(400, str(err))
+    if isinstance(body.get("event"), str) and body["event"].startswith("tests."):
+        return await _tests_hook(tower, body, (stamp, delivery, raw, signed), on_change)
     op = body.get("operation_id")
     if not isinstance(op, str) or not 0 < len(op) <= 200 or not op.isprintable():
         return _refuse(400, "operation_id must be a printable string of at most 200 characters")
@@ -63,11 +69,9 @@ async def ci_hook(request: web.Request, tower: Tower, on_change) -> web.Response
     project = tower.settings.project(owner) if owner else None
     if project is None or project.ci is None:
         return _refuse(404, "unknown operation id")
-    secret = tower.secrets.get(project.ci.secret_env or "")
-    if not secret:
-        return _refuse(403, "callbacks are not enabled for this project (ci.secret_env)")
-    if not hmac.compare_digest(signature(secret, stamp, delivery, raw).encode(), signed.encode()):
-        return _refuse(401, "bad signature")
+    refused = _unsigned(tower, project, stamp, delivery, raw, signed)
+    if refused is not None:
+        return refused
     named = body.get("project")
     if named is not None and named != owner:
         return _refuse(400, "the operation belongs to another project than the body names")
@@ -80,6 +84,51 @@ async def ci_hook(request: web.Request, tower: Tower, on_change) -> web.Response
         return _refuse(404, "unknown operation id")
     if outcome == DUPLICATE:
         return web.json_response({"status": "duplicate"})  # a retry of a report already taken
+    on_change()
+    return web.json_response({"status": "ok", "outcome": outcome})
+
+
+def _unsigned(tower: Tower, project: ProjectSettings, stamp: str, delivery: str, raw: bytes, signed: str):
+    """The refusal, unless the report is signed with the project's own secret."""
+    secret = tower.secrets.get(project.ci.secret_env or "") if project.ci else None
+    if not secret:
+        return _refuse(403, "callbacks are not enabled for this project (ci.secret_env)")
+    if not hmac.compare_digest(signature(secret, stamp, delivery, raw).encode(), signed.encode()):
+        return _refuse(401, "bad signature")
+    return None
+
+
+async def _tests_hook(tower: Tower, body: dict[str, Any], envelope: tuple[str, str, bytes, str], on_change):
+    """`tests.passed|failed|pending` about a commit of a local repository, from the project's own CI:
+    no operation to own it, so the project the body names decides which secret must sign it, and
+    the verdict counts only for that project's open release."""
+    from commands.scope.tests_green import REPORTED, NoOpenRelease, record_report
+
+    stamp, delivery, raw, signed = envelope
+    key = body.get("project")
+    project = tower.settings.project(key) if isinstance(key, str) else None
+    if project is None:
+        return _refuse(404, "unknown project")
+    if project.forge != "local":
+        return _refuse(400, f"{project.forge} reports the commit's tests itself; Tower asks it")
+    refused = _unsigned(tower, project, stamp, delivery, raw, signed)
+    if refused is not None:
+        return refused
+    if body["event"] not in REPORTED:
+        return _refuse(400, f"event must be one of {', '.join(REPORTED)}")
+    sha = body.get("commit")
+    if not isinstance(sha, str) or not _SHA.match(sha):
+        return _refuse(400, "commit must be the full hexadecimal id of a commit")
+    detail = body.get("detail")
+    if detail is not None and not isinstance(detail, str):
+        return _refuse(400, "detail must be a string")
+    clean = clean_strings({"detail": detail})["detail"] if detail else None
+    try:
+        outcome = await record_report(tower.services, project, body["event"], sha.lower(), clean, delivery)
+    except NoOpenRelease:
+        return _refuse(409, f"{project.key} has no open release; nothing was recorded")
+    if outcome is None:
+        return web.json_response({"status": "duplicate"})
     on_change()
     return web.json_response({"status": "ok", "outcome": outcome})
 

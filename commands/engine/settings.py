@@ -213,9 +213,17 @@ class ProjectSettings(_Strict):
             raise ValueError(f"repository {self.repository!r}: a {self.forge} repository is written 'owner/name'")
         if self.tests_command and self.forge != "local":
             raise ValueError(f"tests_command: {self.forge} reports the commit's tests itself; set require_tests = true")
-        if self.require_tests and self.forge == "local" and not self.tests_command:
-            raise ValueError("require_tests: a local repository has no CI to ask; set tests_command too")
+        if self.require_tests and self.forge == "local" and not (self.tests_command or self.tests_reported):
+            raise ValueError(
+                "require_tests: a local repository has no CI to ask; set tests_command, or ci.secret_env so "
+                "the CI can report with a signed tests.passed callback"
+            )
         return self
+
+    @property
+    def tests_reported(self) -> bool:
+        """A local repository's CI reports the commits' tests itself (signed tests.* callbacks)."""
+        return self.forge == "local" and self.ci is not None and bool(self.ci.secret_env)
 
     @property
     def display(self) -> str:
