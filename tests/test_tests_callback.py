@@ -134,3 +134,15 @@ def test_a_local_project_may_require_tests_reported_by_its_ci(tmp_path):
     assert reported_settings(tmp_path).project("demo").require_tests
     with pytest.raises(ValueError, match=r"set tests_command, or ci\.secret_env"):
         repo_settings(tmp_path / "no-ci", ci=None, require_tests=True)
+
+
+async def test_a_cut_of_a_commit_reported_green_holds_after_a_later_commit_was_reported_red(named):
+    green = named.head
+    assert (await report(named, "tests.passed", delivery="d-1"))[0] == 200
+    head = await named.forge.head("release")
+    named.head = await named.forge.commit_files("release", "wip", {"BROKEN": "1\n"}, parent_sha=head.sha)
+    assert (await report(named, "tests.failed", delivery="d-2"))[0] == 200
+    assert not (await run(named, "/rc cut demo")).ok  # the branch head is red
+    cut = await run(named, f"/rc cut demo --ref {green}")
+    assert cut.ok, cut.text
+    assert {f.label: f.value for f in cut.fields}["Tests"] == f"the CI reported the tests passed on {green[:10]}"
