@@ -221,3 +221,32 @@ async def test_only_the_crew_or_release_managers_name(repo_tower):
 async def test_notes_of_an_unnamed_release_show_what_unreleased_holds(repo_tower):
     reply = await run(repo_tower, "/release notes demo")
     assert reply.text == "Unreleased changes in demo:" and "- Pausing block production." in reply.sections[0]
+
+
+class ReleaseBranchDeletedBehindTower:
+    """The real forge, where someone deletes the release branch right after Tower created it."""
+
+    def __init__(self, repo):
+        self.inner, self.repo = LocalGitForge(repo), repo
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def create_branch(self, name, sha):
+        await self.inner.create_branch(name, sha)
+        git(self.repo, "branch", "-D", name)
+
+
+async def test_a_release_branch_deleted_while_naming_is_a_clear_refusal_and_a_retry_works(repo_tower):
+    assert "release" not in git(repo_tower.repo, "branch", "--list").split()  # naming creates it
+    repo_tower.services.forges = OneForge(ReleaseBranchDeletedBehindTower(repo_tower.repo))
+    before = await snapshot(repo_tower.services.db)
+    reply = await run(repo_tower, "/release name demo --yes")
+    assert not reply.ok
+    assert reply.text.startswith("The release branch disappeared from the repository while Tower was naming")
+    assert "Tower's state is unchanged; run the command again." in reply.text
+    after = await snapshot(repo_tower.services.db)
+    assert after["release states"] == before["release states"] and after["audit_entry"] == before["audit_entry"]
+    repo_tower.services.forges = OneForge(LocalGitForge(repo_tower.repo))
+    assert (await run(repo_tower, "/release name demo --yes")).ok  # at once: the claim was given back
+    assert releasing_commits(repo_tower.repo) == ["Releasing v1.3.0"]

@@ -273,7 +273,11 @@ async def _write(forge: Forge, project: ProjectSettings, plan: Plan, today: str)
     if not plan.branch_exists:
         await forge.create_branch(plan.branch, plan.base_sha)
     head = await forge.head(plan.branch)
-    assert head is not None, f"{plan.branch} is gone from {project.repository}"  # it existed or was just created
+    if head is None:  # it existed or was just created: someone deleted it on the forge meanwhile
+        raise ForgeError(
+            f"The release branch disappeared from the repository while Tower was naming the release "
+            f"({plan.branch} of {project.repository})."
+        )
     if head.message == plan.message:
         return head.sha  # an earlier attempt committed it and then failed to record it
     if plan.restart and head.sha != plan.base_sha:
