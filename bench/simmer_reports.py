@@ -13,10 +13,11 @@ samples are written straight into the database in bulk (bench/simmer_seed.py), i
 transaction, on a fake clock a minute before the report time. Then, with the clock at the report time,
 `jobs.scheduler.due_work` runs as the leader runs it each tick (the clock moving on by one tick
 between runs) until every simmer's report for the day is in the outbox, and the courier drains the
-outbox with no pacing. `--sender slack` (default) delivers to a fake Slack over HTTP with Tower's
-Slack sender; `--sender memory` only records what it is given. The fake health endpoint and the
-fake Slack each run in a child process, so what answering costs is not counted as Tower's (a real
-deployment and Slack answer from elsewhere). Afterwards one more tick runs, to
+outbox with no pacing, taking its claims as `tower run` does (on PostgreSQL, on a session it
+keeps). `--sender slack` (default) delivers to a fake Slack over HTTP with Tower's Slack sender;
+`--sender memory` only records what it is given. The fake health endpoint and the fake Slack each
+run in a child process, so what answering costs is not counted as Tower's (a real deployment and
+Slack answer from elsewhere). Afterwards one more tick runs, to
 show it queues nothing again, and what such a tick costs for the rest of the day.
 
 SQLite in a temporary directory by default; with TOWER_BENCH_DATABASE_URL set, a fresh schema
@@ -252,8 +253,12 @@ async def run(args: argparse.Namespace, count: int, workdir: Path) -> dict:
             f["ticks"], f["queued"] = await queue_reports(tower, clock, count)
             f["queued_s"] = time.perf_counter() - started
             f["probe_reads"] = await health.reads()
-            courier = Courier(tower.services.db, clock, senders, pace={p: Pace(0.0) for p in senders})
-            f["sent"] = await deliver(courier)
+            # As `tower run` has it: on PostgreSQL, claims are taken on a session the courier keeps.
+            courier = Courier(tower.services.db, clock, senders, pace={p: Pace(0.0) for p in senders}, own_session=True)
+            try:
+                f["sent"] = await deliver(courier)
+            finally:
+                await courier.stop()
             f["total_s"] = time.perf_counter() - started
 
             clock.advance(seconds=settings.tower.tick_seconds)
