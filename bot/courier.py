@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -47,6 +48,18 @@ MAX_RETRY_AFTER_S = 60.0
 AMBIGUOUS = outbox.AMBIGUOUS
 CLAIM_TIMEOUT_S = 10.0  # a claim or a confirmation that takes longer is not trusted
 T = TypeVar("T")
+
+
+async def _mark_sent(
+    message_id: int,
+    platform_message_id: str | None,
+    now: datetime,
+    pace_until: datetime,
+    token: str,
+    session: AsyncSession,
+) -> None:
+    """Recorded sent on the session claims are taken on (PostgreSQL): no pool checkout, no BEGIN."""
+    await outbox.mark_sent(session, message_id, platform_message_id, now, pace_until, token)
 
 
 def wall_now() -> datetime:
@@ -237,8 +250,8 @@ class Courier:
                     message_id = await sender.send(channel_id, reply, row.key)
                 self._last_sent[row.channel] = asyncio.get_running_loop().time()
                 pace_until = wall_now() + timedelta(seconds=self._pace_s(platform))
-                async with self.db.write() as session:
-                    await outbox.mark_sent(session, row.id, message_id, self.clock.now(), pace_until, token)
+                # On the session the claims are taken on (PostgreSQL): no pool checkout, no BEGIN/COMMIT.
+                await self._claiming(partial(_mark_sent, row.id, message_id, self.clock.now(), pace_until, token))
                 return True
             except RetryAfter as err:
                 fresh = False
