@@ -23,7 +23,7 @@ from aiohttp import web
 from bot.app import Tower
 from bot.inbound import Malformed, digits, parse_json_object
 from commands.engine.settings import ProjectSettings
-from commands.rules.text import clean_strings
+from commands.rules.text import clean_strings, clean_text
 
 log = logging.getLogger("tower.hooks")
 
@@ -122,7 +122,7 @@ async def _tests_hook(tower: Tower, body: dict[str, Any], envelope: tuple[str, s
     detail = body.get("detail")
     if detail is not None and not isinstance(detail, str):
         return _refuse(400, "detail must be a string")
-    clean = clean_strings({"detail": detail})["detail"] if detail else None
+    clean = clean_text(detail) if detail else None
     try:
         outcome = await record_report(tower.services, project, body["event"], sha.lower(), clean, delivery)
     except NoOpenRelease:

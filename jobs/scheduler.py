@@ -96,8 +96,10 @@ class Wakeups:
         try:
             if self._recheck:
                 # Scheduled under the config another process (or this one, before a restart) ran with.
-                await self.run(recheck_due_moments)
-                self._recheck = False
+                # On its own: a recheck that fails is tried at the next tick and keeps no work waiting.
+                async with self.services.failures.isolated("simmer recheck", "*"):
+                    await self.run(recheck_due_moments)
+                    self._recheck = False
             if await self.run(due_work):
                 self.on_work()
         except Exception as err:

@@ -70,7 +70,8 @@ async def tick(svc: Services) -> int:
         else:
             unconfigured.append(simmer.id)
     if unconfigured:
-        await _rest(svc, unconfigured, now)
+        async with svc.failures.isolated("simmer rest", "*"):  # the configured projects' reports go on
+            await _rest(svc, unconfigured, now)
     reports = await _batched(svc, "simmer report", todo, _report_if_due, now, write=False)
     writes = [
         (key, (simmer, context, report))
